@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install env run test lint migrate demo clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+env: install
+	@$(PY) -m atmsite.devenv .env
+
+migrate: install env
+	$(PY) manage.py migrate --noinput
+
+# Demo data is loaded once; the marker file remembers the demo cards it printed.
+var/demo-cards.txt: | migrate
+	mkdir -p var
+	$(PY) manage.py generate_demo_data --customers 200 --transactions 20000 --seed 42 --days 90 > var/demo-cards.tmp
+	$(PY) manage.py ensure_demo_admin >> var/demo-cards.tmp
+	mv var/demo-cards.tmp var/demo-cards.txt
+
+demo: var/demo-cards.txt
+
+run: migrate demo
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) -m atmsite.runall --host $(HOST) --port $(PORT) --logins var/demo-cards.txt
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf var/test-media .pytest_cache

@@ -1,0 +1,25 @@
+"""Errors raised by the accounts services; views turn them into form errors."""
+
+
+class AccountsError(Exception):
+    """Base class: the message is safe to show to the person who made the request."""
+
+
+class CardNotUsable(AccountsError):
+    pass
+
+
+class AuthenticationFailed(AccountsError):
+    """Unknown card or wrong PIN: one generic message for both, so neither leaks."""
+
+    def __init__(self, message: str = "Card number or PIN is not correct.") -> None:
+        super().__init__(message)
+
+
+class CardBlocked(AccountsError):
+    def __init__(self, message: str = "This card is blocked. Please contact your bank.") -> None:
+        super().__init__(message)
+
+
+class PinRejected(AccountsError):
+    pass

@@ -1,0 +1,118 @@
+"""Customers, their accounts and their cards.
+
+Invariants kept here (by database constraints where the database can):
+- an account's balance is never negative (CHECK balance_minor >= 0);
+- a card stores no PAN, PIN or CVV: only HMAC-SHA256(key, PAN), the BIN, the last four digits
+  and an argon2id hash of the peppered PIN.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Customer(models.Model):
+    class Gender(models.TextChoices):
+        FEMALE = "F", "Female"
+        MALE = "M", "Male"
+        OTHER = "X", "Other / not stated"
+
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    email = models.EmailField(max_length=254, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    birth_date = models.DateField()
+    gender = models.CharField(max_length=1, choices=Gender.choices)
+    postal_code = models.CharField(max_length=12)
+    city = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "pk"]
+        indexes = [models.Index(fields=["last_name", "first_name"]), models.Index(fields=["email"])]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Account(models.Model):
+    class Kind(models.TextChoices):
+        CHECKING = "checking", "Checking"
+        SAVINGS = "savings", "Savings"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        FROZEN = "frozen", "Frozen"
+        CLOSED = "closed", "Closed"
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="accounts")
+    number = models.CharField(max_length=34, unique=True, help_text="IBAN-style account number.")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CHECKING)
+    currency = models.CharField(max_length=3, default="EUR")
+    # Minor units (cents). Changed only by transactions.services, under a row lock.
+    balance_minor = models.BigIntegerField(default=0, editable=False)
+    # Balance the account was opened (or migrated) with; verify_ledger checks
+    # balance_minor == opening_balance_minor + sum(ledger amounts).
+    opening_balance_minor = models.BigIntegerField(default=0, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    daily_withdrawal_limit_minor = models.BigIntegerField(default=settings.ATM_DEFAULT_DAILY_LIMIT_MINOR)
+    opened_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(condition=Q(balance_minor__gte=0), name="account_balance_not_negative"),
+            models.CheckConstraint(condition=Q(opening_balance_minor__gte=0), name="account_opening_not_negative"),
+            models.CheckConstraint(
+                condition=Q(daily_withdrawal_limit_minor__gte=0), name="account_daily_limit_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+
+class Card(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        BLOCKED = "blocked", "Blocked"
+        EXPIRED = "expired", "Expired"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="cards")
+    pan_hmac = models.CharField(max_length=64, unique=True, editable=False, help_text="HMAC-SHA256 of the PAN.")
+    bin = models.CharField("BIN", max_length=6, editable=False)
+    last4 = models.CharField(max_length=4, editable=False, db_index=True)
+    network = models.CharField(max_length=20, editable=False)
+    expiry = models.DateField(help_text="Last day of the expiry month.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    failed_pin_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    pin_hash = models.CharField(max_length=200, editable=False)
+    must_change_pin = models.BooleanField(default=False)
+    issued_at = models.DateTimeField(default=timezone.now)
+    blocked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-issued_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.network} {self.bin}…{self.last4}"
+
+    @property
+    def masked_pan(self) -> str:
+        return f"{self.bin[:4]} {self.bin[4:]}** **** {self.last4}"
+
+    def is_expired(self, today: datetime.date | None = None) -> bool:
+        return (today or timezone.localdate()) > self.expiry

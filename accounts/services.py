@@ -1,0 +1,183 @@
+"""Write operations on customers, accounts and cards.
+
+Card state changes (failed PIN attempts, blocking) run in a transaction with the card row locked,
+so concurrent wrong PINs can never add up to more than ATM_MAX_PIN_ATTEMPTS tries.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .cards import generate_pan, network_for_pan, pan_fingerprint
+from .exceptions import AuthenticationFailed, CardBlocked, PinRejected
+from .iban import random_iban
+from .models import Account, Card, Customer
+from .pins import hash_pin, pin_problem, verify_pin
+
+CARD_VALIDITY_YEARS = 4
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    """A new card with its PAN and one-time PIN: shown once to staff, never stored."""
+
+    card: Card
+    pan: str
+    pin: str
+
+
+def account_open(
+    *, customer: Customer, kind: str = Account.Kind.CHECKING, currency: str | None = None,
+    daily_withdrawal_limit_minor: int | None = None, rng: random.Random | None = None,
+) -> Account:
+    """Open an account with a fresh unique IBAN and a zero balance."""
+    for _attempt in range(20):
+        try:
+            with transaction.atomic():
+                return Account.objects.create(
+                    customer=customer, number=random_iban(rng), kind=kind,
+                    currency=currency or settings.ATM_CURRENCY,
+                    daily_withdrawal_limit_minor=(
+                        settings.ATM_DEFAULT_DAILY_LIMIT_MINOR
+                        if daily_withdrawal_limit_minor is None else daily_withdrawal_limit_minor
+                    ),
+                )
+        except IntegrityError:
+            continue  # number collision: draw another
+    raise RuntimeError("Could not draw a unique account number in 20 attempts.")
+
+
+def _expiry_from(today: datetime.date) -> datetime.date:
+    """Return the last day of the month CARD_VALIDITY_YEARS from today."""
+    first_next = datetime.date(today.year + CARD_VALIDITY_YEARS, today.month, 1) + datetime.timedelta(days=32)
+    return first_next.replace(day=1) - datetime.timedelta(days=1)
+
+
+def one_time_pin(rng: random.Random | None = None) -> str:
+    """Return a random 4-digit PIN that passes the PIN rules."""
+    rng = rng or secrets.SystemRandom()
+    while True:
+        pin = f"{rng.randrange(10_000):04d}"
+        if pin_problem(pin) is None:
+            return pin
+
+
+def card_issue(
+    *, account: Account, network: str = "visa", pin: str | None = None,
+    must_change_pin: bool = True, rng: random.Random | None = None,
+) -> IssuedCard:
+    """Issue a card on `account`; return it with the PAN and PIN, which are not stored."""
+    rng = rng or secrets.SystemRandom()
+    pin = pin if pin is not None else one_time_pin(rng)
+    for _attempt in range(20):
+        pan = generate_pan(network, rng)
+        try:
+            with transaction.atomic():
+                card = Card.objects.create(
+                    account=account, pan_hmac=pan_fingerprint(pan), bin=pan[:6], last4=pan[-4:],
+                    network=network_for_pan(pan), expiry=_expiry_from(timezone.localdate()),
+                    pin_hash=hash_pin(pin), must_change_pin=must_change_pin,
+                )
+            return IssuedCard(card=card, pan=pan, pin=pin)
+        except IntegrityError:
+            continue  # PAN collision: draw another
+    raise RuntimeError("Could not draw a unique PAN in 20 attempts.")
+
+
+def card_block(*, card_id: int) -> Card:
+    """Block a card (staff action or third wrong PIN)."""
+    with transaction.atomic():
+        card = Card.objects.select_for_update().get(pk=card_id)
+        card.status = Card.Status.BLOCKED
+        card.blocked_at = timezone.now()
+        card.save(update_fields=["status", "blocked_at"])
+    return card
+
+
+def card_unblock(*, card_id: int) -> Card:
+    """Unblock a card and reset its failed PIN attempts (staff only)."""
+    with transaction.atomic():
+        card = Card.objects.select_for_update().get(pk=card_id)
+        card.status = Card.Status.ACTIVE
+        card.failed_pin_attempts = 0
+        card.blocked_at = None
+        card.save(update_fields=["status", "failed_pin_attempts", "blocked_at"])
+    return card
+
+
+def card_pin_reset(*, card_id: int, rng: random.Random | None = None) -> str:
+    """Give a card a new one-time PIN that must be changed at first use; return it (shown once)."""
+    pin = one_time_pin(rng)
+    with transaction.atomic():
+        card = Card.objects.select_for_update().get(pk=card_id)
+        card.pin_hash = hash_pin(pin)
+        card.must_change_pin = True
+        card.failed_pin_attempts = 0
+        card.save(update_fields=["pin_hash", "must_change_pin", "failed_pin_attempts"])
+    return pin
+
+
+def card_check_pin(*, card_id: int, pin: str) -> Card:
+    """Check a PIN against a card under its row lock; count failures and block at the limit.
+
+    Raises CardBlocked when the card is (or just became) blocked, AuthenticationFailed on a wrong PIN.
+    A correct PIN resets the failure count.
+    """
+    with transaction.atomic():
+        card = Card.objects.select_for_update().get(pk=card_id)
+        if card.status != Card.Status.ACTIVE or card.is_expired():
+            raise CardBlocked() if card.status == Card.Status.BLOCKED else AuthenticationFailed()
+        if verify_pin(pin, card.pin_hash):
+            if card.failed_pin_attempts:
+                card.failed_pin_attempts = 0
+                card.save(update_fields=["failed_pin_attempts"])
+            return card
+        card.failed_pin_attempts += 1
+        fields = ["failed_pin_attempts"]
+        if card.failed_pin_attempts >= settings.ATM_MAX_PIN_ATTEMPTS:
+            card.status, card.blocked_at = Card.Status.BLOCKED, timezone.now()
+            fields += ["status", "blocked_at"]
+        card.save(update_fields=fields)
+    if card.status == Card.Status.BLOCKED:
+        raise CardBlocked("Wrong PIN entered three times: this card is now blocked. Please contact your bank.")
+    raise AuthenticationFailed()
+
+
+def card_authenticate(*, pan: str, pin: str) -> Card:
+    """Return the card with this PAN when the PIN is right; one generic error for unknown cards."""
+    card_id = Card.objects.filter(pan_hmac=pan_fingerprint(pan)).values_list("pk", flat=True).first()
+    if card_id is None:
+        # Spend the same argon2 time as a real check, so response time does not reveal unknown cards.
+        verify_pin(pin, _dummy_hash())
+        raise AuthenticationFailed()
+    return card_check_pin(card_id=card_id, pin=pin)
+
+
+_DUMMY: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    if "hash" not in _DUMMY:
+        _DUMMY["hash"] = hash_pin(secrets.token_hex(8))
+    return _DUMMY["hash"]
+
+
+def card_change_pin(*, card_id: int, old_pin: str, new_pin: str) -> Card:
+    """Replace the PIN after checking the old one; clears the must-change flag."""
+    problem = pin_problem(new_pin, old_pin)
+    if problem:
+        raise PinRejected(problem)
+    card = card_check_pin(card_id=card_id, pin=old_pin)
+    with transaction.atomic():
+        card = Card.objects.select_for_update().get(pk=card.pk)
+        card.pin_hash = hash_pin(new_pin)
+        card.must_change_pin = False
+        card.save(update_fields=["pin_hash", "must_change_pin"])
+    return card

@@ -1,0 +1,114 @@
+"""The append-only ledger and the places money moves at.
+
+Invariant: for every account, balance_minor == opening_balance_minor + sum(entry.amount_minor),
+and each entry's balance_after_minor is the balance right after it. Entries are never updated or
+deleted (the model and its queryset refuse, and PostgreSQL has a trigger): a mistake is fixed by
+a compensating entry (kind=reversal or adjustment).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Account
+
+from .exceptions import LedgerImmutable
+
+
+class Terminal(models.Model):
+    """An ATM or a branch counter, with its location (released only generalized)."""
+
+    class Kind(models.TextChoices):
+        ATM = "atm", "ATM"
+        BRANCH = "branch", "Branch"
+
+    code = models.CharField(max_length=16, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    name = models.CharField(max_length=120)
+    city = models.CharField(max_length=100)
+    postal_code = models.CharField(max_length=12)
+    latitude = models.DecimalField(max_digits=8, decimal_places=5, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=8, decimal_places=5, null=True, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class LedgerEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+        raise LedgerImmutable()
+
+    def delete(self):  # type: ignore[no-untyped-def]
+        raise LedgerImmutable()
+
+
+class LedgerEntry(models.Model):
+    class Kind(models.TextChoices):
+        WITHDRAWAL = "withdrawal", "Withdrawal"
+        DEPOSIT = "deposit", "Deposit"
+        TRANSFER_OUT = "transfer_out", "Transfer out"
+        TRANSFER_IN = "transfer_in", "Transfer in"
+        ADJUSTMENT = "adjustment", "Staff adjustment"
+        REVERSAL = "reversal", "Reversal"
+
+    class Channel(models.TextChoices):
+        ATM = "atm", "ATM"
+        BRANCH = "branch", "Branch"
+        ONLINE = "online", "Online"
+        BACK_OFFICE = "back_office", "Back office"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount_minor = models.BigIntegerField(help_text="Signed: credits positive, debits negative.")
+    balance_after_minor = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    channel = models.CharField(max_length=12, choices=Channel.choices)
+    terminal = models.ForeignKey(Terminal, on_delete=models.PROTECT, null=True, blank=True, related_name="entries")
+    # Shared by the two legs of a transfer and by an entry and its reversal's target.
+    reference = models.CharField(max_length=32, db_index=True)
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    counterparty = models.ForeignKey(
+        Account, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="The other account of a transfer.",
+    )
+    reverses = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals")
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+
+    objects = LedgerEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["account", "created_at"]), models.Index(fields=["kind", "created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount_minor=0), name="entry_amount_not_zero"),
+            models.CheckConstraint(condition=Q(balance_after_minor__gte=0), name="entry_balance_not_negative"),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=["withdrawal", "transfer_out"], amount_minor__lt=0)
+                    | Q(kind__in=["deposit", "transfer_in"], amount_minor__gt=0)
+                    | Q(kind__in=["adjustment", "reversal"])
+                ),
+                name="entry_sign_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount_minor} on {self.account_id}"
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not self._state.adding:
+            raise LedgerImmutable()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise LedgerImmutable()

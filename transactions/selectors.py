@@ -1,0 +1,68 @@
+"""Read paths over the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, Sum
+
+from accounts.models import Account
+
+from .models import LedgerEntry
+
+MINI_STATEMENT_LENGTH = 10
+
+
+def ledger_recent_for_account(*, account: Account, limit: int = MINI_STATEMENT_LENGTH) -> list[LedgerEntry]:
+    """Return the account's latest entries, newest first (the mini-statement)."""
+    return list(LedgerEntry.objects.filter(account=account).select_related("counterparty").order_by("-created_at", "-pk")[:limit])
+
+
+@dataclass(frozen=True)
+class LedgerProblem:
+    """One difference verify_ledger found; `subject` names the account or the transfer reference."""
+
+    subject: str
+    message: str
+
+
+def _balance_problems() -> list[LedgerProblem]:
+    """Every account: balance == opening + sum(amounts), and the last entry's balance_after == balance."""
+    problems = []
+    sums = Account.objects.annotate(total=Sum("entries__amount_minor")).values_list(
+        "pk", "number", "balance_minor", "opening_balance_minor", "total"
+    )
+    for pk, number, balance, opening, total in sums.iterator(chunk_size=2000):
+        expected = opening + (total or 0)
+        if expected != balance:
+            problems.append(LedgerProblem(number, f"balance {balance} != opening {opening} + entries {total or 0} = {expected}"))
+            continue
+        last = LedgerEntry.objects.filter(account_id=pk).order_by("-created_at", "-pk").values_list(
+            "balance_after_minor", flat=True
+        ).first()
+        if last is not None and last != balance:
+            problems.append(LedgerProblem(number, f"last entry's balance_after {last} != balance {balance}"))
+    return problems
+
+
+def _transfer_problems() -> list[LedgerProblem]:
+    """Every transfer reference: exactly one out leg and one in leg whose amounts sum to zero."""
+    legs = (
+        LedgerEntry.objects.filter(kind__in=[LedgerEntry.Kind.TRANSFER_OUT, LedgerEntry.Kind.TRANSFER_IN])
+        .values("reference")
+        .annotate(
+            total=Sum("amount_minor"),
+            outs=Count("pk", filter=Q(kind=LedgerEntry.Kind.TRANSFER_OUT)),
+            ins=Count("pk", filter=Q(kind=LedgerEntry.Kind.TRANSFER_IN)),
+        )
+        .exclude(total=0, outs=1, ins=1)
+    )
+    return [
+        LedgerProblem(row["reference"], f"transfer legs out={row['outs']} in={row['ins']} sum to {row['total']}, not 0")
+        for row in legs
+    ]
+
+
+def ledger_problems() -> list[LedgerProblem]:
+    """Return every inconsistency between balances and the ledger (empty when the books balance)."""
+    return _balance_problems() + _transfer_problems()

@@ -17,9 +17,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
+# DJANGO_ENV_FILE names the dotenv file to read (default: .env in the checkout; empty: none).
+ENV_FILE = env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
     # Real environment variables win over the file.
-    env.read_env(str(BASE_DIR / ".env"), overwrite=False)
+    env.read_env(ENV_FILE, overwrite=False)
 
 
 def _secret(name: str) -> str:

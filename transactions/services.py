@@ -30,8 +30,8 @@ from .exceptions import (
     InvalidAmount,
     SameAccountTransfer,
 )
-from .money import MAX_AMOUNT_MINOR, format_minor
 from .models import LedgerEntry, Terminal
+from .money import MAX_AMOUNT_MINOR, format_minor
 
 Kind = LedgerEntry.Kind
 TRANSFER_IN_SUFFIX = "/in"

@@ -1,0 +1,60 @@
+"""Card services: PIN checks count failures under a lock and block at the third."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.cards import pan_fingerprint
+from accounts.exceptions import AuthenticationFailed, CardBlocked, PinRejected
+from accounts.models import Card
+from accounts.services import card_authenticate, card_change_pin, card_issue, card_unblock
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_authenticates_with_the_right_pin_and_resets_failures(alice_customer):
+    with pytest.raises(AuthenticationFailed):
+        card_authenticate(pan=alice_customer.pan, pin="9999")
+    card = card_authenticate(pan=alice_customer.pan, pin=alice_customer.pin)
+    assert card.pk == alice_customer.card.pk
+    assert Card.objects.get(pk=card.pk).failed_pin_attempts == 0
+
+
+def test_it_gives_unknown_cards_the_same_message_as_wrong_pins(alice_customer):
+    with pytest.raises(AuthenticationFailed) as unknown:
+        card_authenticate(pan="4000000000000002", pin="2468")
+    with pytest.raises(AuthenticationFailed) as wrong:
+        card_authenticate(pan=alice_customer.pan, pin="0001")
+    assert str(unknown.value) == str(wrong.value) == "Card number or PIN is not correct."
+
+
+def test_it_blocks_the_card_at_the_third_wrong_pin_until_staff_unblock(alice_customer):
+    for _ in range(2):
+        with pytest.raises(AuthenticationFailed):
+            card_authenticate(pan=alice_customer.pan, pin="0001")
+    with pytest.raises(CardBlocked, match="Wrong PIN entered three times"):
+        card_authenticate(pan=alice_customer.pan, pin="0001")
+    with pytest.raises(CardBlocked, match="This card is blocked"):
+        card_authenticate(pan=alice_customer.pan, pin=alice_customer.pin)
+    card_unblock(card_id=alice_customer.card.pk)
+    assert card_authenticate(pan=alice_customer.pan, pin=alice_customer.pin).failed_pin_attempts == 0
+
+
+def test_it_changes_the_pin_and_clears_the_must_change_flag(alice_customer):
+    Card.objects.filter(pk=alice_customer.card.pk).update(must_change_pin=True)
+    with pytest.raises(PinRejected, match="too easy"):
+        card_change_pin(card_id=alice_customer.card.pk, old_pin=alice_customer.pin, new_pin="1111")
+    card_change_pin(card_id=alice_customer.card.pk, old_pin=alice_customer.pin, new_pin="8642")
+    assert card_authenticate(pan=alice_customer.pan, pin="8642").must_change_pin is False
+    with pytest.raises(AuthenticationFailed):
+        card_authenticate(pan=alice_customer.pan, pin=alice_customer.pin)
+
+
+def test_it_stores_only_a_fingerprint_bin_and_last_four_of_an_issued_card(alice_customer):
+    issued = card_issue(account=alice_customer.account, network="mastercard")
+    card = Card.objects.get(pk=issued.card.pk)
+    assert card.pan_hmac == pan_fingerprint(issued.pan)
+    assert (card.bin, card.last4, card.network) == (issued.pan[:6], issued.pan[-4:], "mastercard")
+    assert card.must_change_pin
+    stored = " ".join(str(value) for value in Card.objects.filter(pk=card.pk).values().first().values())
+    assert issued.pan not in stored and issued.pin not in card.pin_hash

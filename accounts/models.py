@@ -116,3 +116,22 @@ class Card(models.Model):
 
     def is_expired(self, today: datetime.date | None = None) -> bool:
         return (today or timezone.localdate()) > self.expiry
+
+
+class LoginAttempt(models.Model):
+    """One web ATM login attempt from a client address, kept for per-address throttling.
+
+    Holds no card data at all: only where and when, and whether it succeeded.
+    """
+
+    address = models.GenericIPAddressField()
+    created_at = models.DateTimeField(default=timezone.now)
+    succeeded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["address", "created_at"])]
+
+    def __str__(self) -> str:
+        outcome = "succeeded" if self.succeeded else "failed"
+        return f"{self.address} {outcome} at {self.created_at:%Y-%m-%d %H:%M:%S}"

@@ -1,8 +1,21 @@
-"""Web ATM URLs (filled in by the ATM views)."""
+"""Web ATM URLs, under the "atm" namespace."""
+
+from __future__ import annotations
 
 from django.urls import path
-from django.views.generic import RedirectView
+
+from . import views
+
+app_name = "atm"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/"), name="home"),
+    path("", views.login, name="login"),
+    path("logout/", views.logout, name="logout"),
+    path("balance/", views.balance, name="balance"),
+    path("withdraw/", views.withdraw, name="withdraw"),
+    path("deposit/", views.deposit, name="deposit"),
+    path("transfer/", views.transfer, name="transfer"),
+    path("pin/", views.change_pin, name="pin"),
+    path("statement/", views.statement, name="statement"),
+    path("receipt/<int:entry_id>/", views.receipt, name="receipt"),
 ]

@@ -1,0 +1,138 @@
+"""Web ATM sessions: the person at the ATM is a card, not a Django user.
+
+The session holds only the card's id and the time of the last request. Every ATM page runs
+through `atm_login_required`, which ends the session after ATM_SESSION_IDLE_SECONDS without a
+request, logs out a card that has been blocked or has expired since login, and sends a card
+with a staff-issued PIN to the change-PIN page until the PIN is changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.cache import never_cache
+
+from transactions.services import Posting, withdrawal_create
+
+from .exceptions import CardBlocked
+from .models import Card
+from .services import card_authenticate, card_check_pin
+from .throttle import LoginThrottled, client_address, login_attempt_begin, login_attempt_succeeded
+
+SESSION_CARD_KEY = "atm_card_id"
+SESSION_ACTIVITY_KEY = "atm_last_activity"
+EXPIRED_MESSAGE = "This card has expired. Please contact your bank."
+LOGGED_OUT_MESSAGE = "You are logged out. Take your card."
+
+AtmView = Callable[..., HttpResponse]
+
+
+def idle_message() -> str:
+    """Return the notice shown when a session ended for inactivity, in the configured time span."""
+    seconds = settings.ATM_SESSION_IDLE_SECONDS
+    if seconds % 60:
+        span = f"{seconds} seconds"
+    else:
+        span = f"{seconds // 60} minute{'' if seconds == 60 else 's'}"
+    return f"Your session ended after {span} without activity. Please log in again."
+
+
+def atm_login(request: HttpRequest, card: Card) -> None:
+    """Start an ATM session for `card` under a new session key (no session fixation)."""
+    request.session.cycle_key()
+    request.session[SESSION_CARD_KEY] = card.pk
+    request.session[SESSION_ACTIVITY_KEY] = time.time()
+
+
+def atm_authenticate(request: HttpRequest, *, pan: str, pin: str) -> Card:
+    """Return the card for a login, under the per-address throttle.
+
+    Raises LoginThrottled before any PIN is checked, else what card_authenticate raises.
+    """
+    attempt = login_attempt_begin(address=client_address(request))
+    if attempt is None:
+        raise LoginThrottled()
+    card = card_authenticate(pan=pan, pin=pin)
+    login_attempt_succeeded(attempt)
+    return card
+
+
+def atm_withdraw(*, card: Card, pin: str, amount_minor: int, idempotency_key: str) -> Posting:
+    """Check the PIN again (a wrong one counts toward the lockout), then pay out whole notes."""
+    card_check_pin(card_id=card.pk, pin=pin)
+    return withdrawal_create(
+        account_id=card.account_id, amount_minor=amount_minor, idempotency_key=idempotency_key,
+        note_minor=settings.ATM_SMALLEST_NOTE_MINOR,
+    )
+
+
+def atm_logout(request: HttpRequest, message: str = LOGGED_OUT_MESSAGE) -> HttpResponse:
+    """End the ATM session, delete its data and send the browser to the login page with `message`."""
+    request.session.flush()
+    messages.info(request, message)
+    return redirect("atm:login")
+
+
+def card_problem(card: Card) -> str | None:
+    """Return why this card may not be used at the ATM any more, or None."""
+    if card.status == Card.Status.BLOCKED:
+        return str(CardBlocked())
+    if card.status == Card.Status.EXPIRED or card.is_expired():
+        return EXPIRED_MESSAGE
+    return None
+
+
+def has_atm_session(request: HttpRequest) -> bool:
+    """Return True when this browser session belongs to a logged-in card."""
+    return SESSION_CARD_KEY in request.session
+
+
+def _session_card(request: HttpRequest) -> Card | str | None:
+    """Return the session's usable card, a message saying why the session ends, or None (no session)."""
+    card_id = request.session.get(SESSION_CARD_KEY)
+    if card_id is None:
+        return None
+    last_activity = request.session.get(SESSION_ACTIVITY_KEY)
+    now = time.time()
+    if not isinstance(last_activity, int | float) or now - last_activity > settings.ATM_SESSION_IDLE_SECONDS:
+        return idle_message()
+    card = Card.objects.select_related("account").filter(pk=card_id).first()
+    if card is None:
+        return None
+    problem = card_problem(card)
+    if problem:
+        return problem
+    request.session[SESSION_ACTIVITY_KEY] = now
+    return card
+
+
+def atm_login_required(view: AtmView | None = None, *, pin_change_page: bool = False):  # type: ignore[no-untyped-def]
+    """Call the view as view(request, card, ...) for a live ATM session; end or redirect otherwise.
+
+    Responses are never cached: ATM pages show balances and account numbers. Only the change-PIN
+    page itself (`pin_change_page=True`) is reachable while the card must change its PIN.
+    """
+
+    def decorator(view_func: AtmView) -> AtmView:
+        @wraps(view_func)
+        @never_cache
+        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+            card = _session_card(request)
+            if card is None:
+                request.session.flush()
+                return redirect("atm:login")
+            if isinstance(card, str):
+                return atm_logout(request, card)
+            if card.must_change_pin and not pin_change_page:
+                return redirect("atm:pin")
+            return view_func(request, card, *args, **kwargs)
+
+        return wrapper
+
+    return decorator(view) if view is not None else decorator

@@ -1,0 +1,22 @@
+"""Template filters that show minor units (cents) as money: {{ account.balance_minor|money:account.currency }}."""
+
+from __future__ import annotations
+
+from django import template
+
+from transactions.money import format_minor
+
+register = template.Library()
+
+
+@register.filter
+def money(minor: int, currency: str = "") -> str:
+    """Format minor units as "1,234.50 EUR"."""
+    return format_minor(int(minor), currency)
+
+
+@register.filter
+def signed_money(minor: int, currency: str = "") -> str:
+    """Format minor units with an explicit sign, "+20.00 EUR" or "-20.00 EUR", as on a statement."""
+    text = format_minor(int(minor), currency)
+    return f"+{text}" if minor > 0 else text

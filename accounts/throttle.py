@@ -1,0 +1,72 @@
+"""Per-client-address throttling of web ATM logins.
+
+Attempts are rows in the database, so every gunicorn worker sees the same count. An attempt is
+recorded as failed *before* the PIN is checked and marked successful afterwards: a burst of
+concurrent requests therefore cannot all slip in under the limit, and a crash mid-check counts
+against the address rather than for it. A successful login does not reset the count, so one
+valid card cannot be used to keep guessing PINs of other cards from the same address.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .exceptions import AccountsError
+from .models import LoginAttempt
+
+
+class LoginThrottled(AccountsError):
+    def __init__(
+        self, message: str = "Too many login attempts from this address. Please wait a few minutes and try again."
+    ) -> None:
+        super().__init__(message)
+
+
+def _valid_ip(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
+
+
+def client_address(request: HttpRequest) -> str:
+    """Return the client's IP address: REMOTE_ADDR, or behind our proxy the address it appended.
+
+    Behind a reverse proxy (DJANGO_BEHIND_PROXY) the proxy appends the peer it saw to
+    X-Forwarded-For; earlier entries come from the client and are not trusted.
+    """
+    remote = _valid_ip(request.META.get("REMOTE_ADDR", "")) or "0.0.0.0"
+    if settings.SECURE_PROXY_SSL_HEADER is None:
+        return remote
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    return _valid_ip(forwarded.rsplit(",", 1)[-1]) or remote
+
+
+def _window_start() -> datetime.datetime:
+    return timezone.now() - datetime.timedelta(seconds=settings.ATM_LOGIN_THROTTLE_WINDOW_SECONDS)
+
+
+def _recent_failures(address: str):  # type: ignore[no-untyped-def]
+    return LoginAttempt.objects.filter(address=address, succeeded=False, created_at__gte=_window_start())
+
+
+def login_attempt_begin(*, address: str) -> LoginAttempt | None:
+    """Record an attempt from `address` as failed; return None when the address is throttled."""
+    limit = settings.ATM_LOGIN_THROTTLE_ATTEMPTS
+    if _recent_failures(address).count() >= limit:
+        return None
+    attempt = LoginAttempt.objects.create(address=address)
+    # Concurrent requests may all have passed the count above; only the first `limit` go on.
+    if _recent_failures(address).filter(pk__lte=attempt.pk).count() > limit:
+        return None
+    return attempt
+
+
+def login_attempt_succeeded(attempt: LoginAttempt) -> None:
+    """Mark an attempt as a successful login, so it no longer counts against its address."""
+    LoginAttempt.objects.filter(pk=attempt.pk).update(succeeded=True)

@@ -1,0 +1,177 @@
+"""Web ATM pages for customers: log in with card and PIN, then see and move money.
+
+Views only orchestrate: a form checks the input, one service call does the work, and success
+redirects (POST-redirect-GET) to a receipt. Service refusals become form errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from transactions.exceptions import TransactionError
+from transactions.models import LedgerEntry
+from transactions.selectors import ledger_recent_for_account
+from transactions.services import Posting, deposit_create, transfer_create, withdrawn_today_minor
+
+from .atm import atm_authenticate, atm_login, atm_login_required, atm_logout, atm_withdraw, has_atm_session
+from .exceptions import AccountsError, AuthenticationFailed, CardBlocked, PinRejected
+from .forms import DepositForm, LoginForm, OperationForm, PinChangeForm, TransferForm, WithdrawalForm
+from .models import Card
+from .services import card_change_pin
+
+WRONG_PIN_MESSAGE = "The PIN is not correct."
+REPLAYED_MESSAGE = "This operation had already been done. Here is its receipt; no money moved again."
+
+
+def _posted(request: HttpRequest) -> object:
+    return request.POST if request.method == "POST" else None
+
+
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("card_number", "pin")
+@never_cache
+def login(request: HttpRequest) -> HttpResponse:
+    if has_atm_session(request):
+        return redirect("atm:balance")
+    form = LoginForm(_posted(request))
+    if form.is_bound and form.is_valid():
+        try:
+            card = atm_authenticate(request, pan=form.cleaned_data["card_number"], pin=form.cleaned_data["pin"])
+        except AccountsError as exc:
+            form.add_error(None, str(exc))
+            form.forget_card_number()
+        else:
+            atm_login(request, card)
+            return redirect("atm:balance")
+    return render(request, "atm/login.html", {"form": form})
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    return atm_logout(request)
+
+
+@require_GET
+@atm_login_required
+def balance(request: HttpRequest, card: Card) -> HttpResponse:
+    return render(request, "atm/balance.html", {"card": card, "account": card.account})
+
+
+def _perform(request: HttpRequest, form: OperationForm, operation: Callable[[], Posting]) -> HttpResponse | None:
+    """Run a money operation: return the redirect to its receipt (or a logout), or None after an error."""
+    try:
+        posting = operation()
+    except CardBlocked as exc:
+        return atm_logout(request, str(exc))
+    except AuthenticationFailed:
+        form.add_error("pin", WRONG_PIN_MESSAGE)
+        return None
+    except (TransactionError, AccountsError) as exc:
+        form.add_service_error(exc)
+        return None
+    if posting.replayed:
+        messages.info(request, REPLAYED_MESSAGE)
+    return redirect("atm:receipt", entry_id=posting.entry.pk)
+
+
+def _operation_page(
+    request: HttpRequest, card: Card, form: OperationForm, template: str, **extra: object
+) -> HttpResponse:
+    if form.is_bound:
+        form.renew_token()  # nothing moved: the next submission is a new operation
+    return render(request, template, {"card": card, "account": card.account, "form": form, **extra})
+
+
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("pin")
+@atm_login_required
+def withdraw(request: HttpRequest, card: Card) -> HttpResponse:
+    form = WithdrawalForm(_posted(request))
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        response = _perform(request, form, lambda: atm_withdraw(
+            card=card, pin=data["pin"], amount_minor=data["amount"], idempotency_key=form.idempotency_key(card),
+        ))
+        if response:
+            return response
+    account = card.account
+    remaining = max(account.daily_withdrawal_limit_minor - withdrawn_today_minor(account), 0)
+    return _operation_page(
+        request, card, form, "atm/withdraw.html",
+        remaining_today_minor=remaining, note_minor=settings.ATM_SMALLEST_NOTE_MINOR,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@atm_login_required
+def deposit(request: HttpRequest, card: Card) -> HttpResponse:
+    form = DepositForm(_posted(request))
+    if form.is_bound and form.is_valid():
+        response = _perform(request, form, lambda: deposit_create(
+            account_id=card.account_id, amount_minor=form.cleaned_data["amount"],
+            idempotency_key=form.idempotency_key(card),
+        ))
+        if response:
+            return response
+    return _operation_page(request, card, form, "atm/deposit.html")
+
+
+@require_http_methods(["GET", "POST"])
+@atm_login_required
+def transfer(request: HttpRequest, card: Card) -> HttpResponse:
+    form = TransferForm(_posted(request))
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        response = _perform(request, form, lambda: transfer_create(
+            from_account_id=card.account_id, to_account_number=data["to_account"],
+            amount_minor=data["amount"], idempotency_key=form.idempotency_key(card),
+        ))
+        if response:
+            return response
+    return _operation_page(request, card, form, "atm/transfer.html")
+
+
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("old_pin", "new_pin", "new_pin_again")
+@atm_login_required(pin_change_page=True)
+def change_pin(request: HttpRequest, card: Card) -> HttpResponse:
+    form = PinChangeForm(_posted(request))
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            card_change_pin(card_id=card.pk, old_pin=data["old_pin"], new_pin=data["new_pin"])
+        except CardBlocked as exc:
+            return atm_logout(request, str(exc))
+        except AuthenticationFailed:
+            form.add_error("old_pin", "The current PIN is not correct.")
+        except PinRejected as exc:
+            form.add_error("new_pin", str(exc))
+        else:
+            messages.success(request, "Your PIN has been changed.")
+            return redirect("atm:balance")
+    return render(request, "atm/pin.html", {"card": card, "form": form})
+
+
+@require_GET
+@atm_login_required
+def statement(request: HttpRequest, card: Card) -> HttpResponse:
+    entries = ledger_recent_for_account(account=card.account)
+    return render(request, "atm/statement.html", {"card": card, "account": card.account, "entries": entries})
+
+
+@require_GET
+@atm_login_required
+def receipt(request: HttpRequest, card: Card, entry_id: int) -> HttpResponse:
+    """Show one ledger entry of the session's own account; any other entry does not exist here."""
+    entry = get_object_or_404(
+        LedgerEntry.objects.select_related("counterparty"), pk=entry_id, account_id=card.account_id
+    )
+    return render(request, "atm/receipt.html", {"card": card, "account": card.account, "entry": entry})

@@ -1,0 +1,166 @@
+"""Web ATM login: card checks, one message for unknown cards and wrong PINs, lockout, throttling."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.atm import SESSION_CARD_KEY
+from accounts.models import Card, LoginAttempt
+from accounts.services import card_unblock
+from tests.accounts.conftest import atm_login
+
+pytestmark = pytest.mark.django_db
+
+GENERIC = "Card number or PIN is not correct."
+JUST_BLOCKED = "Wrong PIN entered three times: this card is now blocked. Please contact your bank."
+BLOCKED = "This card is blocked. Please contact your bank."
+UNKNOWN_PAN = "4000000000000002"  # Luhn-valid, issued to nobody
+
+
+def _login(client: Client, card_number: str, pin: str, **extra: str):  # type: ignore[no-untyped-def]
+    return client.post(reverse("atm:login"), {"card_number": card_number, "pin": pin}, **extra)
+
+
+def _errors(response) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    return response.context["form"].errors
+
+
+def test_it_shows_the_login_form(client):
+    response = client.get(reverse("atm:login"))
+    assert response.status_code == 200
+    assert b'name="card_number"' in response.content and b'type="password"' in response.content
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_it_logs_in_with_card_and_pin_under_a_new_session_key(client, alice_customer):
+    client.get(reverse("atm:login"))
+    before = client.session.session_key
+    response = atm_login(client, alice_customer)
+    assert response.status_code == 302 and response["Location"] == reverse("atm:balance")
+    assert client.session.session_key != before
+    assert client.session[SESSION_CARD_KEY] == alice_customer.card.pk
+    assert LoginAttempt.objects.get().succeeded
+
+
+def test_it_accepts_a_card_number_typed_in_groups(client, alice_customer):
+    grouped = f"{alice_customer.pan[:4]} {alice_customer.pan[4:8]}-{alice_customer.pan[8:]}"
+    assert _login(client, grouped, alice_customer.pin).status_code == 302
+
+
+def test_it_gives_a_wrong_pin_and_an_unknown_card_the_same_message(client, alice_customer):
+    wrong = _login(client, alice_customer.pan, "9753")
+    unknown = _login(client, UNKNOWN_PAN, alice_customer.pin)
+    assert _errors(wrong) == _errors(unknown) == {"__all__": [GENERIC]}
+    assert GENERIC in wrong.content.decode() and SESSION_CARD_KEY not in client.session
+    assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 1
+
+
+def test_it_never_renders_the_pin_or_the_card_number_back(client, alice_customer):
+    response = _login(client, alice_customer.pan, "9753")
+    assert "9753" not in response.content.decode()
+    assert alice_customer.pan not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("card_number", "message"),
+    [
+        ("", "Enter your card number."),
+        ("4111 1111 1111 111a", "Enter the card number using digits only."),
+        ("４１１１１１１１１１１１１１１１", "Enter the card number using digits only."),
+        ("411111111111", "A card number has 13 to 19 digits."),
+        ("41111111111111111113", "A card number has 13 to 19 digits."),
+        ("4111111111111112", "This is not a valid card number. Check the digits and try again."),
+    ],
+)
+def test_it_refuses_malformed_card_numbers_with_a_clear_message(client, card_number, message):
+    response = _login(client, card_number, "2468")
+    assert response.status_code == 200
+    assert _errors(response) == {"card_number": [message]}
+    assert message in response.content.decode()
+    assert not LoginAttempt.objects.exists()
+
+
+@pytest.mark.parametrize(("pin", "message"), [("", "Enter your PIN."), ("12", "A PIN is 4 to 6 digits."),
+                                             ("12ab", "A PIN is 4 to 6 digits.")])
+def test_it_refuses_a_malformed_pin_without_counting_it(client, alice_customer, pin, message):
+    response = _login(client, alice_customer.pan, pin)
+    assert _errors(response) == {"pin": [message]}
+    assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 0
+
+
+def test_it_blocks_the_card_at_the_third_wrong_pin_and_says_so(client, alice_customer):
+    for _ in range(2):
+        assert _errors(_login(client, alice_customer.pan, "9753")) == {"__all__": [GENERIC]}
+    third = _login(client, alice_customer.pan, "9753")
+    assert _errors(third) == {"__all__": [JUST_BLOCKED]}
+    assert JUST_BLOCKED in third.content.decode()
+    right_pin = _login(client, alice_customer.pan, alice_customer.pin)
+    assert _errors(right_pin) == {"__all__": [BLOCKED]}
+    assert SESSION_CARD_KEY not in client.session
+    assert Card.objects.get(pk=alice_customer.card.pk).status == Card.Status.BLOCKED
+
+
+def test_it_lets_the_card_in_again_after_staff_unblock(client, alice_customer, bob_teller):
+    for _ in range(3):
+        _login(client, alice_customer.pan, "9753")
+    card_unblock(card_id=alice_customer.card.pk)
+    assert atm_login(client, alice_customer).status_code == 302
+    assert client.session[SESSION_CARD_KEY] == alice_customer.card.pk
+
+
+def test_it_throttles_an_address_after_too_many_failures(client, settings, alice_customer):
+    settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 3
+    for _ in range(3):
+        assert _errors(_login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.1.1.1")) == {"__all__": [GENERIC]}
+    throttled = atm_login(client, alice_customer, REMOTE_ADDR="10.1.1.1")
+    assert _errors(throttled) == {
+        "__all__": ["Too many login attempts from this address. Please wait a few minutes and try again."]
+    }
+    assert SESSION_CARD_KEY not in client.session
+    assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 0
+    assert atm_login(Client(), alice_customer, REMOTE_ADDR="10.2.2.2").status_code == 302
+
+
+def test_it_counts_only_failures_inside_the_window(client, settings, alice_customer):
+    settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 2
+    settings.ATM_LOGIN_THROTTLE_WINDOW_SECONDS = 600
+    for _ in range(2):
+        _login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.1.1.1")
+    assert atm_login(client, alice_customer, REMOTE_ADDR="10.1.1.1").status_code == 200
+    oldest = LoginAttempt.objects.order_by("pk").first()
+    LoginAttempt.objects.filter(pk=oldest.pk).update(created_at=oldest.created_at - datetime.timedelta(seconds=601))
+    assert atm_login(client, alice_customer, REMOTE_ADDR="10.1.1.1").status_code == 302
+
+
+def test_it_does_not_count_successful_logins_against_the_address(client, settings, alice_customer):
+    settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 1
+    for _ in range(3):
+        assert atm_login(Client(), alice_customer, REMOTE_ADDR="10.3.3.3").status_code == 302
+    assert set(LoginAttempt.objects.values_list("address", "succeeded")) == {("10.3.3.3", True)}
+
+
+def test_it_takes_the_address_our_proxy_appended_when_behind_a_proxy(client, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    _login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7")
+    assert LoginAttempt.objects.get().address == "198.51.100.7"
+
+
+def test_it_ignores_forwarded_headers_when_not_behind_a_proxy(client, settings):
+    settings.SECURE_PROXY_SSL_HEADER = None
+    _login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert LoginAttempt.objects.get().address == "10.9.9.9"
+
+
+def test_it_hides_card_number_and_pin_from_error_reports(client, alice_customer):
+    response = _login(client, alice_customer.pan, "9753")
+    assert response.wsgi_request.sensitive_post_parameters == ("card_number", "pin")
+
+
+def test_it_refuses_a_login_without_a_csrf_token(alice_customer):
+    client = Client(enforce_csrf_checks=True)
+    assert atm_login(client, alice_customer).status_code == 403
+    assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 0

@@ -1,0 +1,225 @@
+"""Web ATM money pages: each operation moves money once and shows a receipt; bad input moves nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from accounts.atm import SESSION_CARD_KEY
+from accounts.iban import iban_for
+from accounts.models import Account, Card
+from tests.accounts.conftest import atm_login, form_token, money_snapshot
+from transactions.models import LedgerEntry
+from transactions.services import deposit_create
+
+pytestmark = pytest.mark.django_db
+
+NUMBER_MESSAGE = "Enter the amount as a number, for example 20 or 12.50."
+TOKEN_MESSAGE = "This form has expired. Please check the details and submit it again."
+
+
+def _balance(holder) -> int:  # type: ignore[no-untyped-def]
+    return Account.objects.get(pk=holder.account.pk).balance_minor
+
+
+def _submit(client, page: str, data: dict[str, str]):  # type: ignore[no-untyped-def]
+    """Open the page like a browser, then post `data` with the rendered token unless data sets its own."""
+    token = form_token(client.get(reverse(page)))
+    return client.post(reverse(page), {"token": token, **data})
+
+
+def _spaced(number: str) -> str:
+    return " ".join(number[i:i + 4] for i in range(0, len(number), 4)).lower()
+
+
+def test_it_withdraws_cash_and_shows_the_receipt(alice_at_atm, alice_customer):
+    page = alice_at_atm.get(reverse("atm:withdraw"))
+    assert "You can withdraw up to 1,000.00 EUR more today" in page.content.decode()
+    response = alice_at_atm.post(reverse("atm:withdraw"), {"amount": "50", "pin": "2468", "token": form_token(page)})
+    entry = LedgerEntry.objects.get(account=alice_customer.account, kind=LedgerEntry.Kind.WITHDRAWAL)
+    assert response.status_code == 302 and response["Location"] == reverse("atm:receipt", args=[entry.pk])
+    assert (entry.amount_minor, entry.balance_after_minor, entry.channel) == (-5_000, 45_000, "atm")
+    assert entry.idempotency_key == f"atm:{alice_customer.card.pk}:{form_token(page)}"
+    assert _balance(alice_customer) == 45_000
+    receipt = alice_at_atm.get(response["Location"]).content.decode()
+    for text in (entry.reference, "Withdrawal", "-50.00 EUR", "450.00 EUR", alice_customer.card.masked_pan):
+        assert text in receipt
+
+
+def test_it_deposits_and_shows_the_receipt(alice_at_atm, alice_customer):
+    response = _submit(alice_at_atm, "atm:deposit", {"amount": "25,50"})
+    entry = LedgerEntry.objects.filter(account=alice_customer.account).first()
+    assert response["Location"] == reverse("atm:receipt", args=[entry.pk])
+    assert (entry.kind, entry.amount_minor, entry.balance_after_minor) == ("deposit", 2_550, 52_550)
+    assert _balance(alice_customer) == 52_550
+    receipt = alice_at_atm.get(response["Location"]).content.decode()
+    assert "+25.50 EUR" in receipt and "525.50 EUR" in receipt and "Deposit" in receipt
+
+
+def test_it_transfers_to_an_account_number_typed_in_groups(alice_at_atm, alice_customer, charlie_customer):
+    response = _submit(alice_at_atm, "atm:transfer", {"to_account": _spaced(charlie_customer.account.number),
+                                                      "amount": "120"})
+    out_leg = LedgerEntry.objects.get(account=alice_customer.account, kind="transfer_out")
+    in_leg = LedgerEntry.objects.get(account=charlie_customer.account, kind="transfer_in")
+    assert response["Location"] == reverse("atm:receipt", args=[out_leg.pk])
+    assert (out_leg.amount_minor, in_leg.amount_minor, out_leg.reference) == (-12_000, 12_000, in_leg.reference)
+    assert (_balance(alice_customer), _balance(charlie_customer)) == (38_000, 22_000)
+    receipt = alice_at_atm.get(response["Location"]).content.decode()
+    assert charlie_customer.account.number in receipt and "-120.00 EUR" in receipt and "380.00 EUR" in receipt
+
+
+def test_it_shows_the_last_ten_entries_newest_first(alice_at_atm, alice_customer):
+    for n in range(1, 13):
+        deposit_create(account_id=alice_customer.account.pk, amount_minor=n * 100, idempotency_key=f"st-{n}")
+    response = alice_at_atm.get(reverse("atm:statement"))
+    entries = response.context["entries"]
+    assert [entry.amount_minor for entry in entries] == [n * 100 for n in range(12, 2, -1)]
+    content = response.content.decode()
+    assert "+12.00" in content and "+3.00" in content and "+2.00" not in content
+
+
+def test_it_hides_another_customers_receipt(alice_at_atm, charlie_customer):
+    other = LedgerEntry.objects.get(account=charlie_customer.account)
+    assert alice_at_atm.get(reverse("atm:receipt", args=[other.pk])).status_code == 404
+    assert alice_at_atm.get(reverse("atm:receipt", args=[other.pk + 1000])).status_code == 404
+
+
+def test_it_moves_money_once_when_a_form_is_submitted_twice(alice_at_atm, alice_customer):
+    page = alice_at_atm.get(reverse("atm:withdraw"))
+    data = {"amount": "40", "pin": "2468", "token": form_token(page)}
+    first = alice_at_atm.post(reverse("atm:withdraw"), data)
+    again = alice_at_atm.post(reverse("atm:withdraw"), data)
+    assert first["Location"] == again["Location"]
+    assert [str(m) for m in get_messages(again.wsgi_request)] == [
+        "This operation had already been done. Here is its receipt; no money moved again."
+    ]
+    assert _balance(alice_customer) == 46_000
+    assert LedgerEntry.objects.filter(account=alice_customer.account, kind="withdrawal").count() == 1
+
+
+def test_it_refuses_a_used_token_for_a_different_amount(alice_at_atm, alice_customer):
+    page = alice_at_atm.get(reverse("atm:deposit"))
+    alice_at_atm.post(reverse("atm:deposit"), {"amount": "10", "token": form_token(page)})
+    before = money_snapshot()
+    response = alice_at_atm.post(reverse("atm:deposit"), {"amount": "20", "token": form_token(page)})
+    assert response.context["form"].errors == {
+        "__all__": ["This request key was already used for a different operation."]
+    }
+    assert money_snapshot() == before
+    assert form_token(response) != form_token(page)
+
+
+BASE = {
+    "atm:withdraw": {"amount": "50", "pin": "2468"},
+    "atm:deposit": {"amount": "50"},
+    "atm:transfer": {"amount": "50", "to_account": "CHARLIE"},
+}
+COMMON_CASES = [
+    ({"amount": "-10"}, "amount", NUMBER_MESSAGE),
+    ({"amount": "0"}, "amount", "The amount must be more than zero."),
+    ({"amount": "0.00"}, "amount", "The amount must be more than zero."),
+    ({"amount": "ten"}, "amount", NUMBER_MESSAGE),
+    ({"amount": "1e3"}, "amount", NUMBER_MESSAGE),
+    ({"amount": "99999999999"}, "amount", "This amount is too large."),
+    ({"amount": "10.555"}, "amount", "Use at most two decimals."),
+    ({"amount": ""}, "amount", "Enter an amount."),
+    ({"token": "not-a-token"}, "token", TOKEN_MESSAGE),
+    ({"token": ""}, "token", TOKEN_MESSAGE),
+    ({"token": "A" * 32}, "token", TOKEN_MESSAGE),
+]
+SPECIFIC_CASES = [
+    ("atm:withdraw", {"amount": "15"}, "amount", "The ATM pays out multiples of 10.00."),
+    ("atm:withdraw", {"amount": "510"}, "amount", "Insufficient funds for this amount."),
+    ("atm:withdraw", {"pin": ""}, "pin", "Enter your PIN to confirm."),
+    ("atm:withdraw", {"pin": "24"}, "pin", "A PIN is 4 to 6 digits."),
+    ("atm:transfer", {"amount": "500.01"}, "amount", "Insufficient funds for this amount."),
+    ("atm:transfer", {"to_account": "ALICE"}, "to_account", "You cannot transfer money to the same account."),
+    ("atm:transfer", {"to_account": iban_for("0000000009")}, "to_account", "No open account has this number."),
+    ("atm:transfer", {"to_account": "NL00 ATMB 0000 0000 09"}, "to_account",
+     "This is not a valid account number. Check it and try again."),
+    ("atm:transfer", {"to_account": ""}, "to_account", "Enter the account number to transfer to."),
+]
+CASES = [(page, *case) for page in BASE for case in COMMON_CASES] + SPECIFIC_CASES
+
+
+@pytest.mark.parametrize(("page", "change", "field", "message"), CASES)
+def test_it_refuses_bad_input_and_moves_nothing(
+    alice_at_atm, alice_customer, charlie_customer, page, change, field, message
+):
+    numbers = {"ALICE": alice_customer.account.number, "CHARLIE": charlie_customer.account.number}
+    data = {key: numbers.get(value, value) for key, value in {**BASE[page], **change}.items()}
+    before = money_snapshot()
+    response = _submit(alice_at_atm, page, data)
+    assert response.status_code == 200
+    assert response.context["form"].errors == {field: [message]}
+    assert message in response.content.decode()
+    assert money_snapshot() == before
+
+
+def test_it_refuses_a_withdrawal_over_the_remaining_daily_limit(alice_at_atm, alice_customer):
+    Account.objects.filter(pk=alice_customer.account.pk).update(daily_withdrawal_limit_minor=30_000)
+    _submit(alice_at_atm, "atm:withdraw", {"amount": "200", "pin": "2468"})
+    before = money_snapshot()
+    response = _submit(alice_at_atm, "atm:withdraw", {"amount": "110", "pin": "2468"})
+    assert response.context["form"].errors == {
+        "amount": ["This exceeds your daily withdrawal limit: 100.00 EUR left today."]
+    }
+    assert money_snapshot() == before
+
+
+def test_it_gives_a_failed_form_a_fresh_token(alice_at_atm):
+    page = alice_at_atm.get(reverse("atm:deposit"))
+    response = alice_at_atm.post(reverse("atm:deposit"), {"amount": "abc", "token": form_token(page)})
+    assert form_token(response) != form_token(page)
+
+
+def test_it_counts_a_wrong_withdrawal_pin_toward_the_lockout(alice_at_atm, alice_customer):
+    before = money_snapshot()
+    response = _submit(alice_at_atm, "atm:withdraw", {"amount": "50", "pin": "9753"})
+    assert response.context["form"].errors == {"pin": ["The PIN is not correct."]}
+    assert "9753" not in response.content.decode()
+    assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 1
+    assert money_snapshot() == before
+
+
+def test_it_logs_out_when_wrong_withdrawal_pins_block_the_card(client, alice_customer):
+    atm_login(client, alice_customer)
+    for _ in range(2):
+        _submit(client, "atm:withdraw", {"amount": "50", "pin": "9753"})
+    before = money_snapshot()
+    response = _submit(client, "atm:withdraw", {"amount": "50", "pin": "9753"})
+    assert response["Location"] == reverse("atm:login")
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Wrong PIN entered three times: this card is now blocked. Please contact your bank."
+    ]
+    assert SESSION_CARD_KEY not in client.session
+    assert Card.objects.get(pk=alice_customer.card.pk).status == Card.Status.BLOCKED
+    assert money_snapshot() == before
+
+
+@pytest.mark.parametrize(("page", "data"), [
+    ("atm:withdraw", {"amount": "50", "pin": "2468"}),
+    ("atm:deposit", {"amount": "50"}),
+    ("atm:transfer", {"amount": "50", "to_account": "CHARLIE"}),
+])
+def test_it_refuses_operations_on_a_frozen_account(alice_at_atm, alice_customer, charlie_customer, page, data):
+    Account.objects.filter(pk=alice_customer.account.pk).update(status=Account.Status.FROZEN)
+    data = {key: charlie_customer.account.number if value == "CHARLIE" else value for key, value in data.items()}
+    before = money_snapshot()
+    response = _submit(alice_at_atm, page, data)
+    assert response.context["form"].errors == {"__all__": [f"Account {alice_customer.account.number} is frozen."]}
+    assert money_snapshot() == before
+
+
+def test_it_refuses_a_transfer_to_a_closed_account(alice_at_atm, charlie_customer):
+    Account.objects.filter(pk=charlie_customer.account.pk).update(status=Account.Status.CLOSED)
+    before = money_snapshot()
+    response = _submit(alice_at_atm, "atm:transfer", {"to_account": charlie_customer.account.number, "amount": "5"})
+    assert response.context["form"].errors == {"to_account": ["No open account has this number."]}
+    assert money_snapshot() == before
+
+
+def test_it_hides_withdrawal_pins_from_error_reports(alice_at_atm):
+    response = _submit(alice_at_atm, "atm:withdraw", {"amount": "50", "pin": "9753"})
+    assert response.wsgi_request.sensitive_post_parameters == ("pin",)

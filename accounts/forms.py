@@ -26,6 +26,10 @@ from transactions.exceptions import (
 from transactions.money import AmountError, parse_amount
 
 PIN_FORMAT_MESSAGE = "A PIN is 4 to 6 digits."
+PAN_LENGTH_MESSAGE = f"A card number has {PAN_MIN_LENGTH} to {PAN_MAX_LENGTH} digits."
+ACCOUNT_NUMBER_MESSAGE = "This is not a valid account number. Check it and try again."
+# Longer than any amount the ledger accepts; also keeps huge inputs away from Decimal arithmetic.
+AMOUNT_MAX_CHARS = 20
 TOKEN_MESSAGE = "This form has expired. Please check the details and submit it again."
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")
 
@@ -36,13 +40,14 @@ def new_token() -> str:
 
 
 def _pin_widget() -> forms.PasswordInput:
-    return forms.PasswordInput(
-        render_value=False, attrs={"autocomplete": "off", "inputmode": "numeric", "maxlength": "6"}
-    )
+    return forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "inputmode": "numeric"})
 
 
 def _pin_field(label: str, required_message: str) -> forms.CharField:
-    return forms.CharField(label=label, widget=_pin_widget(), error_messages={"required": required_message})
+    return forms.CharField(
+        label=label, max_length=6, widget=_pin_widget(),
+        error_messages={"required": required_message, "max_length": PIN_FORMAT_MESSAGE},
+    )
 
 
 def _pin_format(value: str) -> str:
@@ -54,9 +59,9 @@ def _pin_format(value: str) -> str:
 
 class LoginForm(forms.Form):
     card_number = forms.CharField(
-        label="Card number", help_text="The long number on the front of your card.",
+        label="Card number", help_text="The long number on the front of your card.", max_length=40,
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"}),
-        error_messages={"required": "Enter your card number."},
+        error_messages={"required": "Enter your card number.", "max_length": PAN_LENGTH_MESSAGE},
     )
     pin = _pin_field("PIN", "Enter your PIN.")
 
@@ -66,7 +71,7 @@ class LoginForm(forms.Form):
         if not (pan.isascii() and pan.isdigit()):
             raise forms.ValidationError("Enter the card number using digits only.")
         if not PAN_MIN_LENGTH <= len(pan) <= PAN_MAX_LENGTH:
-            raise forms.ValidationError(f"A card number has {PAN_MIN_LENGTH} to {PAN_MAX_LENGTH} digits.")
+            raise forms.ValidationError(PAN_LENGTH_MESSAGE)
         if not luhn_checksum_ok(pan):
             raise forms.ValidationError("This is not a valid card number. Check the digits and try again.")
         return pan
@@ -88,10 +93,13 @@ class OperationForm(forms.Form):
     )
 
     amount = forms.CharField(
-        label="Amount", widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
-        error_messages={"required": "Enter an amount."},
+        label="Amount", max_length=AMOUNT_MAX_CHARS,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        error_messages={"required": "Enter an amount.", "max_length": "This amount is too large."},
     )
-    token = forms.CharField(widget=forms.HiddenInput, error_messages={"required": TOKEN_MESSAGE})
+    token = forms.CharField(
+        max_length=32, widget=forms.HiddenInput, error_messages={"required": TOKEN_MESSAGE, "max_length": TOKEN_MESSAGE}
+    )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -144,16 +152,16 @@ class TransferForm(OperationForm):
     )
 
     to_account = forms.CharField(
-        label="To account number", help_text="For example NL91 ATMB 0123 4567 89.",
+        label="To account number", help_text="For example NL91 ATMB 0123 4567 89.", max_length=64,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-        error_messages={"required": "Enter the account number to transfer to."},
+        error_messages={"required": "Enter the account number to transfer to.", "max_length": ACCOUNT_NUMBER_MESSAGE},
     )
     field_order = ["to_account", "amount", "token"]
 
     def clean_to_account(self) -> str:
         number = normalize_account_number(self.cleaned_data["to_account"])
         if not iban_is_valid(number):
-            raise forms.ValidationError("This is not a valid account number. Check it and try again.")
+            raise forms.ValidationError(ACCOUNT_NUMBER_MESSAGE)
         return number
 
 

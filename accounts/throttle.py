@@ -70,3 +70,9 @@ def login_attempt_begin(*, address: str) -> LoginAttempt | None:
 def login_attempt_succeeded(attempt: LoginAttempt) -> None:
     """Mark an attempt as a successful login, so it no longer counts against its address."""
     LoginAttempt.objects.filter(pk=attempt.pk).update(succeeded=True)
+
+
+def login_attempts_prune() -> int:
+    """Delete attempts older than the throttle window (they no longer count); return how many."""
+    deleted, _ = LoginAttempt.objects.filter(created_at__lt=_window_start()).delete()
+    return deleted

@@ -11,6 +11,7 @@ from django.urls import reverse
 from accounts.atm import SESSION_CARD_KEY
 from accounts.models import Card, LoginAttempt
 from accounts.services import card_unblock
+from accounts.throttle import login_attempts_prune
 from tests.accounts.conftest import atm_login
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +74,7 @@ def test_it_never_renders_the_pin_or_the_card_number_back(client, alice_customer
         ("４１１１１１１１１１１１１１１１", "Enter the card number using digits only."),
         ("411111111111", "A card number has 13 to 19 digits."),
         ("41111111111111111113", "A card number has 13 to 19 digits."),
+        ("4" * 5000, "A card number has 13 to 19 digits."),
         ("4111111111111112", "This is not a valid card number. Check the digits and try again."),
     ],
 )
@@ -164,3 +166,13 @@ def test_it_refuses_a_login_without_a_csrf_token(alice_customer):
     client = Client(enforce_csrf_checks=True)
     assert atm_login(client, alice_customer).status_code == 403
     assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 0
+
+
+def test_it_prunes_only_attempts_that_left_the_window(client, settings):
+    settings.ATM_LOGIN_THROTTLE_WINDOW_SECONDS = 600
+    for _ in range(3):
+        _login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.4.4.4")
+    oldest = LoginAttempt.objects.order_by("pk").first()
+    LoginAttempt.objects.filter(pk=oldest.pk).update(created_at=oldest.created_at - datetime.timedelta(seconds=601))
+    assert login_attempts_prune() == 1
+    assert LoginAttempt.objects.count() == 2 and not LoginAttempt.objects.filter(pk=oldest.pk).exists()

@@ -122,6 +122,7 @@ COMMON_CASES = [
     ({"amount": "ten"}, "amount", NUMBER_MESSAGE),
     ({"amount": "1e3"}, "amount", NUMBER_MESSAGE),
     ({"amount": "99999999999"}, "amount", "This amount is too large."),
+    ({"amount": "9" * 200_000}, "amount", "This amount is too large."),
     ({"amount": "10.555"}, "amount", "Use at most two decimals."),
     ({"amount": ""}, "amount", "Enter an amount."),
     ({"token": "not-a-token"}, "token", TOKEN_MESSAGE),

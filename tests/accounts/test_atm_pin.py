@@ -41,7 +41,7 @@ def test_it_changes_the_pin(alice_at_atm, alice_customer):
         ("2468", "0000", None, {"new_pin": ["This PIN is too easy to guess. Choose another."]}),
         ("2468", "2468", None, {"new_pin": ["The new PIN must differ from the current PIN."]}),
         ("2468", "12a4", None, {"new_pin": ["A PIN is 4 to 6 digits."]}),
-        ("2468", "1234567", None, {"new_pin": ["A PIN is 4 to 6 digits."]}),
+        ("2468", "1234567", None, {"new_pin": ["A PIN is 4 to 6 digits."], "new_pin_again": ["A PIN is 4 to 6 digits."]}),
         ("", "", "", {"old_pin": ["Enter your current PIN."], "new_pin": ["Enter a new PIN."],
                       "new_pin_again": ["Enter the new PIN a second time."]}),
     ],

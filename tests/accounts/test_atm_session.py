@@ -12,6 +12,7 @@ from django.urls import reverse
 from accounts.atm import SESSION_ACTIVITY_KEY, SESSION_CARD_KEY
 from accounts.models import Card
 from accounts.services import card_block
+from tests.accounts.conftest import money_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +112,12 @@ def test_it_stores_only_the_card_id_and_the_last_activity_in_the_session(alice_a
     session = dict(alice_at_atm.session.items())
     assert set(session) == {SESSION_CARD_KEY, SESSION_ACTIVITY_KEY}
     assert session[SESSION_CARD_KEY] == alice_customer.card.pk
+
+
+def test_it_moves_no_money_for_a_form_posted_after_the_idle_timeout(alice_at_atm, alice_customer):
+    token = alice_at_atm.get(reverse("atm:deposit")).context["form"]["token"].value()
+    _set_last_activity(alice_at_atm, 121)
+    before = money_snapshot()
+    response = alice_at_atm.post(reverse("atm:deposit"), {"amount": "50", "token": token})
+    assert response["Location"] == reverse("atm:login")
+    assert money_snapshot() == before

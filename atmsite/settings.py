@@ -195,6 +195,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+# Fixed housekeeping; django-celery-beat copies these into its editable database schedule.
+# Release schedules are created per policy by the anonymization app.
+CELERY_BEAT_SCHEDULE = {
+    "prune-login-attempts": {"task": "accounts.prune_login_attempts", "schedule": 3600.0},
+}
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

@@ -30,3 +30,5 @@ STORAGES = {
 MEDIA_ROOT = VAR_DIR / "test-media" / str(os.getpid())
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "true").lower() == "true"
 CELERY_TASK_EAGER_PROPAGATES = True
+# Tests run without collectstatic; let WhiteNoise find files through the finders.
+WHITENOISE_AUTOREFRESH = True

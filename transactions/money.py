@@ -22,6 +22,8 @@ def parse_amount(raw: str) -> int:
     text = (raw or "").strip().replace(",", ".")
     if not text:
         raise AmountError("Enter an amount.")
+    if len(text) > 20:  # checked before Decimal: a huge digit string costs seconds to parse
+        raise AmountError("This amount is too large.")
     if not text.isascii() or not all(ch.isdigit() or ch == "." for ch in text) or text.count(".") > 1:
         raise AmountError("Enter the amount as a number, for example 20 or 12.50.")
     try:

@@ -1,0 +1,271 @@
+"""Demo data and demo staff: a valid ledger, usable demo cards, determinism, clear refusals."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import re
+from collections import defaultdict
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.cards import luhn_checksum_ok, network_for_pan, pan_fingerprint
+from accounts.models import Account, Card, Customer
+from accounts.services import card_authenticate
+from transactions.models import LedgerEntry, Terminal
+
+pytestmark = pytest.mark.django_db
+
+CARD_LINE = re.compile(r"^card=(\d{13,19}) pin=(\d{4,6})$")
+ADMIN_LINE = re.compile(r"^admin=(\w+) password=(\S{20,}) url=/admin/$")
+
+
+@pytest.fixture(autouse=True)
+def debug_on(settings):
+    settings.DEBUG = True
+    return settings
+
+
+def _generate(customers: int = 30, transactions: int = 1_500, seed: int = 7, days: int = 30) -> list[str]:
+    out = io.StringIO()
+    call_command("generate_demo_data", customers=customers, transactions=transactions, seed=seed, days=days,
+                 verbosity=0, stdout=out, stderr=io.StringIO())
+    return out.getvalue().splitlines()
+
+
+def _entries() -> list[LedgerEntry]:
+    return list(LedgerEntry.objects.select_related("account", "terminal").order_by("created_at", "pk"))
+
+
+def _counts() -> tuple[int, ...]:
+    return tuple(model.objects.count() for model in (Customer, Account, Card, Terminal, LedgerEntry))
+
+
+def test_it_writes_a_ledger_that_verify_ledger_accepts():
+    _generate()
+    out = io.StringIO()
+    call_command("verify_ledger", stdout=out)
+    assert "Ledger OK" in out.getvalue()
+    transfers = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.TRANSFER_OUT).count()
+    assert Customer.objects.count() == 30
+    assert LedgerEntry.objects.count() == Account.objects.count() + 1_500 + transfers
+    assert all(account.opening_balance_minor == 0 for account in Account.objects.all())
+
+
+def test_it_replays_every_account_from_zero_without_going_negative():
+    _generate()
+    balances: dict[int, int] = {}
+    for entry in _entries():
+        if entry.account_id not in balances:
+            assert entry.kind == LedgerEntry.Kind.DEPOSIT
+        balances[entry.account_id] = balances.get(entry.account_id, 0) + entry.amount_minor
+        assert entry.balance_after_minor == balances[entry.account_id] >= 0
+    for account in Account.objects.all():
+        assert account.balance_minor == balances[account.pk]
+
+
+def test_it_opens_every_account_with_a_branch_deposit_before_the_history():
+    _generate(days=30)
+    history_start = timezone.localdate() - datetime.timedelta(days=30)
+    for account in Account.objects.all():
+        first = account.entries.order_by("created_at", "pk").first()
+        assert (first.kind, first.channel) == (LedgerEntry.Kind.DEPOSIT, LedgerEntry.Channel.BRANCH)
+        assert timezone.localdate(first.created_at) < history_start
+        assert account.opened_at <= first.created_at
+
+
+def test_it_keeps_withdrawals_in_notes_and_within_the_daily_limit(settings):
+    _generate()
+    per_day: dict[tuple[int, datetime.date], int] = defaultdict(int)
+    for entry in _entries():
+        if entry.kind == LedgerEntry.Kind.WITHDRAWAL:
+            assert -entry.amount_minor % settings.ATM_SMALLEST_NOTE_MINOR == 0
+            per_day[(entry.account_id, timezone.localdate(entry.created_at))] -= entry.amount_minor
+    assert per_day, "the history has withdrawals"
+    limits = dict(Account.objects.values_list("pk", "daily_withdrawal_limit_minor"))
+    assert all(total <= limits[account_id] for (account_id, _day), total in per_day.items())
+
+
+def test_it_keeps_the_history_inside_the_requested_days():
+    _generate(days=30)
+    today = timezone.localdate()
+    moments = LedgerEntry.objects.exclude(idempotency_key__in=_opening_keys()).values_list("created_at", flat=True)
+    days = {timezone.localdate(moment) for moment in moments}
+    assert min(days) >= today - datetime.timedelta(days=30)
+    assert max(days) < today
+
+
+def _opening_keys() -> list[str]:
+    keys = []
+    for account in Account.objects.all():
+        keys.append(account.entries.order_by("created_at", "pk").values_list("idempotency_key", flat=True)[0])
+    return keys
+
+
+def test_it_posts_transfers_as_two_legs_with_one_reference():
+    _generate()
+    legs: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for entry in _entries():
+        if entry.kind in (LedgerEntry.Kind.TRANSFER_OUT, LedgerEntry.Kind.TRANSFER_IN):
+            legs[entry.reference].append(entry)
+    assert legs, "the history has transfers"
+    for out_leg, in_leg in legs.values():
+        assert (out_leg.kind, in_leg.kind) == (LedgerEntry.Kind.TRANSFER_OUT, LedgerEntry.Kind.TRANSFER_IN)
+        assert out_leg.amount_minor == -in_leg.amount_minor < 0
+        assert (out_leg.counterparty_id, in_leg.counterparty_id) == (in_leg.account_id, out_leg.account_id)
+        assert in_leg.idempotency_key == out_leg.idempotency_key + "/in"
+        assert out_leg.created_at == in_leg.created_at
+
+
+def test_it_records_channels_with_terminals_and_seeded_keys():
+    _generate()
+    entries = _entries()
+    assert {entry.channel for entry in entries} == {"atm", "branch", "online"}
+    for entry in entries:
+        expected_kind = {"atm": Terminal.Kind.ATM, "branch": Terminal.Kind.BRANCH, "online": None}[entry.channel]
+        assert (entry.terminal.kind if entry.terminal else None) == expected_kind
+        assert re.fullmatch(r"demo:7:\d+(/in)?", entry.idempotency_key)
+    assert all(terminal.latitude and terminal.longitude and terminal.city for terminal in Terminal.objects.all())
+
+
+def test_it_prints_demo_cards_that_log_in_with_their_pin(settings):
+    lines = _generate()
+    assert len(lines) == 3
+    for line in lines:
+        pan, pin = CARD_LINE.match(line).groups()
+        assert luhn_checksum_ok(pan) and network_for_pan(pan) != "other"
+        card = card_authenticate(pan=pan, pin=pin)
+        assert card.status == Card.Status.ACTIVE and not card.must_change_pin and not card.is_expired()
+        assert card.account.is_open
+        assert card.account.balance_minor >= 10 * settings.ATM_SMALLEST_NOTE_MINOR
+        stored = Card.objects.filter(pk=card.pk).values().get()
+        assert pan not in {str(value) for value in stored.values()}
+        assert stored["pan_hmac"] == pan_fingerprint(pan)
+    assert len({CARD_LINE.match(line).group(1) for line in lines}) == 3
+
+
+def test_it_creates_realistic_customers_and_a_mix_of_card_networks():
+    _generate(customers=200, transactions=100)
+    today = timezone.localdate()
+    for customer in Customer.objects.all():
+        age = (today - customer.birth_date).days / 365.25
+        assert 18 <= age <= 91
+        assert customer.gender in {"F", "M", "X"} and customer.postal_code and customer.city
+        try:
+            validate_email(customer.email)
+        except ValidationError:
+            pytest.fail(f"invalid demo email {customer.email!r}")
+    assert set(Card.objects.values_list("network", flat=True)) == {"visa", "mastercard", "maestro", "amex", "discover"}
+    savings = Account.objects.filter(kind=Account.Kind.SAVINGS).count()
+    assert Account.objects.filter(kind=Account.Kind.CHECKING).count() == 200
+    assert 0 < savings < 200
+
+
+def _snapshot() -> tuple[object, ...]:
+    return (
+        list(Customer.objects.order_by("pk").values_list("first_name", "last_name", "email", "birth_date", "city")),
+        list(Account.objects.order_by("pk").values_list("number", "kind", "balance_minor")),
+        list(Card.objects.order_by("pk").values_list("pan_hmac", "network", "status")),
+        list(LedgerEntry.objects.order_by("pk").values_list(
+            "account__number", "kind", "amount_minor", "created_at", "channel", "terminal__code", "reference")),
+    )
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _generate_and_roll_back(seed: int) -> tuple[list[str], tuple[object, ...]]:
+    """Generate in a savepoint, take a snapshot, then undo it all."""
+    try:
+        with transaction.atomic():
+            lines = _generate(customers=20, transactions=500, seed=seed)
+            snapshot = _snapshot()
+            raise _Rollback
+    except _Rollback:
+        pass
+    assert Customer.objects.count() == 0
+    return lines, snapshot
+
+
+def test_it_generates_the_same_data_for_the_same_seed():
+    first = _generate_and_roll_back(seed=11)
+    again = _generate_and_roll_back(seed=11)
+    other = _generate_and_roll_back(seed=12)
+    assert first == again
+    assert first[0] != other[0] and first[1][1] != other[1][1]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"customers": 0}, "customers must be a whole number from 1 to 100,000, got 0."),
+        ({"customers": -5}, "customers must be a whole number from 1 to 100,000, got -5."),
+        ({"transactions": -1}, "transactions must be a whole number from 0 to 10,000,000, got -1."),
+        ({"seed": -1}, "seed must be a whole number from 0 to 999,999, got -1."),
+        ({"days": 0}, "days must be a whole number from 1 to 3,650, got 0."),
+    ],
+)
+def test_it_refuses_bad_arguments_and_writes_nothing(arguments, message):
+    with pytest.raises(CommandError, match=re.escape(message)):
+        _generate(**{"customers": 5, "transactions": 10, **arguments})
+    assert _counts() == (0, 0, 0, 0, 0)
+
+
+def test_it_refuses_to_load_the_same_seed_twice_but_adds_another_seed():
+    _generate(customers=5, transactions=50, seed=3)
+    before = _counts()
+    with pytest.raises(CommandError, match="Demo data for seed 3 already exists in this database"):
+        _generate(customers=5, transactions=50, seed=3)
+    assert _counts() == before
+    _generate(customers=5, transactions=50, seed=4)
+    assert Customer.objects.count() == 10
+    call_command("verify_ledger", stdout=io.StringIO())
+
+
+def test_it_refuses_to_generate_demo_data_without_debug(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="generate_demo_data only runs with DJANGO_DEBUG=true"):
+        _generate()
+    assert _counts() == (0, 0, 0, 0, 0)
+
+
+def _ensure_demo_admin() -> list[str]:
+    out = io.StringIO()
+    call_command("ensure_demo_admin", stdout=out)
+    return out.getvalue().splitlines()
+
+
+def test_it_creates_demo_staff_with_printed_passwords():
+    lines = _ensure_demo_admin()
+    logins = dict(ADMIN_LINE.match(line).groups() for line in lines)
+    assert list(logins) == ["admin", "teller", "privacy"]
+    for username, password in logins.items():
+        user = authenticate(username=username, password=password)
+        assert user is not None and user.is_staff
+    users = get_user_model().objects
+    assert users.get(username="admin").is_superuser
+    assert list(users.get(username="teller").groups.values_list("name", flat=True)) == ["Tellers"]
+    assert list(users.get(username="privacy").groups.values_list("name", flat=True)) == ["Privacy officers"]
+    assert not users.get(username="teller").is_superuser
+
+
+def test_it_keeps_existing_demo_staff_passwords():
+    first = dict(ADMIN_LINE.match(line).groups() for line in _ensure_demo_admin())
+    again = _ensure_demo_admin()
+    assert again == [f"admin={name} exists; password unchanged" for name in ("admin", "teller", "privacy")]
+    assert all(authenticate(username=name, password=password) for name, password in first.items())
+
+
+def test_it_refuses_to_create_demo_staff_without_debug(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="ensure_demo_admin only runs with DJANGO_DEBUG=true"):
+        _ensure_demo_admin()
+    assert get_user_model().objects.count() == 0

@@ -1,7 +1,7 @@
 """Shared fixtures and the rules for service-backed tests.
 
 Tests marked `postgres` need DATABASE_URL to point at PostgreSQL; tests marked `redis` need
-CELERY_BROKER_URL to point at a reachable Redis. Outside CI a missing service skips the test
+CELERY_BROKER_URL to point at a reachable Redis; tests marked `browser` need /usr/bin/chromium. Outside CI a missing service skips the test
 with a message saying how to enable it; in CI (CI=true) it fails, so a broken CI set-up is
 never mistaken for a pass.
 """
@@ -36,6 +36,8 @@ def _service_problem(item: pytest.Item) -> str | None:
             return "needs Redis: set CELERY_BROKER_URL=redis://127.0.0.1:6379/0 (see .ci/run)"
         if not _redis_reachable(url):
             return f"Redis at {url} is unreachable"
+    if item.get_closest_marker("browser") and not os.path.exists("/usr/bin/chromium"):
+        return "needs Debian's Chromium: apt-get install chromium (.ci/run installs it)"
     return None
 
 

@@ -161,6 +161,7 @@ def test_it_never_updates_or_deletes_ledger_entries(alice_customer):
         LedgerEntry.objects.all().delete()
 
 
+@pytest.mark.postgres
 def test_it_refuses_raw_sql_changes_to_the_ledger_in_the_database(alice_customer):
     from django.db import DatabaseError, connection, transaction
 

@@ -1,6 +1,8 @@
-"""Refuse UPDATE and DELETE of ledger rows in the database itself (PostgreSQL and SQLite).
+"""Refuse UPDATE and DELETE of ledger rows in PostgreSQL itself.
 
-The model layer already refuses; the triggers also stop raw SQL and other clients.
+The model layer already refuses; the trigger also stops raw SQL and other clients. It fires per
+row, so TRUNCATE (used only by test database flushes) still works. SQLite, the development
+default, relies on the model layer alone: Django's test flush deletes rows there.
 """
 
 from django.db import migrations
@@ -16,21 +18,11 @@ CREATE = {
         BEFORE UPDATE OR DELETE ON transactions_ledgerentry
         FOR EACH ROW EXECUTE FUNCTION transactions_ledger_append_only()""",
     ],
-    "sqlite": [
-        """CREATE TRIGGER transactions_ledger_no_update BEFORE UPDATE ON transactions_ledgerentry
-        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END""",
-        """CREATE TRIGGER transactions_ledger_no_delete BEFORE DELETE ON transactions_ledgerentry
-        BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END""",
-    ],
 }
 DROP = {
     "postgresql": [
         "DROP TRIGGER IF EXISTS transactions_ledger_append_only ON transactions_ledgerentry",
         "DROP FUNCTION IF EXISTS transactions_ledger_append_only()",
-    ],
-    "sqlite": [
-        "DROP TRIGGER IF EXISTS transactions_ledger_no_update",
-        "DROP TRIGGER IF EXISTS transactions_ledger_no_delete",
     ],
 }
 

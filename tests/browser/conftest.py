@@ -1,0 +1,71 @@
+"""Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright against pytest-django's live server.
+
+Playwright never downloads a browser here. Each test page records console errors and page errors
+(a Content Security Policy violation shows up as a console error); screenshots go to
+test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls our tests make between
+# browser steps are plain synchronous code, so Django's async-safety guard must not trip on them.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Page:
+    """A browser tab bound to the live server that remembers every console and page error."""
+
+    def __init__(self, page: object, base_url: str) -> None:
+        self.page, self.base_url, self.errors = page, base_url, []
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))  # type: ignore[attr-defined]
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))  # type: ignore[attr-defined]
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.base_url + path)  # type: ignore[attr-defined]
+
+    def screenshot(self, name: str) -> Path:
+        """Save a full-page screenshot and check the page rendered with its stylesheet and no overflow."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+        layout = self.page.evaluate(  # type: ignore[attr-defined]
+            """() => ({
+                sheets: document.styleSheets.length,
+                overflow: document.documentElement.scrollWidth > window.innerWidth + 1,
+            })"""
+        )
+        assert layout["sheets"] >= 1, f"{name}: no stylesheet loaded"
+        assert not layout["overflow"], f"{name}: content wider than the viewport"
+        return path
+
+
+@pytest.fixture
+def browser_page(chromium, live_server) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 390, "height": 844})  # a phone-sized screen
+    tab = Page(context.new_page(), live_server.url)
+    yield tab
+    context.close()
+    assert tab.errors == [], f"browser console errors: {tab.errors}"

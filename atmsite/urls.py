@@ -1,15 +1,22 @@
 """Top-level URLs: the web ATM at /, staff admin at /admin/."""
 
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 admin.site.site_header = "atmsite back office"
 admin.site.site_title = "atmsite back office"
 
+
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Send browsers asking for /favicon.ico to the static icon (resolved per request, after collectstatic)."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
+
+
 urlpatterns = [
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
 ]

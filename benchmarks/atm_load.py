@@ -1,0 +1,209 @@
+"""Load test of the real web stack: gunicorn + PostgreSQL under N concurrent simulated customers.
+
+Each simulated customer logs in with card + PIN over HTTP on 127.0.0.1 and then loops over a
+realistic mix (40% balance checks, 20% withdrawals, 20% deposits, 20% transfers), each operation
+a GET of its form and a POST that redirects to a receipt. Every level runs for a fixed time.
+Prints throughput, p50/p95/p99 latency of non-login requests, login latency and error counts,
+then runs verify_ledger on the database.
+
+    .venv/bin/python benchmarks/atm_load.py [--clients 1 8 32] [--seconds 15] [--workers 4]
+
+Needs PostgreSQL at 127.0.0.1:5432 (trust auth); uses its own database `atmsite_load`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import multiprocessing as mp
+import os
+import random
+import re
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DB = "atmsite_load"
+CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+TOKEN_RE = re.compile(r'name="token" value="([0-9a-f]{32})"')
+MIX = (("balance", 0.4), ("withdraw", 0.2), ("deposit", 0.2), ("transfer", 0.2))
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ATM_"))}
+    env.update({
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}", "DJANGO_ENV_FILE": "",
+        "DJANGO_DEBUG": "false", "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_SECURE_COOKIES": "false",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_LOG_LEVEL": "WARNING",
+        "ATM_LOGIN_THROTTLE_ATTEMPTS": "100000",
+        **{name: secrets.token_urlsafe(48) for name in ("DJANGO_SECRET_KEY", "ATM_PAN_HMAC_KEY", "ATM_PIN_PEPPER")},
+    })
+    return env
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def _prepare(env: dict[str, str], customers: int) -> list[tuple[str, str, str]]:
+    """Create a fresh database with `customers` funded cards; return (pan, pin, account number) triples."""
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)"], check=True)
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f"CREATE DATABASE {DB}"], check=True)
+    _manage(env, "migrate", "--noinput", "-v0")
+    _manage(env, "collectstatic", "--noinput", "-v0")
+    script = (
+        "from tests.factories import funded_card\n"
+        "from accounts.models import Account\n"
+        f"for i in range({customers}):\n"
+        "    h = funded_card(balance_minor=10**9, pin='8203')\n"
+        "    Account.objects.filter(pk=h.account.pk).update(daily_withdrawal_limit_minor=10**12)\n"
+        "    print('CARD', h.pan, h.pin, h.account.number)\n"
+    )
+    out = _manage(env, "shell", "-c", script)
+    return [tuple(line.split()[1:]) for line in out.splitlines() if line.startswith("CARD ")]  # type: ignore[misc]
+
+
+class Customer:
+    """One simulated ATM user with its own cookie jar."""
+
+    def __init__(self, base: str, card: tuple[str, str, str], others: list[str], rng: random.Random) -> None:
+        self.base, (self.pan, self.pin, self.number), self.others, self.rng = base, card, others, rng
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.samples: list[tuple[str, float, int]] = []  # (kind, seconds, status)
+
+    def _request(self, kind: str, path: str, form: dict[str, str] | None = None) -> str:
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        start = time.perf_counter()
+        try:
+            with self.opener.open(self.base + path, data=data, timeout=30) as response:
+                body, status = response.read().decode(), response.status
+        except urllib.error.HTTPError as exc:
+            body, status = "", exc.code
+        except OSError:
+            body, status = "", 599
+        self.samples.append((kind, time.perf_counter() - start, status))
+        return body
+
+    def login(self) -> None:
+        page = self._request("login", "/")
+        self._request("login", "/", {"csrfmiddlewaretoken": CSRF_RE.search(page).group(1),  # type: ignore[union-attr]
+                                     "card_number": self.pan, "pin": self.pin})
+
+    def operate(self) -> None:
+        kind = self.rng.choices([k for k, _ in MIX], weights=[w for _, w in MIX])[0]
+        if kind == "balance":
+            self._request(kind, "/balance/")
+            return
+        page = self._request(kind, f"/{kind}/")
+        csrf, token = CSRF_RE.search(page), TOKEN_RE.search(page)
+        if not (csrf and token):
+            self.samples.append((kind, 0.0, 598))  # the form did not render: count as an error
+            return
+        form = {"csrfmiddlewaretoken": csrf.group(1), "token": token.group(1), "amount": str(self.rng.randint(1, 5) * 10)}
+        if kind == "withdraw":
+            form["pin"] = self.pin
+        if kind == "transfer":
+            form["to_account"] = self.rng.choice(self.others)
+        body = self._request(kind, f"/{kind}/", form)
+        if "Receipt" not in body:
+            self.samples.append((kind, 0.0, 597))  # the operation was refused: count as an error
+
+
+def _client_process(base: str, cards: list, all_numbers: list[str], seconds: float, queue: mp.Queue) -> None:
+    import threading
+
+    results: list[tuple[str, float, int]] = []
+
+    def run(card: tuple[str, str, str], seed: int) -> None:
+        customer = Customer(base, card, [n for n in all_numbers if n != card[2]], random.Random(seed))
+        customer.login()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            customer.operate()
+        results.extend(customer.samples)
+
+    threads = [threading.Thread(target=run, args=(card, i)) for i, card in enumerate(cards)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    queue.put(results)
+
+
+def _run_level(base: str, cards: list, clients: int, seconds: float) -> list[tuple[str, float, int]]:
+    """Run `clients` customers for `seconds`, spread over up to 4 client processes; return all samples."""
+    procs_n = min(clients, 4)
+    queue: mp.Queue = mp.Queue()
+    chunks = [cards[i:clients:procs_n] for i in range(procs_n)]
+    numbers = [c[2] for c in cards]
+    procs = [mp.Process(target=_client_process, args=(base, chunk, numbers, seconds, queue)) for chunk in chunks]
+    for proc in procs:
+        proc.start()
+    samples = [s for _ in procs for s in queue.get(timeout=seconds + 120)]
+    for proc in procs:
+        proc.join()
+    return samples
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def _report(clients: int, seconds: float, samples: list[tuple[str, float, int]]) -> None:
+    ops = [s for s in samples if s[0] != "login" and s[1] > 0]
+    logins = [s[1] for s in samples if s[0] == "login"]
+    errors = sum(1 for s in samples if s[2] >= 400)
+    if errors and os.environ.get("ATM_LOAD_DEBUG"):
+        print(sorted({(s[0], s[2]) for s in samples if s[2] >= 400}), file=sys.stderr)
+    lat = [s[1] * 1000 for s in ops]
+    print(f"{clients:>7} {len(ops) / seconds:>9.1f} {_percentile(lat, 50):>8.1f} {_percentile(lat, 95):>8.1f} "
+          f"{_percentile(lat, 99):>8.1f} {statistics.median(logins) * 1000:>10.1f} {errors:>7}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    env = _env()
+    cards = _prepare(env, max(*args.clients, 2))
+    gunicorn = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "atmsite.wsgi", "-b", f"127.0.0.1:{args.port}",
+         "-w", str(args.workers), "--access-logfile", "/dev/null", "--log-level", "warning"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        _wait_for(base)
+        print(f"gunicorn {args.workers} workers, PostgreSQL, {args.seconds:.0f} s per level; latency in ms "
+              "(p50/p95/p99 over non-login requests)")
+        print(f"{'clients':>7} {'req/s':>9} {'p50':>8} {'p95':>8} {'p99':>8} {'login p50':>10} {'errors':>7}")
+        for clients in args.clients:
+            _report(clients, args.seconds, _run_level(base, cards, clients, args.seconds))
+    finally:
+        gunicorn.send_signal(signal.SIGTERM)
+        gunicorn.wait(timeout=30)
+    print(_manage(env, "verify_ledger").strip())
+
+
+def _wait_for(base: str) -> None:
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/", timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer on " + base)
+
+
+if __name__ == "__main__":
+    main()

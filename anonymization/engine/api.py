@@ -1,0 +1,276 @@
+"""The public entry point: :func:`anonymize`.
+
+``anonymize`` finds the transformation (one generalization level per quasi-identifier) that
+satisfies every privacy criterion with at most ``suppression_limit * N`` suppressed rows and has
+the lowest information loss under the chosen metric, then applies it. The API is stable: Django
+code calls it for releases over transaction tables with ``individual_id="customer_id"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from .check import ClassView, NodeChecker, Space
+from .criteria import Criterion
+from .encoding import encode_column
+from .flash import SearchOutcome, exhaustive_search, find_optimum
+from .hierarchy import Hierarchy, quote_list
+from .lattice import Lattice
+from .metrics import create_metric
+
+__all__ = ["anonymize", "Result", "ClassStatistics", "RiskStatistics", "SearchStatistics", "NoSolutionError"]
+
+
+class NoSolutionError(ValueError):
+    """No transformation satisfies the criteria within the suppression limit."""
+
+
+@dataclass(frozen=True)
+class ClassStatistics:
+    """Equivalence classes of the released rows."""
+
+    count: int
+    min_size: int
+    max_size: int
+    mean_size: float
+    size_distribution: dict[int, int]
+
+
+@dataclass(frozen=True)
+class RiskStatistics:
+    """Prosecutor re-identification risk: ``1 / |class|`` per record (``basis="rows"``), or with
+    ``individual_id`` ``1 / distinct individuals in the class``, an individual's risk being the
+    highest over the classes holding their rows (``basis="individuals"``). ``max`` is the highest
+    risk, ``average`` the mean over records or individuals."""
+
+    basis: str
+    max: float
+    average: float
+
+
+@dataclass(frozen=True)
+class SearchStatistics:
+    """How the optimum was found."""
+
+    algorithm: str
+    lattice_size: int
+    nodes_checked: int
+    nodes_tagged: int
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Result:
+    """An anonymized table and how it was obtained.
+
+    ``data`` keeps every input column in input order and the input index, minus suppressed rows;
+    quasi-identifiers above level 0 hold the generalized values as strings.
+    """
+
+    data: pd.DataFrame
+    levels: dict[str, int]
+    metric: str
+    info_loss: float
+    rows_in: int
+    suppressed_rows: int
+    classes: ClassStatistics
+    risk: RiskStatistics
+    search: SearchStatistics
+
+    @property
+    def rows_out(self) -> int:
+        return self.rows_in - self.suppressed_rows
+
+    def report(self) -> dict[str, object]:
+        """JSON-ready summary (the command line's report file)."""
+        return {
+            "levels": dict(self.levels), "metric": self.metric, "info_loss": self.info_loss,
+            "rows_in": self.rows_in, "rows_out": self.rows_out, "suppressed_rows": self.suppressed_rows,
+            "classes": self.classes.count, "min_class_size": self.classes.min_size,
+            "max_class_size": self.classes.max_size, "mean_class_size": self.classes.mean_size,
+            "class_size_distribution": {str(k): v for k, v in self.classes.size_distribution.items()},
+            "risk": asdict(self.risk), **asdict(self.search),
+        }
+
+
+Progress = Callable[[int, int], None]
+
+
+def anonymize(
+    df: pd.DataFrame,
+    quasi_identifiers: Mapping[str, Hierarchy],
+    criteria: Sequence[Criterion],
+    suppression_limit: float = 0.02,
+    metric: str = "loss",
+    individual_id: str | None = None,
+    *,
+    algorithm: str = "flash",
+    progress: Progress | None = None,
+) -> Result:
+    """Release ``df`` with the optimal generalization.
+
+    Args:
+        df: the table; values are compared with hierarchies as strings.
+        quasi_identifiers: column -> :class:`Hierarchy`, in the order used for level vectors.
+        criteria: privacy criteria, all of which every released class must satisfy.
+        suppression_limit: fraction of rows that may be removed (rows of classes failing the
+            criteria); a transformation is acceptable iff suppressed rows <= limit * N.
+        metric: a name from :data:`~anonymization.engine.metrics.METRICS`.
+        individual_id: column identifying people; k-anonymity then counts distinct people.
+        algorithm: ``"flash"`` or ``"exhaustive"`` (checks every node; for verification).
+        progress: called as ``progress(nodes_checked, lattice_size)`` after every check.
+
+    Raises:
+        ValueError: bad arguments (the message lists the bad column names);
+            :class:`~anonymization.engine.hierarchy.HierarchyError` for hierarchies that are
+            malformed or miss data values.
+        NoSolutionError: no transformation satisfies the criteria.
+    """
+    problem = _Problem(df, quasi_identifiers, criteria, suppression_limit, metric, individual_id)
+    if algorithm not in ("flash", "exhaustive"):
+        raise ValueError(f"algorithm must be 'flash' or 'exhaustive', got {algorithm!r}")
+    if algorithm == "flash":
+        outcome = find_optimum(problem.lattice, problem.checker, progress)
+    else:
+        outcome = exhaustive_search(problem.lattice, problem.checker)
+    if outcome.levels is None:
+        raise NoSolutionError(problem.no_solution_message())
+    return problem.result(outcome, algorithm)
+
+
+class _Problem:
+    """Validated, encoded input plus the lattice and checker of one anonymization."""
+
+    def __init__(self, df: pd.DataFrame, quasi_identifiers: Mapping[str, Hierarchy],
+                 criteria: Sequence[Criterion], suppression_limit: float, metric: str,
+                 individual_id: str | None) -> None:
+        self.sensitive = _validate(df, quasi_identifiers, criteria, suppression_limit, individual_id)
+        self.metric = create_metric(metric)
+        self.df = df
+        self.qis = list(quasi_identifiers)
+        self.hierarchies = [_as_hierarchy(quasi_identifiers[c], c) for c in self.qis]
+        self.individual_id = individual_id
+        self.space = self._encode()
+        self.metric.prepare(self.space)
+        for criterion in criteria:
+            criterion.prepare(self.space)
+        self.lattice = Lattice(self.space.depths)
+        self.checker = NodeChecker(self.space, criteria, suppression_limit, self.metric)
+
+    def _encode(self) -> Space:
+        leaves = []
+        for column, hierarchy in zip(self.qis, self.hierarchies):
+            encoded = encode_column(self.df[column], column)
+            leaves.append(hierarchy.leaf_codes(encoded.labels)[encoded.codes])
+        sensitive = encode_column(self.df[self.sensitive], self.sensitive) if self.sensitive else None
+        people = encode_column(self.df[self.individual_id], self.individual_id) if self.individual_id else None
+        return Space(leaves, self.hierarchies, sensitive, people)
+
+    def no_solution_message(self) -> str:
+        top = self.checker.check(self.lattice.node(self.lattice.top))
+        return (f"no transformation satisfies the criteria: even the most general one suppresses "
+                f"{top.suppressed} of {self.space.n_rows} rows, at most {self.checker.allowed} allowed")
+
+    def result(self, outcome: SearchOutcome, algorithm: str) -> Result:
+        view = self.checker.classes(outcome.levels)
+        row_class = view.source_class[self.space.row_cell]
+        kept_rows = np.flatnonzero(view.kept[row_class])
+        search = SearchStatistics(algorithm, outcome.lattice_size, outcome.nodes_checked,
+                                  outcome.nodes_tagged, outcome.elapsed_s)
+        return Result(
+            data=self._output(outcome.levels, kept_rows), levels=dict(zip(self.qis, outcome.levels)),
+            metric=self.metric.name, info_loss=float(outcome.record.metric), rows_in=self.space.n_rows,
+            suppressed_rows=view.suppressed, classes=_class_statistics(view),
+            risk=self._risk(view, row_class, kept_rows), search=search,
+        )
+
+    def _output(self, levels: tuple[int, ...], kept_rows: np.ndarray) -> pd.DataFrame:
+        out = self.df.iloc[kept_rows].copy()
+        cells = self.space.row_cell[kept_rows]
+        for a, (column, hierarchy, level) in enumerate(zip(self.qis, self.hierarchies, levels)):
+            if level > 0:
+                labels = np.asarray(hierarchy.labels[level], dtype=object)
+                out[column] = labels[hierarchy.codes[self.space.cell_leaves[cells, a], level]]
+        return out
+
+    def _risk(self, view: ClassView, row_class: np.ndarray, kept_rows: np.ndarray) -> RiskStatistics:
+        if len(kept_rows) == 0:
+            return RiskStatistics("individuals" if self.individual_id else "rows", 0.0, 0.0)
+        if self.individual_id is None:
+            sizes = view.sizes[view.kept]
+            return RiskStatistics("rows", float(1 / sizes.min()), float(len(sizes) / sizes.sum()))
+        row_risk = 1.0 / view.population[row_class[kept_rows]]
+        people = self.space.cell_individual[self.space.row_cell[kept_rows]]
+        per_person = pd.Series(row_risk).groupby(people).max()
+        return RiskStatistics("individuals", float(per_person.max()), float(per_person.mean()))
+
+
+def _class_statistics(view: ClassView) -> ClassStatistics:
+    sizes = view.sizes[view.kept]
+    if len(sizes) == 0:
+        return ClassStatistics(0, 0, 0, 0.0, {})
+    values, counts = np.unique(sizes, return_counts=True)
+    distribution = {int(v): int(c) for v, c in zip(values, counts)}
+    return ClassStatistics(len(sizes), int(sizes.min()), int(sizes.max()), float(sizes.mean()), distribution)
+
+
+def _as_hierarchy(hierarchy: object, column: str) -> Hierarchy:
+    if not isinstance(hierarchy, Hierarchy):
+        raise TypeError(f"quasi-identifier {column!r} needs a Hierarchy, got {type(hierarchy).__name__}")
+    return hierarchy.named(column)
+
+
+def _missing(df: pd.DataFrame, names: Sequence[str]) -> list[str]:
+    return [n for n in names if n not in df.columns]
+
+
+def _validate(df: pd.DataFrame, quasi_identifiers: Mapping[str, Hierarchy], criteria: Sequence[Criterion],
+              suppression_limit: float, individual_id: str | None) -> str | None:
+    """Check the arguments; returns the sensitive column (or None)."""
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+    if not quasi_identifiers:
+        raise ValueError("at least one quasi-identifier is required")
+    if missing := _missing(df, list(quasi_identifiers)):
+        raise ValueError(f"unknown quasi-identifier column(s): {quote_list(missing)}")
+    if not criteria:
+        raise ValueError("at least one privacy criterion is required")
+    if bad := [c for c in criteria if not isinstance(c, Criterion)]:
+        raise TypeError(f"criteria must be Criterion instances, got {quote_list(bad)}")
+    _validate_limit(suppression_limit)
+    _validate_individual(df, quasi_identifiers, individual_id)
+    sensitive = _validate_sensitive(df, quasi_identifiers, criteria, individual_id)
+    if len(df) == 0:
+        raise ValueError("the table has no rows")
+    return sensitive
+
+
+def _validate_limit(limit: float) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, (int, float, np.number)) or not 0 <= limit <= 1:
+        raise ValueError(f"suppression_limit must be a fraction between 0 and 1, got {limit!r}")
+
+
+def _validate_individual(df: pd.DataFrame, quasi_identifiers: Mapping[str, Hierarchy], column: str | None) -> None:
+    if column is None:
+        return
+    if column not in df.columns:
+        raise ValueError(f"unknown individual id column: {column!r}")
+    if column in quasi_identifiers:
+        raise ValueError(f"individual id column {column!r} is also a quasi-identifier")
+
+
+def _validate_sensitive(df: pd.DataFrame, quasi_identifiers: Mapping[str, Hierarchy],
+                        criteria: Sequence[Criterion], individual_id: str | None) -> str | None:
+    names = list(dict.fromkeys(c.sensitive for c in criteria if c.sensitive is not None))
+    if missing := _missing(df, names):
+        raise ValueError(f"unknown sensitive column(s): {quote_list(missing)}")
+    if overlap := [n for n in names if n in quasi_identifiers or n == individual_id]:
+        raise ValueError(f"sensitive column(s) also used as quasi-identifier or individual id: {quote_list(overlap)}")
+    if len(names) > 1:
+        raise ValueError(f"all criteria must use the same sensitive column, got {quote_list(names)}")
+    return names[0] if names else None
+

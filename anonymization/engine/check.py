@@ -1,0 +1,375 @@
+"""Checking one transformation: generalize, group into equivalence classes, suppress.
+
+Everything works on a frequency table, never row by row:
+
+* :class:`Space` encodes the input once. Its *base cells* are the distinct combinations of the
+  quasi-identifiers' original values (plus the sensitive value and/or individual, when a criterion
+  needs them), each with a row count. ``codes[cell, offsets[a] + l]`` is the dense code of
+  attribute ``a`` generalized to level ``l``, for every attribute and level (values x levels).
+* A *table* is a list of cells ``(rep, count)``: ``rep`` indexes a base cell standing for all base
+  cells merged into it. Invariant: all base cells merged into one table cell agree on the
+  generalized codes of the node the table was built for, hence of every generalization of it. So
+  a node can be grouped from the table of any checked specialization (roll-up) instead of the
+  base table, which shrinks quickly as levels rise.
+* Grouping forms a mixed-radix int64 key from the codes and counts it with ``np.bincount`` when
+  the key space is small, ``np.unique`` otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .encoding import KEY_LIMIT, EncodedColumn, combine_codes
+from .hierarchy import Hierarchy
+
+if TYPE_CHECKING:
+    from .criteria import Criterion
+    from .metrics import Metric
+
+__all__ = ["Space", "ClassView", "NodeChecker", "NodeRecord", "Table", "allowed_suppression"]
+
+
+def allowed_suppression(limit: float, n_rows: int) -> int:
+    """Largest number of suppressed rows with ``suppressed <= limit * n_rows``."""
+    return int(math.floor(limit * n_rows + 1e-9))
+
+
+@dataclass(frozen=True)
+class Table:
+    """Cells of a checked node: base-cell representative and row count per cell."""
+
+    rep: np.ndarray
+    count: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rep)
+
+
+class Space:
+    """The encoded input: base cells, per-level codes and the columns the criteria read."""
+
+    def __init__(
+        self,
+        qi_leaves: Sequence[np.ndarray],
+        hierarchies: Sequence[Hierarchy],
+        sensitive: EncodedColumn | None = None,
+        individuals: EncodedColumn | None = None,
+    ) -> None:
+        self.hierarchies = list(hierarchies)
+        self.depths = tuple(h.depth for h in self.hierarchies)
+        self.d = len(self.depths)
+        self.offsets = np.concatenate([[0], np.cumsum(self.depths)[:-1]]).astype(np.int64)
+        self.n_rows = int(len(qi_leaves[0]))
+        self.sensitive_labels = sensitive.labels if sensitive is not None else []
+        self.individual_labels = individuals.labels if individuals is not None else []
+        self._build_cells(qi_leaves, sensitive, individuals)
+        self._build_level_codes()
+
+    def _build_cells(
+        self, qi_leaves: Sequence[np.ndarray], sensitive: EncodedColumn | None, individuals: EncodedColumn | None
+    ) -> None:
+        columns = list(qi_leaves)
+        cards = [len(h) for h in self.hierarchies]
+        for extra in (sensitive, individuals):
+            if extra is not None:
+                columns.append(extra.codes)
+                cards.append(extra.cardinality)
+        key, _ = combine_codes(columns, cards)
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        self.row_cell = inverse.astype(np.int64, copy=False).ravel()
+        self.counts = np.bincount(self.row_cell).astype(np.int64)
+        self.cell_leaves = np.stack([c[first] for c in qi_leaves], axis=1)
+        self.cell_sensitive = sensitive.codes[first] if sensitive is not None else None
+        self.cell_individual = individuals.codes[first] if individuals is not None else None
+        self._build_extra()
+
+    def _build_extra(self) -> None:
+        """Cells of a node stay distinct per (class, extra); extra = sensitive and/or individual."""
+        parts = [(c, len(l)) for c, l in ((self.cell_sensitive, self.sensitive_labels),
+                                            (self.cell_individual, self.individual_labels)) if c is not None]
+        if not parts:
+            self.cell_extra, self.n_extra = None, 1
+            return
+        key, space = combine_codes([p[0] for p in parts], [p[1] for p in parts])
+        self.cell_extra, self.n_extra = key, space
+
+    def _build_level_codes(self) -> None:
+        """codes[:, offsets[a] + l]: dense code (0..cards-1) of the cell's attribute a at level l;
+        labels[offsets[a] + l][code] is the hierarchy's label index for that code."""
+        total = int(sum(self.depths))
+        self.codes = np.empty((len(self.counts), total), dtype=np.int32)
+        self.cards = np.empty(total, dtype=np.int64)
+        self.label_index: list[np.ndarray] = []
+        for a, hierarchy in enumerate(self.hierarchies):
+            for level in range(hierarchy.depth):
+                labels = hierarchy.codes[self.cell_leaves[:, a], level]
+                used = np.zeros(len(hierarchy.labels[level]), dtype=bool)
+                used[labels] = True
+                dense = np.cumsum(used) - 1
+                column = self.offsets[a] + level
+                self.codes[:, column] = dense[labels]
+                self.cards[column] = int(used.sum())
+                self.label_index.append(np.flatnonzero(used))
+        self.code_rows = [np.ascontiguousarray(self.codes[:, c], dtype=np.int64) for c in range(total)]
+        self.bases = np.concatenate([[0], np.cumsum(self.cards)[:-1]]).astype(np.int64)
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.counts)
+
+    def base_table(self) -> Table:
+        return Table(np.arange(self.n_cells, dtype=np.int64), self.counts)
+
+    def columns(self, levels: Sequence[int]) -> np.ndarray:
+        """Column indices into ``codes`` for a level vector."""
+        return self.offsets + np.asarray(levels, dtype=np.int64)
+
+    def flat_values(self, per_label: list[list[np.ndarray]]) -> np.ndarray:
+        """Flatten ``per_label[a][l][hierarchy label index]`` into a table over (attribute, level, code)."""
+        parts = [np.asarray(per_label[a][l])[self.label_index[self.offsets[a] + l]]
+                 for a in range(self.d) for l in range(self.depths[a])]
+        return np.concatenate(parts)
+
+    def level_sums(self, values: np.ndarray) -> list[np.ndarray]:
+        """Per attribute and level: sum over all rows of ``values`` at the row's generalized code."""
+        totals = self.counts @ values[self.codes + self.bases]
+        return [totals[self.offsets[a]: self.offsets[a] + depth] for a, depth in enumerate(self.depths)]
+
+    def distinct_per_level(self) -> list[np.ndarray]:
+        """Number of distinct generalized values in the data, per attribute and level."""
+        return [self.cards[self.offsets[a]: self.offsets[a] + depth] for a, depth in enumerate(self.depths)]
+
+
+def _reduce(key: np.ndarray, key_space: int, rep: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Group cells by key. Returns (group of each cell, key, rep and summed count of each group);
+    groups are numbered in increasing key order."""
+    if key_space <= 4 * len(key) + 65536:
+        sums = np.bincount(key, weights=count, minlength=key_space)
+        present = np.flatnonzero(sums)
+        dense = np.zeros(key_space, dtype=np.int64)
+        dense[present] = np.arange(len(present))
+        group = dense[key]
+        group_rep = np.empty(len(present), dtype=rep.dtype)
+        group_rep[group] = rep
+        return group, present, group_rep, sums[present].astype(np.int64)
+    keys, first, group = np.unique(key, return_index=True, return_inverse=True)
+    group = group.ravel()
+    return group, keys, rep[first], np.bincount(group, weights=count).astype(np.int64)
+
+
+def node_keys(space: Space, rep: np.ndarray, levels: Sequence[int]) -> tuple[np.ndarray, int]:
+    """Mixed-radix key of each cell's generalized quasi-identifier codes at ``levels``."""
+    columns = space.columns(levels)
+    cards = [int(c) for c in space.cards[columns]]
+    if math.prod(cards) > KEY_LIMIT:
+        return combine_codes([space.code_rows[c].take(rep) for c in columns], cards)
+    key = np.zeros(len(rep), dtype=np.int64)
+    radix = 1
+    for column, card in zip(columns[::-1], cards[::-1]):
+        if card > 1:
+            part = space.code_rows[column].take(rep)
+            part *= radix
+            key += part
+        radix *= card
+    return key, radix
+
+
+@dataclass
+class ClassView:
+    """Equivalence classes of one node, with lazily derived per-class statistics.
+
+    ``table`` holds the node's cells (for roll-up), ``cell_class`` the class of each of them and
+    ``source_class`` the class of each cell of the table the node was grouped from."""
+
+    space: Space
+    levels: tuple[int, ...]
+    sizes: np.ndarray
+    class_rep: np.ndarray
+    cell_class: np.ndarray
+    table: Table
+    source_class: np.ndarray
+    kept: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.sizes)
+
+    @cached_property
+    def population(self) -> np.ndarray:
+        """Rows per class, or distinct individuals per class when the space has individuals."""
+        if self.space.cell_individual is None:
+            return self.sizes
+        if self.space.cell_sensitive is None:
+            return np.bincount(self.cell_class, minlength=self.n_classes)
+        n_ind = len(self.space.individual_labels)
+        pairs = np.unique(self.cell_class * n_ind + self.space.cell_individual[self.table.rep])
+        return np.bincount(pairs // n_ind, minlength=self.n_classes)
+
+    @cached_property
+    def sensitive_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(class, sensitive code, rows) for every sensitive value present in a class."""
+        n_sens = len(self.space.sensitive_labels)
+        sens = self.space.cell_sensitive[self.table.rep]
+        if self.space.cell_individual is None:
+            return self.cell_class, sens, self.table.count
+        key = self.cell_class * n_sens + sens
+        _, keys, _, counts = _reduce(key, self.n_classes * n_sens, self.table.rep, self.table.count)
+        return keys // n_sens, keys % n_sens, counts
+
+    def sensitive_distribution(self) -> np.ndarray:
+        """Dense ``(classes, sensitive values)`` matrix of within-class frequencies."""
+        pair_class, sens, count = self.sensitive_pairs
+        n_sens = len(self.space.sensitive_labels)
+        flat = np.bincount(pair_class * n_sens + sens, weights=count, minlength=self.n_classes * n_sens)
+        return flat.reshape(self.n_classes, n_sens) / self.sizes[:, None]
+
+    @property
+    def suppressed(self) -> int:
+        return int(self.sizes[~self.kept].sum())
+
+    def kept_weighted_sums(self, values: np.ndarray) -> np.ndarray:
+        """Per attribute ``a``: sum over kept classes of ``|E| * values[bases[col] + code_a(E)]``,
+        where ``values`` is a flat table over (attribute, level, code), see :meth:`Space.flat_values`."""
+        columns = self.space.columns(self.levels)
+        reps = self.class_rep[self.kept]
+        looked_up = values[self.space.codes[reps[:, None], columns] + self.space.bases[columns]]
+        return self.sizes[self.kept] @ looked_up
+
+
+def groupify(space: Space, source: Table, levels: Sequence[int]) -> ClassView:
+    """Group a specialization's table into the equivalence classes of ``levels``."""
+    key, key_space = node_keys(space, source.rep, levels)
+    cls, _, class_rep, sizes = _reduce(key, key_space, source.rep, source.count)
+    if space.cell_extra is None:
+        table = Table(class_rep, sizes)
+        cell_class = np.arange(len(sizes), dtype=np.int64)
+    else:
+        cell_key = cls * space.n_extra + space.cell_extra[source.rep]
+        _, keys, rep, count = _reduce(cell_key, len(sizes) * space.n_extra, source.rep, source.count)
+        table = Table(rep, count)
+        cell_class = keys // space.n_extra
+    return ClassView(space, tuple(int(l) for l in levels), sizes, class_rep, cell_class, table, cls)
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """Outcome of checking one node.
+
+    ``predictable`` is the result for the monotonic part of the criteria (what Flash tags by),
+    ``anonymous`` for all criteria; ``metric`` is set for anonymous nodes.
+    """
+
+    predictable: bool
+    anonymous: bool
+    suppressed: int
+    classes: int
+    metric: float | None
+
+
+class NodeChecker:
+    """Checks nodes, caching records and the tables of recent nodes for roll-up."""
+
+    def __init__(
+        self, space: Space, criteria: Sequence[Criterion], suppression_limit: float, metric: Metric,
+        cache_cells: int = 4_000_000, cache_slots: int = 128,
+    ) -> None:
+        self.space = space
+        self.criteria = list(criteria)
+        self.metric = metric
+        self.allowed = allowed_suppression(suppression_limit, space.n_rows)
+        suppression = self.allowed > 0
+        self.predictable_criteria = [c for c in self.criteria if c.predictable(suppression)]
+        self.other_criteria = [c for c in self.criteria if not c.predictable(suppression)]
+        self.records: dict[tuple[int, ...], NodeRecord] = {}
+        self.cache = RollupCache(space, cache_cells, cache_slots)
+
+    @property
+    def fully_predictable(self) -> bool:
+        return not self.other_criteria
+
+    def check(self, levels: Sequence[int]) -> NodeRecord:
+        """Check a node (once; later calls return the stored record)."""
+        key = tuple(int(l) for l in levels)
+        record = self.records.get(key)
+        if record is None:
+            view = groupify(self.space, self.cache.source(key), key)
+            self.cache.store(key, view.table)
+            record = self._judge(view)
+            self.records[key] = record
+        return record
+
+    def classes(self, levels: Sequence[int]) -> ClassView:
+        """Classes of a node grouped from the base table, with ``kept`` set (for the output)."""
+        view = groupify(self.space, self.space.base_table(), levels)
+        self._judge(view)
+        return view
+
+    def _judge(self, view: ClassView) -> NodeRecord:
+        predictable_ok = _all_ok(self.predictable_criteria, view)
+        predictable = int(view.sizes[~predictable_ok].sum()) <= self.allowed
+        view.kept = predictable_ok & _all_ok(self.other_criteria, view)
+        suppressed = view.suppressed
+        anonymous = predictable and suppressed <= self.allowed
+        metric = self.metric.evaluate(view) if anonymous else None
+        return NodeRecord(predictable, anonymous, suppressed, int(view.kept.sum()), metric)
+
+
+def _all_ok(criteria: Sequence[Criterion], view: ClassView) -> np.ndarray:
+    ok = np.ones(view.n_classes, dtype=bool)
+    for criterion in criteria:
+        ok &= criterion.class_ok(view)
+    return ok
+
+
+class RollupCache:
+    """Tables of recently checked nodes; ``source(levels)`` returns the smallest cached table of a
+    specialization of ``levels`` (the base table when none is cached)."""
+
+    def __init__(self, space: Space, max_cells: int, slots: int) -> None:
+        self.space = space
+        self.base = space.base_table()
+        self.max_cells = max_cells
+        self.levels = np.zeros((slots, space.d), dtype=np.int64)
+        self.sizes = np.full(slots, np.iinfo(np.int64).max, dtype=np.int64)
+        self.tables: list[Table | None] = [None] * slots
+        self.lru: OrderedDict[int, None] = OrderedDict((slot, None) for slot in range(slots))
+        self.total = 0
+
+    def source(self, levels: tuple[int, ...]) -> Table:
+        usable = (self.levels <= np.asarray(levels)).all(axis=1)
+        sizes = np.where(usable, self.sizes, np.iinfo(np.int64).max)
+        slot = int(np.argmin(sizes))
+        if sizes[slot] >= len(self.base):
+            return self.base
+        self.lru.move_to_end(slot)
+        return self.tables[slot]
+
+    def store(self, levels: tuple[int, ...], table: Table) -> None:
+        """Keep ``table``, evicting least recently used tables to stay within the cell budget."""
+        if len(table) >= len(self.base) or len(table) > self.max_cells:
+            return
+        slot = next(iter(self.lru))
+        self._evict(slot)
+        for other in list(self.lru):
+            if self.total + len(table) <= self.max_cells:
+                break
+            self._evict(other)
+        self.levels[slot] = levels
+        self.sizes[slot] = len(table)
+        self.tables[slot] = table
+        self.total += len(table)
+        self.lru.move_to_end(slot)
+
+    def _evict(self, slot: int) -> None:
+        table = self.tables[slot]
+        if table is not None:
+            self.total -= len(table)
+            self.tables[slot] = None
+            self.sizes[slot] = np.iinfo(np.int64).max

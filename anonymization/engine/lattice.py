@@ -1,0 +1,95 @@
+"""The generalization lattice.
+
+A node is a level vector ``(l_1, ..., l_d)`` with ``0 <= l_a < depth_a``; node ``m`` generalizes
+node ``n`` iff ``m_a >= n_a`` for every attribute. Nodes are identified by their flat (C-order)
+index in an array of shape ``depths``, so "all generalizations of ``n``" is the box
+``[n_1:, ..., n_d:]`` and "all specializations" is ``[:n_1+1, ..., :n_d+1]``: predictive tagging
+is one numpy slice assignment.
+
+Stable node order (used by Flash for the level sweep, paths and its heap): by height (sum of
+levels), then by the average relative generalization ``sum(l_a / (depth_a - 1))``, then
+lexicographically by level vector. ``rank[i]`` is node ``i``'s position in that order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["Lattice", "UNTAGGED", "ANONYMOUS", "NOT_ANONYMOUS", "PRUNED", "MAX_LATTICE_SIZE"]
+
+#: Node states during the search. PRUNED: the node and its generalizations cannot be optimal.
+UNTAGGED, ANONYMOUS, NOT_ANONYMOUS, PRUNED = 0, 1, 2, 3
+
+#: Lattices above this many nodes are refused (the search keeps a few bytes per node).
+MAX_LATTICE_SIZE = 20_000_000
+
+
+class Lattice:
+    """All level vectors for the given per-attribute depths (number of levels)."""
+
+    def __init__(self, depths: Sequence[int]) -> None:
+        self.depths = tuple(int(d) for d in depths)
+        if not self.depths or min(self.depths) < 1:
+            raise ValueError(f"every attribute needs at least one level, got depths {self.depths}")
+        self.size = math.prod(self.depths)
+        if self.size > MAX_LATTICE_SIZE:
+            raise ValueError(f"lattice of {self.size} nodes exceeds the limit of {MAX_LATTICE_SIZE}")
+        self.strides = tuple(int(s) for s in np.cumprod((self.depths[1:] + (1,))[::-1])[::-1])
+        self.levels = np.indices(self.depths, dtype=np.int16).reshape(len(self.depths), -1).T
+        self.heights = self.levels.sum(axis=1, dtype=np.int64)
+        self.max_height = int(sum(self.depths) - len(self.depths))
+        self.rank = self._stable_rank()
+
+    def _stable_rank(self) -> np.ndarray:
+        tops = np.maximum(np.array(self.depths) - 1, 1)
+        relative = (self.levels / tops).sum(axis=1)
+        keys = [self.levels[:, a] for a in reversed(range(len(self.depths)))] + [relative, self.heights]
+        order = np.lexsort(keys)
+        rank = np.empty(self.size, dtype=np.int64)
+        rank[order] = np.arange(self.size)
+        return rank
+
+    @property
+    def bottom(self) -> int:
+        return 0
+
+    @property
+    def top(self) -> int:
+        return self.size - 1
+
+    def index(self, levels: Sequence[int]) -> int:
+        """Flat index of a level vector."""
+        return int(sum(int(l) * s for l, s in zip(levels, self.strides)))
+
+    def node(self, index: int) -> tuple[int, ...]:
+        """Level vector of a flat index."""
+        return tuple(int(l) for l in self.levels[index])
+
+    def successors(self, index: int) -> list[int]:
+        """Direct generalizations (one attribute one level up), in stable order."""
+        levels = self.levels[index]
+        found = [index + s for a, s in enumerate(self.strides) if levels[a] + 1 < self.depths[a]]
+        return sorted(found, key=self.rank.__getitem__)
+
+    def predecessors(self, index: int) -> list[int]:
+        """Direct specializations (one attribute one level down), in stable order."""
+        levels = self.levels[index]
+        found = [index - s for a, s in enumerate(self.strides) if levels[a] > 0]
+        return sorted(found, key=self.rank.__getitem__)
+
+    def generalizations(self, index: int) -> tuple[slice, ...]:
+        """Slices selecting, in an array of shape ``depths``, the node and all its generalizations."""
+        return tuple(slice(int(l), None) for l in self.levels[index])
+
+    def specializations(self, index: int) -> tuple[slice, ...]:
+        """Slices selecting the node and all its specializations."""
+        return tuple(slice(0, int(l) + 1) for l in self.levels[index])
+
+    def by_height(self) -> list[np.ndarray]:
+        """Node indices of each height, each in stable order."""
+        order = np.argsort(self.rank)
+        bounds = np.searchsorted(self.heights[order], np.arange(self.max_height + 2))
+        return [order[bounds[h]:bounds[h + 1]] for h in range(self.max_height + 1)]

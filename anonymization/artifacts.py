@@ -1,0 +1,144 @@
+"""Release files in Django's default storage: written under a temporary name, published after verification.
+
+Layout: releases/<policy id>/<as-of date>/<release id>/<file>. A run writes into a `.tmp-<claim>`
+folder below that; publishing copies each verified file to its final name and removes the
+temporary folder. Anything found in a release's folder when a run starts, or when a run fails, is
+deleted, so a worker killed half-way never leaves a file that looks published. Only the storage
+API is used (open/save/delete/listdir), so an S3-compatible backend works unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, default_storage
+
+CSV = "csv"
+PARQUET = "parquet"
+METADATA = "metadata"
+REPORT = "report"
+FILENAMES = {CSV: "release.csv", PARQUET: "release.parquet", METADATA: "metadata.json", REPORT: "report.html"}
+CONTENT_TYPES = {CSV: "text/csv", PARQUET: "application/vnd.apache.parquet", METADATA: "application/json",
+                 REPORT: "text/html"}
+_READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Written:
+    """A file in storage with its size and SHA-256."""
+
+    kind: str
+    name: str
+    size: int
+    sha256: str
+
+
+def release_folder(*, policy_id: int, as_of: str, release_id: int) -> str:
+    """Return the storage folder of one release."""
+    return f"releases/{policy_id}/{as_of}/{release_id}"
+
+
+def temp_folder(folder: str, claim_token: str) -> str:
+    return f"{folder}/.tmp-{claim_token}"
+
+
+def _storage() -> Storage:
+    return default_storage
+
+
+def digest(name: str) -> tuple[int, str]:
+    """Return (size, SHA-256) of a stored file, read back in chunks."""
+    sha, size = hashlib.sha256(), 0
+    with _storage().open(name, "rb") as handle:
+        while chunk := handle.read(_READ_CHUNK):
+            sha.update(chunk)
+            size += len(chunk)
+    return size, sha.hexdigest()
+
+
+def _save(name: str, content: File) -> Written:
+    """Save under exactly `name` (replacing a leftover) and return its digest."""
+    storage = _storage()
+    if storage.exists(name):
+        storage.delete(name)
+    saved = storage.save(name, content)
+    if saved != name:
+        raise OSError(f"Storage saved {name!r} as {saved!r}.")
+    size, sha = digest(name)
+    kind = next(kind for kind, filename in FILENAMES.items() if name.endswith("/" + filename))
+    return Written(kind=kind, name=name, size=size, sha256=sha)
+
+
+def write_data(frame: pd.DataFrame, folder: str) -> list[Written]:
+    """Write the released rows as CSV and Parquet into `folder`, keeping row order."""
+    written = []
+    with tempfile.TemporaryFile() as handle:
+        frame.to_csv(handle, index=False, lineterminator="\n")
+        handle.seek(0)
+        written.append(_save(f"{folder}/{FILENAMES[CSV]}", File(handle)))
+    with tempfile.TemporaryFile() as handle:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), handle, compression="zstd")
+        handle.seek(0)
+        written.append(_save(f"{folder}/{FILENAMES[PARQUET]}", File(handle)))
+    return written
+
+
+def write_text(kind: str, text: str, folder: str) -> Written:
+    """Write a small text file (metadata JSON, HTML report) into `folder`."""
+    return _save(f"{folder}/{FILENAMES[kind]}", ContentFile(text.encode("utf-8")))
+
+
+def read_csv(name: str) -> pd.DataFrame:
+    """Read a written CSV back as text columns (no type guessing, empty cells stay empty strings)."""
+    with _storage().open(name, "rb") as handle:
+        return pd.read_csv(handle, dtype=str, keep_default_na=False, na_filter=False)
+
+
+def read_parquet(name: str) -> pd.DataFrame:
+    with _storage().open(name, "rb") as handle:
+        return pq.read_table(io.BytesIO(handle.read())).to_pandas()
+
+
+def publish(written: list[Written], folder: str) -> list[Written]:
+    """Copy each verified temporary file to its final name in `folder`; return the published files."""
+    published = []
+    for item in written:
+        final = f"{folder}/{FILENAMES[item.kind]}"
+        with _storage().open(item.name, "rb") as handle:
+            copy = _save(final, File(handle))
+        if copy.sha256 != item.sha256:
+            raise OSError(f"The published copy of {FILENAMES[item.kind]} differs from the verified file.")
+        published.append(copy)
+    return published
+
+
+def remove_folder(folder: str) -> int:
+    """Delete every file below a storage folder; return how many were deleted."""
+    storage = _storage()
+    try:
+        folders, files = storage.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    for name in files:
+        storage.delete(f"{folder}/{name}")
+        removed += 1
+    for sub in folders:
+        removed += remove_folder(f"{folder}/{sub}")
+    return removed
+
+
+def local_path(name: str) -> str:
+    """Return the file's local path when the storage has one, else its storage name."""
+    try:
+        return _storage().path(name)
+    except NotImplementedError:
+        return name

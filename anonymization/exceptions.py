@@ -1,0 +1,35 @@
+"""Errors raised by the release services. Each message is safe to show to a privacy officer."""
+
+from __future__ import annotations
+
+
+class ReleaseError(Exception):
+    """Base class: the release did not publish anything when one of these is raised."""
+
+
+class PolicyInvalid(ReleaseError):
+    """The policy's columns, criteria or hierarchies cannot be used as they are."""
+
+
+class HierarchyInvalid(PolicyInvalid):
+    """A generalization hierarchy is malformed or does not cover the data."""
+
+
+class ReleaseUnsatisfiable(ReleaseError):
+    """No generalization meets the policy's privacy criteria within the suppression limit."""
+
+
+class VerificationFailed(ReleaseError):
+    """The written artifacts failed the independent privacy and identifier checks."""
+
+
+class ReleaseBusy(ReleaseError):
+    """Another release of the same policy is running; try again later."""
+
+
+class ReleaseNotRunnable(ReleaseError):
+    """The release is already published or is being run by a live worker."""
+
+
+class BrokerUnavailable(ReleaseError):
+    """The task queue (Celery broker) could not be reached."""

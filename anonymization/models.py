@@ -1,0 +1,160 @@
+"""Release policies, the releases they produce and the files each release publishes.
+
+Invariants kept by the database: one release per (policy, as-of date); k >= 2; the suppression
+limit is a fraction in [0, 1]; a release has at most one artifact of each kind. Workflows (running,
+verifying, publishing, scheduling) live in services.py.
+"""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ReleasePolicy(models.Model):
+    class Source(models.TextChoices):
+        TRANSACTIONS = "transactions", "Transactions (one row per ledger entry)"
+        CUSTOMERS = "customers", "Customers (one row per customer, with aggregates)"
+
+    name = models.CharField(max_length=100, unique=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.TRANSACTIONS)
+    columns = models.JSONField(default=list, help_text="Released columns, in file order.")
+    sensitive_column = models.CharField(max_length=40, blank=True)
+    l_diversity = models.PositiveSmallIntegerField(
+        "l (distinct l-diversity)", null=True, blank=True, validators=[MinValueValidator(2)])
+    t_closeness = models.FloatField(
+        "t (t-closeness)", null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    k = models.PositiveIntegerField(
+        default=5, validators=[MinValueValidator(2)],
+        help_text="Smallest equivalence class; counted over distinct customers for transaction releases.")
+    suppression_limit = models.FloatField(
+        default=0.02, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Largest fraction of rows that may be suppressed.")
+    metric = models.CharField(max_length=30, default="loss")
+    enabled = models.BooleanField(default=True, help_text="Run nightly.")
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", on_delete=models.SET_NULL, null=True, blank=True,
+        editable=False, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "release policies"
+        constraints = [
+            models.CheckConstraint(condition=Q(k__gte=2), name="policy_k_at_least_2"),
+            models.CheckConstraint(
+                condition=Q(suppression_limit__gte=0) & Q(suppression_limit__lte=1),
+                name="policy_suppression_limit_fraction"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QuasiIdentifier(models.Model):
+    """A released column that is generalized by a hierarchy: a built-in builder or an ARX CSV."""
+
+    class Builder(models.TextChoices):
+        INTERVALS = "intervals", "Numeric intervals"
+        MASK = "mask", "Mask trailing characters"
+        DATE = "date", "Date (month, quarter, year)"
+        CARD = "card", "Card number (IIN prefix, network)"
+        CATEGORIES = "categories", "Category mapping"
+        ARX = "arx", "Uploaded ARX hierarchy (CSV)"
+
+    policy = models.ForeignKey(ReleasePolicy, on_delete=models.CASCADE, related_name="quasi_identifiers")
+    column = models.CharField(max_length=40)
+    builder = models.CharField(max_length=20, choices=Builder.choices)
+    params = models.JSONField(default=dict, blank=True, help_text="Builder parameters (JSON).")
+    arx_csv = models.TextField("ARX hierarchy", blank=True, help_text="Semicolon-separated, one row per value.")
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [models.UniqueConstraint(fields=["policy", "column"], name="qi_one_per_policy_column")]
+
+    def __str__(self) -> str:
+        return f"{self.column} ({self.get_builder_display()})"
+
+
+class Release(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        VERIFYING = "verifying", "Verifying"
+        PUBLISHED = "published", "Published"
+        FAILED = "failed", "Failed"
+
+    policy = models.ForeignKey(ReleasePolicy, on_delete=models.PROTECT, related_name="releases")
+    as_of = models.DateField("as of")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    policy_snapshot = models.JSONField(default=dict, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed at every step: a running release whose heartbeat is old has lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # A fresh token per claim, so a worker that lost its claim cannot overwrite its successor's work.
+    claim_token = models.CharField(max_length=32, blank=True, editable=False)
+    attempts = models.PositiveIntegerField(default=0)
+    progress = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
+    progress_step = models.CharField(max_length=40, blank=True)
+    rows_in = models.PositiveIntegerField(null=True, blank=True)
+    rows_out = models.PositiveIntegerField(null=True, blank=True)
+    suppressed_rows = models.PositiveIntegerField(null=True, blank=True)
+    levels = models.JSONField(default=dict, blank=True)
+    information_loss = models.FloatField(null=True, blank=True)
+    class_stats = models.JSONField(default=dict, blank=True)
+    risk = models.JSONField("re-identification risk", default=dict, blank=True)
+    nodes_checked = models.PositiveIntegerField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    distributions = models.JSONField(default=dict, blank=True)
+    engine_version = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-as_of", "-pk"]
+        permissions = [("download_release", "Can download release artifacts")]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "as_of"], name="release_one_per_policy_and_date"),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="release_progress_percent"),
+        ]
+        indexes = [models.Index(fields=["policy", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.policy} as of {self.as_of:%Y-%m-%d}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in {self.Status.RUNNING, self.Status.VERIFYING}
+
+
+class Artifact(models.Model):
+    """A published file of a release, stored through Django's storage API and served only by a checked view."""
+
+    class Kind(models.TextChoices):
+        CSV = "csv", "Data (CSV)"
+        PARQUET = "parquet", "Data (Parquet)"
+        METADATA = "metadata", "Metadata (JSON)"
+        REPORT = "report", "Report (HTML)"
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="artifacts")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=255, help_text="Path in the default storage.")
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["release", "kind"]
+        constraints = [models.UniqueConstraint(fields=["release", "kind"], name="artifact_one_per_kind")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def filename(self) -> str:
+        return self.name.rsplit("/", 1)[-1]

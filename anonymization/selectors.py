@@ -1,0 +1,48 @@
+"""Read paths for releases: identifier sets for verification, downloadable artifacts, report data."""
+
+from __future__ import annotations
+
+import re
+
+from django.db.models import QuerySet
+
+from accounts.models import Account, Card, Customer
+
+from .models import Artifact, Release
+from .verify import Identifiers
+
+CHUNK_SIZE = 20_000
+
+
+def identifiers_in_database() -> Identifiers:
+    """Return every customer's names, email, phone, account numbers and BIN+last4 combos, normalized."""
+    ids = Identifiers()
+    people = Customer.objects.order_by().values_list("first_name", "last_name", "email", "phone")
+    for first, last, email, phone in people.iterator(chunk_size=CHUNK_SIZE):
+        names = [name.strip().casefold() for name in (first, last) if name and len(name.strip()) > 1]
+        ids.names.update(names)
+        if len(names) == 2:
+            full = f"{names[0]} {names[1]}"
+            ids.names.add(full)
+            ids.full_names.add(" ".join(re.findall(r"[^\W\d_]+", full)))
+        if email:
+            ids.emails.add(email.strip().casefold())
+        digits = re.sub(r"\D", "", phone or "")
+        if len(digits) >= 7:
+            ids.phones.add(digits)
+    for number in Account.objects.order_by().values_list("number", flat=True).iterator(chunk_size=CHUNK_SIZE):
+        ids.accounts.add(re.sub(r"\s", "", number).upper())
+    cards = Card.objects.order_by().values_list("bin", "last4")
+    ids.bin_last4.update(f"{bin_}{last4}" for bin_, last4 in cards.iterator(chunk_size=CHUNK_SIZE))
+    return ids
+
+
+def release_list() -> QuerySet[Release]:
+    """Return releases with their policy, newest first."""
+    return Release.objects.select_related("policy").order_by("-as_of", "-pk")
+
+
+def artifact_for_download(*, release_id: int, kind: str) -> Artifact | None:
+    """Return a published release's artifact of this kind, or None."""
+    return (Artifact.objects.select_related("release")
+            .filter(release_id=release_id, kind=kind, release__status=Release.Status.PUBLISHED).first())

@@ -1,0 +1,413 @@
+"""Back office for customers, accounts and cards: an operator UI over accounts.services.
+
+Money is read-only here: balances change only through transactions.services. A card's PAN and
+PIN are never stored; they are shown once, in the response to the action that issued the card or
+reset the PIN, with caching forbidden, and never put in messages, logs or the admin history.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db import transaction
+from django.db.models import Model, QuerySet
+from django.forms import Form
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.debug import sensitive_variables
+
+from transactions.exceptions import TransactionError
+from transactions.money import format_minor
+from transactions.services import Posting, adjustment_create
+
+from .admin_forms import AccountChangeForm, AdjustmentForm, ConfirmForm, IssueCardForm, OpenAccountForm
+from .exceptions import AccountsError
+from .iban import iban_is_valid, normalize_account_number
+from .models import Account, Card, Customer
+from .services import account_open, card_block, card_issue, card_pin_reset, card_unblock
+
+# An action page posts back with this field, so the action knows its form was submitted.
+APPLY = "apply"
+# Accounts opened in one go at most: selecting every customer by mistake opens nothing.
+OPEN_ACCOUNT_BATCH = 50
+
+
+def submitted(request: HttpRequest) -> Any:
+    """Return the POST data when an action page's form was submitted, else None (show the form)."""
+    return request.POST if APPLY in request.POST else None
+
+
+def only_one(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, noun: str) -> Any:
+    """Return the single selected object, or tell the user to select exactly one and return None."""
+    selected = list(queryset[:2])
+    if len(selected) != 1:
+        modeladmin.message_user(request, f"Select exactly one {noun} for this action.", messages.ERROR)
+        return None
+    return selected[0]
+
+
+def action_page(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, objects: list[Model], *,
+    action: str, form: Form, title: str, submit_label: str, intro: str = "",
+) -> TemplateResponse:
+    """Render an action's intermediate page: the selected objects, the form and the hidden action fields."""
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title, "intro": intro, "opts": modeladmin.opts, "objects": objects, "form": form,
+        "action": action, "apply": APPLY, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "submit_label": submit_label, "media": modeladmin.media + form.media,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(request, "admin/atmsite/action_form.html", context)
+
+
+def one_time_page(modeladmin: admin.ModelAdmin, request: HttpRequest, template: str, **context: Any) -> TemplateResponse:
+    """Render a page that shows a secret once: it is the response itself, never stored nor cached."""
+    context = {**modeladmin.admin_site.each_context(request), "opts": modeladmin.opts, **context}
+    request.current_app = modeladmin.admin_site.name
+    response = TemplateResponse(request, template, context)
+    add_never_cache_headers(response)
+    return response
+
+
+class AccountNumberSearchMixin:
+    """Find objects by an account number typed with or without spaces ("NL12 ATMB 0123 4567 89")."""
+
+    account_number_lookup = "number"
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        """Match a valid IBAN exactly on the account number; search other terms the usual way."""
+        number = normalize_account_number(search_term.strip())
+        if iban_is_valid(number):
+            return queryset.filter(**{self.account_number_lookup: number}), False
+        return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+
+
+def report_posting(modeladmin: admin.ModelAdmin, request: HttpRequest, posting: Posting, what: str) -> None:
+    """Tell staff what was posted, or that a repeated submit posted nothing new."""
+    entry = posting.entry
+    if posting.replayed:
+        modeladmin.message_user(
+            request, f"{what} {entry.reference} was already posted; nothing was posted again.", messages.WARNING
+        )
+        return
+    amount = format_minor(entry.amount_minor, entry.account.currency)
+    modeladmin.message_user(
+        request, f"{what} {entry.reference} of {amount} posted on {entry.account.number}.", messages.SUCCESS
+    )
+
+
+def customers_with_email(queryset: QuerySet, email: str) -> QuerySet:
+    """Return the customers whose email address is `email`, ignoring case (whole addresses only)."""
+    return queryset.filter(email__iexact=email)
+
+
+class AccountInline(admin.TabularInline):
+    model = Account
+    fields = ("number", "kind", "currency", "balance", "status", "daily_limit", "opened_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    @admin.display(description="Balance")
+    def balance(self, account: Account) -> str:
+        return format_minor(account.balance_minor, account.currency)
+
+    @admin.display(description="Daily ATM limit")
+    def daily_limit(self, account: Account) -> str:
+        return format_minor(account.daily_withdrawal_limit_minor, account.currency)
+
+
+class CardInline(admin.TabularInline):
+    model = Card
+    fields = ("network", "bin", "last4", "expiry", "status", "failed_pin_attempts", "must_change_pin", "issued_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(Customer)
+class CustomerAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
+    account_number_lookup = "accounts__number"
+    list_display = ("last_name", "first_name", "email", "city", "gender", "created_at")
+    list_display_links = ("last_name", "first_name")
+    list_filter = ("city", "gender", "created_at")
+    search_fields = ("first_name", "last_name", "=accounts__number", "=accounts__cards__last4")
+    # No explicit field list: every editable customer field, then these.
+    readonly_fields = ("created_at", "cards")
+    inlines = [AccountInline]
+    actions = ["open_account"]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        """Match an email address whole; search anything else by name, account number or card last four."""
+        term = search_term.strip()
+        if "@" in term:
+            return customers_with_email(queryset, term), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="Cards")
+    def cards(self, customer: Customer) -> str:
+        """List the customer's cards, masked, with a link to each."""
+        if customer.pk is None:
+            return "-"
+        cards = Card.objects.filter(account__customer=customer).select_related("account")
+        rows = format_html_join("", "<li><a href=\"{}\">{}</a> on {}: {}, expires {}, {} failed PIN attempts</li>", (
+            (reverse("admin:accounts_card_change", args=[card.pk]), card.masked_pan, card.account.number,
+             card.get_status_display(), card.expiry.strftime("%m/%Y"), card.failed_pin_attempts)
+            for card in cards
+        ))
+        return format_html("<ul>{}</ul>", rows) if rows else "No cards."
+
+    def has_open_account_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.add_account")
+
+    @admin.action(description="Open an account for the selected customers", permissions=["open_account"])
+    def open_account(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Open one account of the chosen kind and currency for each selected customer (all or none)."""
+        customers = list(queryset[:OPEN_ACCOUNT_BATCH + 1])
+        if len(customers) > OPEN_ACCOUNT_BATCH:
+            self.message_user(request, f"Select at most {OPEN_ACCOUNT_BATCH} customers at a time.", messages.ERROR)
+            return None
+        form = OpenAccountForm(submitted(request))
+        if form.is_bound and form.is_valid():
+            try:
+                with transaction.atomic():
+                    opened = [self._open(request, customer, form.cleaned_data) for customer in customers]
+            except AccountsError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, "Opened account " + ", ".join(opened) + ".", messages.SUCCESS)
+                return None
+        return action_page(self, request, customers, action="open_account", form=form,
+                           title="Open an account", submit_label="Open account")
+
+    def _open(self, request: HttpRequest, customer: Customer, choice: dict[str, Any]) -> str:
+        """Open the account and record it in the admin history; return its description."""
+        account = account_open(customer=customer, kind=choice["kind"], currency=choice["currency"])
+        self.log_addition(request, account, "Opened through the back office.")
+        return f"{account.number} for {customer}"
+
+
+@admin.register(Account)
+class AccountAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
+    form = AccountChangeForm
+    list_display = ("number", "customer", "kind", "currency", "balance", "status", "daily_limit", "opened_at")
+    list_filter = ("kind", "status", "currency")
+    list_select_related = ("customer",)
+    search_fields = ("=number", "customer__last_name", "customer__first_name")
+    fields = ("number", "customer", "kind", "currency", "balance", "opening_balance", "status",
+              "daily_withdrawal_limit_minor", "opened_at", "ledger")
+    readonly_fields = ("number", "customer", "kind", "currency", "balance", "opening_balance", "opened_at", "ledger")
+    inlines = [CardInline]
+    actions = ["issue_card", "post_adjustment"]
+
+    @admin.display(description="Balance", ordering="balance_minor")
+    def balance(self, account: Account) -> str:
+        return format_minor(account.balance_minor, account.currency)
+
+    @admin.display(description="Opening balance")
+    def opening_balance(self, account: Account) -> str:
+        return format_minor(account.opening_balance_minor, account.currency)
+
+    @admin.display(description="Daily ATM limit", ordering="daily_withdrawal_limit_minor")
+    def daily_limit(self, account: Account) -> str:
+        return format_minor(account.daily_withdrawal_limit_minor, account.currency)
+
+    @admin.display(description="Ledger")
+    def ledger(self, account: Account) -> str:
+        url = reverse("admin:transactions_ledgerentry_changelist") + f"?account__id__exact={account.pk}"
+        return format_html('<a href="{}">Ledger entries of this account</a>', url)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Refuse the plain add form: accounts are opened with the customers' "Open an account" action."""
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Account, form: Form, change: bool) -> None:
+        """Write only the editable columns, so a balance posted meanwhile by the ledger is never overwritten."""
+        obj.save(update_fields=list(AccountChangeForm.Meta.fields))
+
+    def has_issue_card_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.add_card")
+
+    def has_post_ledger_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("transactions.add_ledgerentry")
+
+    @admin.action(description="Issue a card on the selected account", permissions=["issue_card"])
+    def issue_card(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Issue a card of the chosen network, then show its PAN and one-time PIN once."""
+        account = only_one(self, request, queryset, "account")
+        if account is None:
+            return None
+        form = IssueCardForm(submitted(request), account=account)
+        if form.is_bound and form.is_valid():
+            response = self._card_issued_page(request, account, form)
+            if response is not None:
+                return response
+        return action_page(self, request, [account], action="issue_card", form=form,
+                           title="Issue a card", submit_label="Issue card")
+
+    @sensitive_variables("issued", "pan_groups")
+    def _card_issued_page(self, request: HttpRequest, account: Account, form: IssueCardForm) -> TemplateResponse | None:
+        """Issue the card (PIN to be changed at first use) and answer with its PAN and PIN.
+
+        A refusal by the service becomes an error on the form, and the answer is None.
+        """
+        try:
+            issued = card_issue(account=account, network=form.cleaned_data["network"], must_change_pin=True)
+        except AccountsError as exc:
+            form.add_error(None, str(exc))
+            return None
+        self.log_addition(request, issued.card, "Issued through the back office.")
+        pan_groups = " ".join(issued.pan[i:i + 4] for i in range(0, len(issued.pan), 4))
+        return one_time_page(self, request, "admin/accounts/card/issued.html", title="Card issued",
+                             card=issued.card, pan=issued.pan, pan_groups=pan_groups, pin=issued.pin)
+
+    @admin.action(description="Post a staff deposit or adjustment", permissions=["post_ledger"])
+    def post_adjustment(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Credit or debit the selected account through the ledger, with a reason."""
+        account = only_one(self, request, queryset, "account")
+        if account is None:
+            return None
+        form = AdjustmentForm(submitted(request))
+        if form.is_bound and form.is_valid():
+            try:
+                posting = adjustment_create(
+                    account_id=account.pk, amount_minor=form.signed_amount_minor(), staff_user=request.user,
+                    reason=form.cleaned_data["reason"], idempotency_key=form.idempotency_key(),
+                )
+            except TransactionError as exc:
+                form.add_error(None, str(exc))
+            else:
+                report_posting(self, request, posting, "Adjustment")
+                return None
+        intro = f"Balance now {format_minor(account.balance_minor, account.currency)}. The reason is kept in the ledger."
+        return action_page(self, request, [account], action="post_adjustment", form=form, intro=intro,
+                           title="Post a staff deposit or adjustment", submit_label="Post to the ledger")
+
+
+class CardExpiryFilter(admin.SimpleListFilter):
+    title = "expiry"
+    parameter_name = "expiry"
+    SOON_DAYS = 90
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("expired", "Expired"), ("soon", f"Expires within {self.SOON_DAYS} days"), ("valid", "Valid longer")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        """Keep the cards whose expiry date falls in the chosen window (local date)."""
+        today = timezone.localdate()
+        soon = today + datetime.timedelta(days=self.SOON_DAYS)
+        windows = {
+            "expired": {"expiry__lt": today},
+            "soon": {"expiry__gte": today, "expiry__lte": soon},
+            "valid": {"expiry__gt": soon},
+        }
+        window = windows.get(self.value() or "")
+        return queryset.filter(**window) if window else queryset
+
+
+@admin.register(Card)
+class CardAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
+    account_number_lookup = "account__number"
+    list_display = ("masked_pan", "account", "holder", "network", "expiry", "status", "failed_pin_attempts",
+                    "must_change_pin", "issued_at")
+    list_filter = ("network", "status", CardExpiryFilter)
+    list_select_related = ("account__customer",)
+    search_fields = ("=last4", "=account__number", "account__customer__last_name")
+    fields = ("masked_pan", "account", "holder", "network", "bin", "last4", "expiry", "status",
+              "failed_pin_attempts", "must_change_pin", "issued_at", "blocked_at")
+    readonly_fields = fields
+    actions = ["block_cards", "unblock_cards", "reset_pin"]
+
+    @admin.display(description="Card")
+    def masked_pan(self, card: Card) -> str:
+        return card.masked_pan
+
+    @admin.display(description="Holder", ordering="account__customer__last_name")
+    def holder(self, card: Card) -> Customer:
+        return card.account.customer
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Refuse the plain add form: cards are issued with the accounts' "Issue a card" action."""
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        """Refuse edits: a card changes only through the block, unblock and PIN reset actions."""
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_manage_card_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.change_card")
+
+    @admin.action(description="Block the selected cards", permissions=["manage_card"])
+    def block_cards(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Block every selected card that is not blocked yet."""
+        cards = list(queryset.exclude(status=Card.Status.BLOCKED))
+        for card in cards:
+            self.log_change(request, card_block(card_id=card.pk), "Blocked through the back office.")
+        self.message_user(request, f"Blocked {_cards(len(cards))}.", messages.SUCCESS)
+
+    @admin.action(description="Unblock the selected cards (resets failed PIN attempts)", permissions=["manage_card"])
+    def unblock_cards(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Unblock every selected blocked card and reset its failed PIN attempts."""
+        cards = list(queryset.filter(status=Card.Status.BLOCKED))
+        for card in cards:
+            self.log_change(request, card_unblock(card_id=card.pk), "Unblocked through the back office.")
+        self.message_user(request, f"Unblocked {_cards(len(cards))}; failed PIN attempts reset.", messages.SUCCESS)
+
+    @admin.action(description="Reset the PIN of the selected card", permissions=["manage_card"])
+    def reset_pin(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Give the card a new one-time PIN, shown once, that the customer must change at first use."""
+        card = only_one(self, request, queryset, "card")
+        if card is None:
+            return None
+        form = ConfirmForm(submitted(request))
+        if form.is_bound and form.is_valid():
+            response = self._pin_reset_page(request, card, form)
+            if response is not None:
+                return response
+        intro = "The current PIN stops working. The new one-time PIN is shown once, on the next page."
+        return action_page(self, request, [card], action="reset_pin", form=form, intro=intro,
+                           title="Reset the PIN", submit_label="Reset PIN")
+
+    @sensitive_variables("pin")
+    def _pin_reset_page(self, request: HttpRequest, card: Card, form: Form) -> TemplateResponse | None:
+        """Reset the PIN and answer with the new one; a refusal becomes an error on the form."""
+        try:
+            pin = card_pin_reset(card_id=card.pk)
+        except AccountsError as exc:
+            form.add_error(None, str(exc))
+            return None
+        self.log_change(request, card, "PIN reset through the back office.")
+        card.refresh_from_db()
+        return one_time_page(self, request, "admin/accounts/card/pin_reset.html", title="PIN reset", card=card, pin=pin)
+
+
+def _cards(count: int) -> str:
+    return f"{count} card" if count == 1 else f"{count} cards"

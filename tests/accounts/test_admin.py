@@ -1,0 +1,365 @@
+"""The back office for customers, accounts and cards: pages, search, and actions over the services."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth.models import User
+from django.contrib.messages import get_messages
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.urls import reverse
+
+from accounts import admin as accounts_admin
+from accounts.cards import pan_fingerprint
+from accounts.exceptions import AccountsError, CardNotUsable
+from accounts.models import Account, Card, Customer
+from accounts.pins import verify_pin
+from accounts.services import card_block
+from tests.factories import customer_create
+from transactions.models import LedgerEntry
+
+pytestmark = pytest.mark.django_db
+
+CUSTOMERS = reverse("admin:accounts_customer_changelist")
+ACCOUNTS = reverse("admin:accounts_account_changelist")
+CARDS = reverse("admin:accounts_card_changelist")
+
+
+@pytest.fixture
+def admin_client_(client):
+    """A client logged in as a superuser."""
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "root-password-1"))
+    return client
+
+
+@pytest.fixture
+def teller_client(client, bob_teller):
+    client.force_login(bob_teller)
+    return client
+
+
+def _choose(client, url, action, *pks):
+    """Pick an action on the changelist, as the action dropdown does; return its page."""
+    return client.post(url, {"action": action, "index": "0", ACTION_CHECKBOX_NAME: [str(pk) for pk in pks]})
+
+
+def _apply(client, url, action, *pks, **fields):
+    """Submit an action's intermediate page."""
+    data = {"action": action, "apply": "1", ACTION_CHECKBOX_NAME: [str(pk) for pk in pks], **fields}
+    return client.post(url, data)
+
+
+def _messages(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def _form_errors(response) -> list[str]:
+    form = response.context["form"]
+    return [str(error) for errors in form.errors.values() for error in errors]
+
+
+def _snapshot():
+    return (list(Account.objects.order_by("pk").values_list("pk", "balance_minor", "status")),
+            list(Card.objects.order_by("pk").values_list("pk", "status", "pin_hash")), LedgerEntry.objects.count())
+
+
+def _columns_containing(needle: str) -> list[str]:
+    """Return every column of every table in the database whose text holds `needle` anywhere."""
+    hits = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            for column in connection.introspection.get_table_description(cursor, table):
+                name = f"{connection.ops.quote_name(table)}.{connection.ops.quote_name(column.name)}"
+                cursor.execute(f"SELECT 1 FROM {connection.ops.quote_name(table)} "
+                               f"WHERE CAST({name} AS TEXT) LIKE %s LIMIT 1", [f"%{needle}%"])
+                if cursor.fetchone():
+                    hits.append(f"{table}.{column.name}")
+    return hits
+
+
+def _issue(client, account):
+    _choose(client, ACCOUNTS, "issue_card", account.pk)
+    return _apply(client, ACCOUNTS, "issue_card", account.pk, network="mastercard")
+
+
+@pytest.mark.parametrize("who", ["admin_client_", "teller_client"])
+def test_it_shows_customer_account_and_card_pages_to_staff(request, who, alice_customer):
+    client = request.getfixturevalue(who)
+    urls = [
+        CUSTOMERS, reverse("admin:accounts_customer_change", args=[alice_customer.customer.pk]),
+        reverse("admin:accounts_customer_add"),
+        ACCOUNTS, reverse("admin:accounts_account_change", args=[alice_customer.account.pk]),
+        CARDS, reverse("admin:accounts_card_change", args=[alice_customer.card.pk]),
+        CUSTOMERS + "?city=Amsterdam&gender=F&created_at__gte=2000-01-01+00%3A00%3A00%2B00%3A00",
+        ACCOUNTS + "?kind=checking&status=open&currency=EUR",
+        CARDS + "?network=visa&status=active&expiry=valid",
+    ]
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+
+
+def test_it_shows_balances_and_cards_masked_never_the_pan_or_pin_hash(admin_client_, alice_customer):
+    card = alice_customer.card
+    pages = [
+        admin_client_.get(reverse("admin:accounts_customer_change", args=[alice_customer.customer.pk])),
+        admin_client_.get(reverse("admin:accounts_account_change", args=[alice_customer.account.pk])),
+        admin_client_.get(reverse("admin:accounts_card_change", args=[card.pk])),
+        admin_client_.get(CARDS),
+    ]
+    for page in pages:
+        content = page.content.decode()
+        assert card.last4 in content
+        assert alice_customer.pan not in content
+        assert card.pin_hash not in content and card.pan_hmac not in content
+    assert "500.00 EUR" in pages[0].content.decode()
+
+
+def test_it_finds_customers_by_name_email_account_number_and_card_last_four(admin_client_, alice_customer,
+                                                                            charlie_customer):
+    def found(term: str) -> set[Customer]:
+        return set(admin_client_.get(CUSTOMERS, {"q": term}).context["cl"].result_list)
+
+    alice = alice_customer.customer
+    number = alice_customer.account.number
+    spaced = " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+    assert found("Alice") == {alice}
+    assert found(alice.email) == found(f" {alice.email.upper()} ") == {alice}
+    assert found(number) == {alice}
+    assert found(spaced) == {alice}
+    same_last4 = set(Customer.objects.filter(accounts__cards__last4=alice_customer.card.last4))
+    assert alice in found(alice_customer.card.last4) == same_last4
+    assert charlie_customer.customer not in found(number)
+
+
+def test_it_opens_an_account_for_a_customer(admin_client_, alice_customer):
+    page = _choose(admin_client_, CUSTOMERS, "open_account", alice_customer.customer.pk)
+    assert page.status_code == 200
+    assert page.context["form"]["currency"].value() == "EUR"
+    response = _apply(admin_client_, CUSTOMERS, "open_account", alice_customer.customer.pk,
+                      kind="savings", currency="eur")
+    assert response.status_code == 302
+    account = Account.objects.filter(customer=alice_customer.customer, kind="savings").get()
+    assert (account.currency, account.balance_minor, account.status) == ("EUR", 0, "open")
+    assert _messages(response) == [f"Opened account {account.number} for {alice_customer.customer}."]
+
+
+def test_it_refuses_a_bad_currency_and_opens_nothing(admin_client_, alice_customer):
+    before = Account.objects.count()
+    response = _apply(admin_client_, CUSTOMERS, "open_account", alice_customer.customer.pk,
+                      kind="savings", currency="E1")
+    assert response.status_code == 200
+    assert _form_errors(response) == ["A currency is a three-letter code, for example EUR."]
+    assert Account.objects.count() == before
+
+
+def test_it_opens_accounts_for_all_selected_customers_or_none(admin_client_, alice_customer, charlie_customer,
+                                                               monkeypatch):
+    real_open = accounts_admin.account_open
+    calls = []
+
+    def open_then_refuse(**kwargs):
+        calls.append(kwargs["customer"])
+        if len(calls) == 2:
+            raise AccountsError("The bank does not open accounts today.")
+        return real_open(**kwargs)
+
+    monkeypatch.setattr(accounts_admin, "account_open", open_then_refuse)
+    before = Account.objects.count()
+    customers = (alice_customer.customer.pk, charlie_customer.customer.pk)
+    response = _apply(admin_client_, CUSTOMERS, "open_account", *customers, kind="checking", currency="EUR")
+    assert _form_errors(response) == ["The bank does not open accounts today."]
+    assert len(calls) == 2 and Account.objects.count() == before
+
+
+def test_it_refuses_to_open_accounts_for_too_many_customers_at_once(admin_client_):
+    customers = [customer_create().pk for _ in range(accounts_admin.OPEN_ACCOUNT_BATCH + 1)]
+    response = _choose(admin_client_, CUSTOMERS, "open_account", *customers)
+    assert _messages(response) == [f"Select at most {accounts_admin.OPEN_ACCOUNT_BATCH} customers at a time."]
+    assert Account.objects.count() == 0
+
+
+def test_it_shows_a_refusal_of_the_card_service_on_the_form(admin_client_, alice_customer, monkeypatch):
+    def refuse(**kwargs):
+        raise CardNotUsable("Cards cannot be issued on this account.")
+
+    monkeypatch.setattr(accounts_admin, "card_issue", refuse)
+    before = _snapshot()
+    response = _apply(admin_client_, ACCOUNTS, "issue_card", alice_customer.account.pk, network="visa")
+    assert response.status_code == 200
+    assert _form_errors(response) == ["Cards cannot be issued on this account."]
+    assert "pan" not in response.context
+    assert _snapshot() == before
+
+
+def test_it_issues_a_card_and_shows_its_pan_and_pin_once(admin_client_, alice_customer):
+    response = _issue(admin_client_, alice_customer.account)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    pan, pin = response.context["pan"], response.context["pin"]
+    content = response.content.decode()
+    assert " ".join(pan[i:i + 4] for i in range(0, 16, 4)) in content and pin in content
+    card = Card.objects.get(pan_hmac=pan_fingerprint(pan))
+    assert (card.account, card.network, card.bin, card.last4) == (alice_customer.account, "mastercard", pan[:6], pan[-4:])
+    assert card.must_change_pin
+    assert verify_pin(pin, card.pin_hash)
+    for url in (ACCOUNTS, CARDS, reverse("admin:accounts_card_change", args=[card.pk]),
+                reverse("admin:accounts_customer_change", args=[alice_customer.customer.pk])):
+        later = admin_client_.get(url).content.decode()
+        assert pan not in later and pan[:4] + " " + pan[4:8] not in later
+    assert _columns_containing(pan) == []
+    assert _columns_containing(card.pan_hmac) == ["accounts_card.pan_hmac"]
+    for session in Session.objects.all():
+        assert pan not in str(session.get_decoded())
+    assert all(pan not in cookie.value for cookie in admin_client_.cookies.values())
+
+
+def test_it_issues_cards_only_on_one_open_account(admin_client_, alice_customer, charlie_customer):
+    before = _snapshot()
+    Account.objects.filter(pk=charlie_customer.account.pk).update(status="frozen")
+    _choose(admin_client_, ACCOUNTS, "issue_card", charlie_customer.account.pk)
+    frozen = _apply(admin_client_, ACCOUNTS, "issue_card", charlie_customer.account.pk, network="visa")
+    assert _form_errors(frozen) == [
+        f"Account {charlie_customer.account.number} is frozen: cards go on open accounts only."
+    ]
+    two = _choose(admin_client_, ACCOUNTS, "issue_card", alice_customer.account.pk, charlie_customer.account.pk)
+    assert _messages(two) == ["Select exactly one account for this action."]
+    assert Card.objects.count() == len(before[1])
+
+
+def test_it_resets_a_pin_and_shows_the_new_one_once(admin_client_, alice_customer):
+    card = alice_customer.card
+    confirm = _choose(admin_client_, CARDS, "reset_pin", card.pk)
+    assert confirm.status_code == 200 and Card.objects.get(pk=card.pk).pin_hash == card.pin_hash
+    response = _apply(admin_client_, CARDS, "reset_pin", card.pk)
+    assert "no-store" in response["Cache-Control"]
+    pin = response.context["pin"]
+    card.refresh_from_db()
+    assert verify_pin(pin, card.pin_hash) and not verify_pin(alice_customer.pin, card.pin_hash)
+    assert card.must_change_pin
+    assert f'<code class="card-pin">{pin}</code>' in response.content.decode()
+    assert "card-pin" not in admin_client_.get(reverse("admin:accounts_card_change", args=[card.pk])).content.decode()
+
+
+def test_it_blocks_and_unblocks_cards_resetting_failed_attempts(teller_client, alice_customer, charlie_customer):
+    cards = [alice_customer.card.pk, charlie_customer.card.pk]
+    blocked = _choose(teller_client, CARDS, "block_cards", *cards)
+    assert _messages(blocked) == ["Blocked 2 cards."]
+    assert set(Card.objects.filter(pk__in=cards).values_list("status", flat=True)) == {"blocked"}
+    Card.objects.filter(pk=alice_customer.card.pk).update(failed_pin_attempts=3)
+    Card.objects.filter(pk=charlie_customer.card.pk).update(status="active", blocked_at=None)
+    unblocked = _choose(teller_client, CARDS, "unblock_cards", *cards)
+    assert _messages(unblocked)[-1] == "Unblocked 1 card; failed PIN attempts reset."
+    card = Card.objects.get(pk=alice_customer.card.pk)
+    assert (card.status, card.failed_pin_attempts, card.blocked_at) == ("active", 0, None)
+
+
+def test_it_lets_tellers_change_an_accounts_status_and_limit_but_not_its_balance(teller_client, alice_customer):
+    account = alice_customer.account
+    url = reverse("admin:accounts_account_change", args=[account.pk])
+    response = teller_client.post(url, {
+        "status": "frozen", "daily_withdrawal_limit_minor": "250.50", "balance_minor": "99999999",
+        "opening_balance_minor": "99999999", "currency": "USD", "number": "NL00HACK",
+        "cards-TOTAL_FORMS": "0", "cards-INITIAL_FORMS": "0", "cards-MIN_NUM_FORMS": "0", "cards-MAX_NUM_FORMS": "0",
+    })
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert (account.status, account.daily_withdrawal_limit_minor) == ("frozen", 25_050)
+    assert (account.balance_minor, account.opening_balance_minor, account.currency) == (50_000, 0, "EUR")
+    assert account.number == alice_customer.account.number
+
+
+def test_it_refuses_a_negative_daily_limit(teller_client, alice_customer):
+    url = reverse("admin:accounts_account_change", args=[alice_customer.account.pk])
+    response = teller_client.post(url, {
+        "status": "open", "daily_withdrawal_limit_minor": "-5",
+        "cards-TOTAL_FORMS": "0", "cards-INITIAL_FORMS": "0", "cards-MIN_NUM_FORMS": "0", "cards-MAX_NUM_FORMS": "0",
+    })
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["daily_withdrawal_limit_minor"] == [
+        "Ensure this value is greater than or equal to 0."
+    ]
+    assert Account.objects.get(pk=alice_customer.account.pk).daily_withdrawal_limit_minor == 100_000
+
+
+def test_it_never_offers_the_plain_add_or_delete_of_accounts_and_cards(admin_client_, alice_customer):
+    assert admin_client_.get(reverse("admin:accounts_account_add")).status_code == 403
+    assert admin_client_.get(reverse("admin:accounts_card_add")).status_code == 403
+    assert admin_client_.post(reverse("admin:accounts_card_delete", args=[alice_customer.card.pk])).status_code == 403
+    card_url = reverse("admin:accounts_card_change", args=[alice_customer.card.pk])
+    assert admin_client_.post(card_url, {"status": "active", "must_change_pin": "on"}).status_code == 403
+    assert Card.objects.filter(pk=alice_customer.card.pk).exists()
+
+
+def _adjust(client, account, **fields):
+    page = _choose(client, ACCOUNTS, "post_adjustment", account.pk)
+    key = page.context["form"]["request_key"].value()
+    data = {"request_key": str(key), **fields}
+    return key, _apply(client, ACCOUNTS, "post_adjustment", account.pk, **data)
+
+
+def test_it_posts_a_staff_deposit_through_the_ledger(admin_client_, alice_customer):
+    _key, response = _adjust(admin_client_, alice_customer.account, direction="credit", amount="25.50",
+                             reason="Cash deposit at the counter")
+    entry = LedgerEntry.objects.get(kind="adjustment")
+    assert (entry.amount_minor, entry.balance_after_minor, entry.channel) == (2_550, 52_550, "back_office")
+    assert (entry.staff_user.username, entry.reason) == ("root", "Cash deposit at the counter")
+    assert Account.objects.get(pk=alice_customer.account.pk).balance_minor == 52_550
+    assert _messages(response) == [
+        f"Adjustment {entry.reference} of 25.50 EUR posted on {alice_customer.account.number}."
+    ]
+
+
+def test_it_posts_a_double_submitted_adjustment_once(admin_client_, alice_customer):
+    key, first = _adjust(admin_client_, alice_customer.account, direction="debit", amount="10", reason="Fee refund")
+    again = _apply(admin_client_, ACCOUNTS, "post_adjustment", alice_customer.account.pk, request_key=str(key),
+                   direction="debit", amount="10", reason="Fee refund")
+    entry = LedgerEntry.objects.get(kind="adjustment")
+    assert entry.amount_minor == -1_000
+    assert Account.objects.get(pk=alice_customer.account.pk).balance_minor == 49_000
+    assert _messages(again)[-1] == f"Adjustment {entry.reference} was already posted; nothing was posted again."
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"direction": "credit", "amount": "25", "reason": ""}, "A reason is required for a staff adjustment."),
+        ({"direction": "credit", "amount": "25", "reason": "   "}, "A reason is required for a staff adjustment."),
+        ({"direction": "credit", "amount": "12.345", "reason": "Typo"}, "Use at most two decimals."),
+        ({"direction": "credit", "amount": "0", "reason": "Typo"}, "The amount must be more than zero."),
+        ({"direction": "debit", "amount": "500.01", "reason": "Too much"}, "Insufficient funds for this amount."),
+    ],
+)
+def test_it_refuses_bad_adjustments_and_changes_nothing(admin_client_, alice_customer, fields, message):
+    before = _snapshot()
+    _key, response = _adjust(admin_client_, alice_customer.account, **fields)
+    assert response.status_code == 200
+    assert _form_errors(response) == [message]
+    assert message in response.content.decode()
+    assert _snapshot() == before
+
+
+def test_it_refuses_an_adjustment_on_a_closed_account(admin_client_, alice_customer):
+    Account.objects.filter(pk=alice_customer.account.pk).update(status="closed")
+    before = _snapshot()
+    _key, response = _adjust(admin_client_, alice_customer.account, direction="credit", amount="5", reason="Late")
+    assert _form_errors(response) == [f"Account {alice_customer.account.number} is closed."]
+    assert _snapshot() == before
+
+
+def test_it_keeps_ledger_actions_from_tellers(teller_client, alice_customer):
+    before = _snapshot()
+    page = teller_client.get(ACCOUNTS)
+    assert "post_adjustment" not in page.content.decode() and "issue_card" in page.content.decode()
+    response = _apply(teller_client, ACCOUNTS, "post_adjustment", alice_customer.account.pk,
+                      request_key="0f0e0d0c-0b0a-4998-8776-655443322110", direction="credit", amount="100",
+                      reason="Try")
+    assert _messages(response) == ["No action selected."]
+    assert _snapshot() == before
+
+
+def test_it_lists_a_customers_cards_with_status_on_the_customer_page(teller_client, alice_customer):
+    card_block(card_id=alice_customer.card.pk)
+    page = teller_client.get(reverse("admin:accounts_customer_change", args=[alice_customer.customer.pk]))
+    content = page.content.decode()
+    assert f"{alice_customer.card.masked_pan}</a> on {alice_customer.account.number}: Blocked" in content

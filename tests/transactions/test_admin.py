@@ -1,0 +1,181 @@
+"""The ledger in the back office: browsable, never editable, corrected only by reversal entries."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth.models import User
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import Account
+from transactions.admin import EstimatedCountPaginator
+from transactions.models import LedgerEntry, Terminal
+from transactions.services import adjustment_create, withdrawal_create
+
+pytestmark = pytest.mark.django_db
+
+LEDGER = reverse("admin:transactions_ledgerentry_changelist")
+TERMINALS = reverse("admin:transactions_terminal_changelist")
+
+
+@pytest.fixture
+def admin_client_(client):
+    """A client logged in as a superuser."""
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "root-password-1"))
+    return client
+
+
+@pytest.fixture
+def teller_client(client, bob_teller):
+    client.force_login(bob_teller)
+    return client
+
+
+def _deposit(holder) -> LedgerEntry:
+    return LedgerEntry.objects.get(account=holder.account, kind="deposit")
+
+
+def _listed(client, **params) -> list[LedgerEntry]:
+    response = client.get(LEDGER, params)
+    assert response.status_code == 200
+    return list(response.context["cl"].result_list)
+
+
+def _messages(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def _reverse(client, entry, reason):
+    page = client.post(LEDGER, {"action": "reverse_entry", "index": "0", ACTION_CHECKBOX_NAME: [str(entry.pk)]})
+    key = page.context["form"]["request_key"].value()
+    return client.post(LEDGER, {"action": "reverse_entry", "apply": "1", ACTION_CHECKBOX_NAME: [str(entry.pk)],
+                                "request_key": str(key), "reason": reason})
+
+
+def _snapshot():
+    return list(Account.objects.order_by("pk").values_list("pk", "balance_minor")), LedgerEntry.objects.count()
+
+
+@pytest.mark.parametrize("who", ["admin_client_", "teller_client"])
+def test_it_shows_the_ledger_and_terminals_to_staff(request, who, alice_customer):
+    client = request.getfixturevalue(who)
+    terminal = Terminal.objects.create(code="ATM-001", kind="atm", name="Dam", city="Amsterdam", postal_code="1012")
+    entry = _deposit(alice_customer)
+    for url in (LEDGER, LEDGER + "?kind=deposit&channel=branch&amount=100-500&created_at__year=2000",
+                reverse("admin:transactions_ledgerentry_change", args=[entry.pk]),
+                TERMINALS, reverse("admin:transactions_terminal_change", args=[terminal.pk])):
+        assert client.get(url).status_code == 200, url
+    row = client.get(LEDGER).content.decode()
+    assert "+500.00 EUR" in row and alice_customer.account.number in row
+
+
+def test_it_refuses_every_edit_of_a_ledger_entry_even_to_a_superuser(admin_client_, alice_customer):
+    entry = _deposit(alice_customer)
+    change = reverse("admin:transactions_ledgerentry_change", args=[entry.pk])
+    assert admin_client_.post(change, {"amount_minor": "99", "kind": "deposit", "reason": "x"}).status_code == 403
+    assert admin_client_.get(reverse("admin:transactions_ledgerentry_add")).status_code == 403
+    delete = reverse("admin:transactions_ledgerentry_delete", args=[entry.pk])
+    assert admin_client_.post(delete, {"post": "yes"}).status_code == 403
+    assert LedgerEntry.objects.get(pk=entry.pk).amount_minor == 50_000
+    assert 'name="_save"' not in admin_client_.get(change).content.decode()
+
+
+def test_it_lets_a_teller_only_view_ledger_and_terminals(teller_client, alice_customer):
+    before = _snapshot()
+    entry = _deposit(alice_customer)
+    assert teller_client.post(reverse("admin:transactions_ledgerentry_change", args=[entry.pk]),
+                              {"reason": "x"}).status_code == 403
+    assert teller_client.get(reverse("admin:transactions_terminal_add")).status_code == 403
+    assert "reverse_entry" not in teller_client.get(LEDGER).content.decode()
+    response = teller_client.post(LEDGER, {"action": "reverse_entry", "apply": "1", ACTION_CHECKBOX_NAME: [str(entry.pk)],
+                                           "request_key": "0f0e0d0c-0b0a-4998-8776-655443322110", "reason": "Try"})
+    assert response.status_code == 200  # a teller has no ledger actions at all: the POST shows the list
+    assert _snapshot() == before
+
+
+def test_it_reverses_an_entry_with_a_compensating_entry(admin_client_, alice_customer):
+    entry = _deposit(alice_customer)
+    response = _reverse(admin_client_, entry, "Deposit keyed on the wrong account")
+    reversal = LedgerEntry.objects.get(kind="reversal")
+    assert (reversal.reverses, reversal.amount_minor, reversal.balance_after_minor) == (entry, -50_000, 0)
+    assert (reversal.reference, reversal.staff_user.username) == (entry.reference, "root")
+    assert reversal.reason == "Deposit keyed on the wrong account"
+    assert Account.objects.get(pk=alice_customer.account.pk).balance_minor == 0
+    assert _messages(response) == [
+        f"Reversal {entry.reference} of -500.00 EUR posted on {alice_customer.account.number}."
+    ]
+    page = admin_client_.get(reverse("admin:transactions_ledgerentry_change", args=[entry.pk])).content.decode()
+    assert f"Reversal #{reversal.pk} (Deposit keyed on the wrong account)" in page
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [("", "A reason is required for a reversal."), ("  ", "A reason is required for a reversal.")],
+)
+def test_it_refuses_a_reversal_without_reason(admin_client_, alice_customer, reason, message):
+    before = _snapshot()
+    response = _reverse(admin_client_, _deposit(alice_customer), reason)
+    assert response.status_code == 200
+    assert response.context["form"].errors["reason"] == [message]
+    assert _snapshot() == before
+
+
+def test_it_refuses_to_reverse_an_entry_twice_or_below_zero(admin_client_, alice_customer):
+    entry = _deposit(alice_customer)
+    _reverse(admin_client_, entry, "First correction")
+    before = _snapshot()
+    twice = _reverse(admin_client_, entry, "Second correction")
+    assert twice.context["form"].non_field_errors() == ["This entry has already been reversed."]
+    refund = adjustment_create(account_id=alice_customer.account.pk, amount_minor=3_000, staff_user=None,
+                               reason="Goodwill", idempotency_key="goodwill")
+    withdrawal_create(account_id=alice_customer.account.pk, amount_minor=3_000, idempotency_key="spent")
+    spent = _reverse(admin_client_, refund.entry, "Goodwill was a mistake")
+    assert spent.context["form"].non_field_errors() == ["Insufficient funds for this amount."]
+    assert _snapshot() == (before[0], before[1] + 2)
+
+
+def test_it_filters_entries_by_amount_range_both_signs(admin_client_, alice_customer, charlie_customer):
+    withdrawal_create(account_id=alice_customer.account.pk, amount_minor=15_000, idempotency_key="w150")
+    withdrawal_create(account_id=alice_customer.account.pk, amount_minor=1_000, idempotency_key="w10")
+    amounts = sorted(entry.amount_minor for entry in _listed(admin_client_, amount="100-500"))
+    assert amounts == [-15_000, 10_000]
+    assert [entry.amount_minor for entry in _listed(admin_client_, amount="under-20")] == [-1_000]
+    assert len(_listed(admin_client_, amount="no-such-bucket")) == 4
+
+
+def test_it_finds_entries_by_account_number_or_account_id(admin_client_, alice_customer, charlie_customer):
+    number = alice_customer.account.number
+    spaced = " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+    expected = [_deposit(alice_customer)]
+    assert _listed(admin_client_, q=number) == expected
+    assert _listed(admin_client_, q=spaced) == expected
+    assert _listed(admin_client_, account__id__exact=alice_customer.account.pk) == expected
+    account_page = admin_client_.get(reverse("admin:accounts_account_change", args=[alice_customer.account.pk]))
+    assert f"{LEDGER}?account__id__exact={alice_customer.account.pk}" in account_page.content.decode()
+
+
+def test_it_counts_exactly_off_postgresql_or_when_filtered(alice_customer, charlie_customer):
+    paginator = EstimatedCountPaginator(LedgerEntry.objects.filter(kind="deposit"), 10)
+    paginator.exact_below = 0
+    with CaptureQueriesContext(connection) as queries:
+        assert paginator.count == 2
+    assert "pg_class" not in " ".join(query["sql"] for query in queries)
+
+
+@pytest.mark.postgres
+def test_it_estimates_the_count_of_an_unfiltered_ledger_on_postgresql(alice_customer, charlie_customer):
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE transactions_ledgerentry")
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'transactions_ledgerentry'")
+        estimate = int(cursor.fetchone()[0])
+    paginator = EstimatedCountPaginator(LedgerEntry.objects.all(), 10)
+    paginator.exact_below = 0
+    with CaptureQueriesContext(connection) as queries:
+        assert paginator.count == estimate
+    sql = " ".join(query["sql"] for query in queries)
+    assert "pg_class" in sql and "COUNT(" not in sql.upper()
+    small = EstimatedCountPaginator(LedgerEntry.objects.all(), 10)
+    assert small.count == 2  # below exact_below: the exact count

@@ -1,0 +1,77 @@
+"""Hypothesis strategies: small random tables with random monotonic hierarchies and criteria."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from hypothesis import strategies as st
+
+from anonymization.engine import (Criterion, DistinctLDiversity, EntropyLDiversity, Hierarchy, KAnonymity,
+                                  TCloseness)
+from anonymization.engine.metrics import METRICS
+
+CRITERION_KINDS = ["k", "k-individuals", "distinct-l", "entropy-l", "t-equal", "t-ordered"]
+
+
+@dataclass
+class Problem:
+    table: pd.DataFrame
+    hierarchies: dict[str, Hierarchy]
+    criteria: list[Criterion]
+    kind: str
+    metric: str
+    suppression_limit: float
+    individual_id: str | None
+
+
+@st.composite
+def hierarchies(draw: st.DrawFn, name: str) -> Hierarchy:
+    """Random monotonic hierarchy: each level merges groups of the level below at random."""
+    leaves = draw(st.integers(1, 6))
+    depth = draw(st.integers(1, 4))
+    groups = list(range(leaves))
+    rows = [[f"{name}{i}"] for i in range(leaves)]
+    for level in range(1, depth):
+        previous = sorted(set(groups))
+        merged = draw(st.integers(1, len(previous)))
+        parent = {g: draw(st.integers(0, merged - 1)) for g in previous}
+        groups = [parent[g] for g in groups]
+        for row, group in zip(rows, groups):
+            row.append(f"{name}L{level}g{group}")
+    return Hierarchy(rows, name=name)
+
+
+@st.composite
+def tables(draw: st.DrawFn, hierarchies_by_column: dict[str, Hierarchy]) -> pd.DataFrame:
+    rows = draw(st.integers(1, 40))
+    data = {column: draw(st.lists(st.sampled_from([r[0] for r in h.rows]), min_size=rows, max_size=rows))
+            for column, h in hierarchies_by_column.items()}
+    data["sensitive"] = draw(st.lists(st.sampled_from([0, 0, 0, 1, 2, 3]), min_size=rows, max_size=rows))
+    data["person"] = draw(st.lists(st.integers(0, max(1, rows // 2)), min_size=rows, max_size=rows))
+    return pd.DataFrame(data)
+
+
+def criteria_for(kind: str, k: int, l: int, t: float) -> list[Criterion]:
+    extra: dict[str, list[Criterion]] = {
+        "k": [], "k-individuals": [],
+        "distinct-l": [DistinctLDiversity("sensitive", l)],
+        "entropy-l": [EntropyLDiversity("sensitive", l)],
+        "t-equal": [TCloseness("sensitive", t, "equal")],
+        "t-ordered": [TCloseness("sensitive", t, "ordered")],
+    }
+    return [KAnonymity(k), *extra[kind]]
+
+
+@st.composite
+def problems(draw: st.DrawFn, kinds: list[str] = CRITERION_KINDS, metrics: list[str] | None = None) -> Problem:
+    columns = [f"q{i}" for i in range(draw(st.integers(1, 3)))]
+    by_column = {c: draw(hierarchies(c)) for c in columns}
+    table = draw(tables(by_column))
+    kind = draw(st.sampled_from(kinds))
+    criteria = criteria_for(kind, draw(st.integers(1, 4)), draw(st.integers(1, 3)),
+                            draw(st.sampled_from([0.15, 0.3, 0.5])))
+    metric = draw(st.sampled_from(metrics or sorted(METRICS)))
+    limit = draw(st.sampled_from([0.0, 0.0, 0.1, 0.25, 0.5]))
+    individual_id = "person" if kind == "k-individuals" else None
+    return Problem(table, by_column, criteria, kind, metric, limit, individual_id)

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from anonymization.engine.cli import main
+
+from .conftest import ADULT_COLUMNS, REPO
+
+
+@pytest.fixture()
+def files(tmp_path: Path) -> dict[str, Path]:
+    (tmp_path / "people.csv").write_text(
+        "name;age;zip;disease\n" + "\n".join(
+            f"p{i};{age};{zip_};{d}" for i, (age, zip_, d) in enumerate(
+                [(21, "1234", "flu"), (22, "1235", "cold"), (23, "1234", "flu"), (24, "1299", "hiv"),
+                 (31, "5555", "flu"), (32, "5555", "cold"), (33, "5555", "cold"), (38, "5555", "flu")])) + "\n")
+    (tmp_path / "age.csv").write_text("".join(f"{a};{a // 10 * 10}-{a // 10 * 10 + 9};*\n" for a in range(20, 40)))
+    (tmp_path / "zip.csv").write_text("1234;12**;*\n1235;12**;*\n1299;12**;*\n5555;55**;*\n")
+    return {"dir": tmp_path, "input": tmp_path / "people.csv", "age": tmp_path / "age.csv",
+            "zip": tmp_path / "zip.csv", "output": tmp_path / "out.csv", "report": tmp_path / "report.json"}
+
+
+def _args(files: dict[str, Path], *extra: str) -> list[str]:
+    return ["--input", str(files["input"]), "--qi", f"age={files['age']}", "--qi", f"zip={files['zip']}",
+            "--output", str(files["output"]), "--report", str(files["report"]), *extra]
+
+
+def test_it_writes_the_release_and_the_report(files) -> None:
+    assert main(_args(files, "--k", "4")) == 0
+    released = pd.read_csv(files["output"], sep=";", dtype=str)
+    assert list(released.columns) == ["name", "age", "zip", "disease"]
+    assert released["age"].tolist() == ["20-29"] * 4 + ["30-39"] * 4
+    report = json.loads(files["report"].read_text())
+    assert report["levels"] == {"age": 1, "zip": 1}
+    assert (report["rows_in"], report["rows_out"], report["suppressed_rows"]) == (8, 8, 0)
+    assert (report["classes"], report["min_class_size"], report["metric"]) == (2, 4, "loss")
+    assert set(report) >= {"info_loss", "lattice_size", "nodes_checked", "elapsed_s"}
+
+
+def test_it_applies_suppression_metric_and_diversity_options(files) -> None:
+    code = main(_args(files, "--k", "2", "--suppression-limit", "0.25", "--metric", "dm",
+                      "--sensitive", "disease", "--l", "2", "--l-variant", "entropy", "--t", "0.6"))
+    assert code == 0
+    report = json.loads(files["report"].read_text())
+    assert report["metric"] == "dm" and report["suppressed_rows"] <= 2
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--k", "0"], "error: k must be a positive integer, got 0"),
+    (["--k", "two"], "error: argument --k: invalid int value: 'two'"),
+    (["--k", "2", "--suppression-limit", "1.5"], "error: --suppression-limit must be a fraction between 0 and 1, got 1.5"),
+    (["--k", "2", "--qi", "ages"], "error: --qi expects COLUMN=HIERARCHY.csv, got 'ages'"),
+    (["--k", "2", "--qi", "height=h.csv"], "error: cannot read hierarchy file 'h.csv': No such file or directory"),
+    (["--k", "2", "--sensitive", "disease"], "error: --sensitive needs --l or --t"),
+    (["--k", "2", "--l", "2"], "error: --l and --t need --sensitive COLUMN"),
+    (["--k", "2", "--metric", "fast"],
+     "error: argument --metric: invalid choice: 'fast' (choose from 'aecs', 'dm', 'entropy', 'height', 'loss', 'precision')"),
+])
+def test_it_exits_2_with_one_line_on_bad_options(files, capsys, extra: list[str], message: str) -> None:
+    assert main(_args(files, *extra)) == 2
+    assert capsys.readouterr().err == message + "\n"
+    assert not files["output"].exists() and not files["report"].exists()
+
+
+def test_it_exits_2_on_an_unknown_column(files, capsys) -> None:
+    (files["dir"] / "x.csv").write_text("a;*\n")
+    assert main(_args(files, "--k", "2", "--qi", f"height={files['dir'] / 'x.csv'}")) == 2
+    assert capsys.readouterr().err == "error: unknown quasi-identifier column(s): 'height'\n"
+
+
+def test_it_exits_2_on_a_bad_hierarchy(files, capsys) -> None:
+    files["zip"].write_text("1234;12**;*\n1235;12**\n")
+    assert main(_args(files, "--k", "2")) == 2
+    assert capsys.readouterr().err == "error: hierarchy for 'zip': row 2 ('1235') has 2 levels, expected 3\n"
+
+
+def test_it_exits_2_on_a_value_missing_from_a_hierarchy(files, capsys) -> None:
+    files["zip"].write_text("1234;12**;*\n1235;12**;*\n")
+    assert main(_args(files, "--k", "2")) == 2
+    assert capsys.readouterr().err == "error: hierarchy for 'zip' has no row for value(s): '1299', '5555'\n"
+    assert not files["output"].exists()
+
+
+def test_it_exits_2_on_a_missing_input_file(files, capsys) -> None:
+    files["input"].unlink()
+    assert main(_args(files, "--k", "2")) == 2
+    assert capsys.readouterr().err == f"error: cannot read input file '{files['input']}': No such file or directory\n"
+
+
+def test_it_exits_3_when_no_transformation_satisfies_the_criteria(files, capsys) -> None:
+    assert main(_args(files, "--k", "9")) == 3
+    assert capsys.readouterr().err == ("error: no transformation satisfies the criteria: even the most general "
+                                       "one suppresses 8 of 8 rows, at most 0 allowed\n")
+    assert not files["output"].exists() and not files["report"].exists()
+    assert list(files["dir"].glob(".*.tmp")) == []
+
+
+def test_it_runs_as_a_module_on_adult(adult, tmp_path: Path) -> None:
+    _, _, folder = adult
+    qis = [arg for c in ADULT_COLUMNS for arg in ("--qi", f"{c}={folder / f'adult_hierarchy_{c}.csv'}")]
+    command = [sys.executable, "-m", "anonymization.engine", "--input", str(folder / "adult.csv"), *qis,
+               "--k", "5", "--output", str(tmp_path / "out.csv"), "--report", str(tmp_path / "report.json")]
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["info_loss"] == pytest.approx(0.5731509655590044, abs=1e-12)
+    assert report["rows_out"] == 30162
+    assert len(pd.read_csv(tmp_path / "out.csv", sep=";")) == 30162

@@ -18,5 +18,6 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
 urlpatterns = [
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
+    path("releases/", include("anonymization.urls")),
     path("", include("accounts.urls")),
 ]

@@ -1,0 +1,149 @@
+"""Back-office UI for release policies and releases: an operator UI over the release services."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+
+from . import reports, services
+from .exceptions import BrokerUnavailable, ReleaseError
+from .forms import QuasiIdentifierForm, QuasiIdentifierFormSet, ReleasePolicyForm
+from .models import Artifact, QuasiIdentifier, Release, ReleasePolicy
+
+
+class QuasiIdentifierInline(admin.TabularInline):
+    model = QuasiIdentifier
+    form = QuasiIdentifierForm
+    formset = QuasiIdentifierFormSet
+    extra = 0
+
+
+def _enqueue_message(release: Release) -> tuple[int, str]:
+    text = {
+        Release.Status.QUEUED: "Queued the release of {policy} as of {date} (#{pk}); a worker will run it.",
+        Release.Status.PUBLISHED: "The release of {policy} as of {date} (#{pk}) is published.",
+        Release.Status.FAILED: "The release of {policy} as of {date} (#{pk}) failed: {error}",
+    }.get(release.status, "The release of {policy} as of {date} (#{pk}) is {status}.")
+    level = messages.ERROR if release.status == Release.Status.FAILED else messages.SUCCESS
+    return level, text.format(policy=release.policy.name, date=release.as_of, pk=release.pk, error=release.error,
+                              status=release.get_status_display().lower())
+
+
+@admin.register(ReleasePolicy)
+class ReleasePolicyAdmin(admin.ModelAdmin):
+    form = ReleasePolicyForm
+    inlines = [QuasiIdentifierInline]
+    list_display = ["name", "source", "k", "suppression_limit", "metric", "enabled", "schedule"]
+    list_filter = ["enabled", "source"]
+    search_fields = ["name"]
+    actions = ["run_release_now", "enable_policies", "disable_policies"]
+
+    @admin.display(description="Nightly schedule")
+    def schedule(self, policy: ReleasePolicy) -> str:
+        task = policy.periodic_task
+        if task is None:
+            return "-"
+        url = reverse("admin:django_celery_beat_periodictask_change", args=[task.pk])
+        return format_html('<a href="{}">{}</a>', url, "on" if task.enabled else "off")
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:  # type: ignore[no-untyped-def]
+        super().save_related(request, form, formsets, change)
+        services.policy_schedule_sync(policy=form.instance)
+
+    @admin.action(description="Run release now (for yesterday)", permissions=["change"])
+    def run_release_now(self, request: HttpRequest, queryset: QuerySet[ReleasePolicy]) -> None:
+        as_of = services.default_as_of()
+        for policy in queryset:
+            try:
+                release = services.release_enqueue(policy_id=policy.pk, as_of=as_of)
+            except BrokerUnavailable as exc:
+                self.message_user(request, f"{policy.name}: {exc}", messages.ERROR)
+                continue
+            except ReleaseError as exc:
+                self.message_user(request, f"{policy.name}: {exc}", messages.ERROR)
+                continue
+            level, text = _enqueue_message(release)
+            self.message_user(request, text, level)
+
+    @admin.action(description="Enable (and schedule nightly)", permissions=["change"])
+    def enable_policies(self, request: HttpRequest, queryset: QuerySet[ReleasePolicy]) -> None:
+        for policy in queryset:
+            services.policy_set_enabled(policy_id=policy.pk, enabled=True)
+        self.message_user(request, f"Enabled {len(queryset)} polic(ies) and their nightly schedules.")
+
+    @admin.action(description="Disable (and unschedule)", permissions=["change"])
+    def disable_policies(self, request: HttpRequest, queryset: QuerySet[ReleasePolicy]) -> None:
+        for policy in queryset:
+            services.policy_set_enabled(policy_id=policy.pk, enabled=False)
+        self.message_user(request, f"Disabled {len(queryset)} polic(ies) and their nightly schedules.")
+
+
+class ArtifactInline(admin.TabularInline):
+    model = Artifact
+    fields = ["kind", "download", "size", "sha256"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="File")
+    def download(self, artifact: Artifact) -> str:
+        url = reverse("releases:download", args=[artifact.release_id, artifact.kind])
+        return format_html('<a href="{}">{}</a>', url, artifact.filename)
+
+
+@admin.register(Release)
+class ReleaseAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "status", "progress_bar", "rows_out", "suppressed_rows", "created_at", "report"]
+    list_filter = ["status", "policy"]
+    list_select_related = ["policy"]
+    date_hierarchy = "as_of"
+    inlines = [ArtifactInline]
+    exclude = ["policy_snapshot", "claim_token"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [field.name for field in Release._meta.fields if field.name not in self.exclude]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # releases are the audit trail of what was published
+
+    @admin.display(description="Progress")
+    def progress_bar(self, release: Release) -> str:
+        return format_html('<progress max="100" value="{}">{}%</progress> {}', release.progress, release.progress,
+                           release.progress_step)
+
+    @admin.display(description="Report")
+    def report(self, release: Release) -> str:
+        url = reverse("admin:anonymization_release_report", args=[release.pk])
+        return format_html('<a href="{}">report</a>', url)
+
+    def get_urls(self) -> list[URLPattern]:
+        report = self.admin_site.admin_view(self.report_view)
+        return [path("<int:release_id>/report/", report, name="anonymization_release_report"), *super().get_urls()]
+
+    def report_view(self, request: HttpRequest, release_id: int) -> HttpResponse:
+        """Show the release's figures as pictures: class sizes, levels, suppression, distributions."""
+        release = get_object_or_404(Release.objects.select_related("policy"), pk=release_id)
+        if not self.has_view_permission(request, release):
+            raise PermissionDenied
+        summary = reports.release_summary(release)
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "title": f"Report: {release}",
+            "release": release, "snapshot": release.policy_snapshot, "summary": summary,
+            "artifacts": release.artifacts.order_by("kind") if release.status == Release.Status.PUBLISHED else [],
+            "can_download": request.user.has_perm("anonymization.download_release"),
+            "charts": reports.report_charts(release.policy_snapshot, summary, include_before=True)
+            if release.status == Release.Status.PUBLISHED else None,
+        }
+        return TemplateResponse(request, "admin/anonymization/release/report.html", context)

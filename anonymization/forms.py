@@ -1,0 +1,106 @@
+"""Admin forms for release policies: columns as checkboxes, hierarchies as builder parameters or an ARX upload.
+
+The policy and its hierarchies are checked together (the inline formset's clean) with the same
+rules the release run applies, so a policy that saves cleanly has a valid shape.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .columns import CUSTOMER_COLUMNS, TRANSACTION_COLUMNS
+from .exceptions import PolicyInvalid
+from .hierarchies import check_definition
+from .models import QuasiIdentifier, ReleasePolicy
+from .policies import check_snapshot, metric_names
+
+ALL_COLUMNS = {**TRANSACTION_COLUMNS, **CUSTOMER_COLUMNS}
+MAX_ARX_BYTES = 2_000_000
+
+
+def _column_choices() -> list[tuple[str, str]]:
+    return [(name, f"{name}: {column.label}") for name, column in ALL_COLUMNS.items()]
+
+
+class ReleasePolicyForm(forms.ModelForm):
+    columns = forms.MultipleChoiceField(
+        choices=_column_choices, widget=forms.CheckboxSelectMultiple,
+        help_text="Released columns. Direct identifiers are not offered: they are never released.")
+    sensitive_column = forms.ChoiceField(required=False, choices=lambda: [("", "(none)"), *_column_choices()])
+    metric = forms.ChoiceField(choices=lambda: [(name, name) for name in metric_names()])
+
+    class Meta:
+        model = ReleasePolicy
+        fields = ["name", "source", "columns", "sensitive_column", "l_diversity", "t_closeness", "k",
+                  "suppression_limit", "metric", "enabled"]
+
+    def clean_columns(self) -> list[str]:
+        chosen = self.cleaned_data["columns"]
+        # Keep the catalog's order, so released files have a stable column order.
+        return [name for name in ALL_COLUMNS if name in chosen]
+
+
+class QuasiIdentifierForm(forms.ModelForm):
+    column = forms.ChoiceField(choices=_column_choices)
+    params = forms.JSONField(required=False, initial=dict, widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
+                             help_text='e.g. {"bin": 1, "widths": [5, 10, 20]} or {"keep": [4, 2]}')
+    arx_upload = forms.FileField(required=False, label="Upload ARX CSV",
+                                 help_text="Semicolon-separated, one row per value, most general level last.")
+
+    class Meta:
+        model = QuasiIdentifier
+        fields = ["column", "builder", "params", "arx_csv", "arx_upload"]
+        widgets = {"arx_csv": forms.Textarea(attrs={"rows": 3, "cols": 40})}
+
+    def clean_arx_upload(self) -> str | None:
+        upload = self.cleaned_data.get("arx_upload")
+        if not upload:
+            return None
+        if upload.size > MAX_ARX_BYTES:
+            raise ValidationError("The ARX file is larger than 2 MB.")
+        try:
+            return upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValidationError("The ARX file must be UTF-8 text.") from exc
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("arx_upload"):
+            data["arx_csv"] = data["arx_upload"]
+        if data.get("params") is None:
+            data["params"] = {}
+        if data.get("column") and data.get("builder") and not self.errors:
+            try:
+                check_definition(column=data["column"], kind=ALL_COLUMNS[data["column"]].kind,
+                                 builder=data["builder"], params=data["params"], arx_csv=data.get("arx_csv") or "")
+            except PolicyInvalid as exc:
+                raise ValidationError(str(exc)) from exc
+        return data
+
+    def save(self, commit: bool = True) -> QuasiIdentifier:
+        self.instance.arx_csv = self.cleaned_data.get("arx_csv") or ""
+        return super().save(commit=commit)
+
+
+class QuasiIdentifierFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        """Check the policy and its hierarchies together, with the rules of a release run."""
+        super().clean()
+        if any(form.errors for form in self.forms):
+            return
+        kept = [form.cleaned_data for form in self.forms
+                if form.cleaned_data and not form.cleaned_data.get("DELETE")]
+        policy = self.instance
+        snapshot = {
+            "name": policy.name, "source": policy.source, "columns": list(policy.columns or []),
+            "quasi_identifiers": [{"column": d["column"], "builder": d["builder"], "params": d.get("params") or {},
+                                   "arx_csv": d.get("arx_csv") or ""} for d in kept],
+            "sensitive_column": policy.sensitive_column, "l_diversity": policy.l_diversity,
+            "t_closeness": policy.t_closeness, "k": policy.k, "suppression_limit": policy.suppression_limit,
+            "metric": policy.metric,
+        }
+        try:
+            check_snapshot(snapshot)
+        except PolicyInvalid as exc:
+            raise ValidationError(str(exc)) from exc

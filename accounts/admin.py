@@ -28,6 +28,7 @@ from transactions.money import format_minor
 from transactions.services import Posting, adjustment_create
 
 from .admin_forms import AccountChangeForm, AdjustmentForm, ConfirmForm, IssueCardForm, OpenAccountForm
+from .crypto import blind_index
 from .exceptions import AccountsError
 from .iban import iban_is_valid, normalize_account_number
 from .models import Account, Card, Customer
@@ -105,8 +106,11 @@ def report_posting(modeladmin: admin.ModelAdmin, request: HttpRequest, posting: 
 
 
 def customers_with_email(queryset: QuerySet, email: str) -> QuerySet:
-    """Return the customers whose email address is `email`, ignoring case (whole addresses only)."""
-    return queryset.filter(email__iexact=email)
+    """Return the customers whose email address is `email`, ignoring case, through the blind index.
+
+    Emails are encrypted at rest, so only a whole address can be matched.
+    """
+    return queryset.filter(email_index=blind_index(email))
 
 
 class AccountInline(admin.TabularInline):

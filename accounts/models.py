@@ -2,6 +2,7 @@
 
 Invariants kept here (by database constraints where the database can):
 - an account's balance is never negative (CHECK balance_minor >= 0);
+- a customer's email, phone and street address are stored encrypted (accounts.crypto);
 - a card stores no PAN, PIN or CVV: only HMAC-SHA256(key, PAN), the BIN, the last four digits
   and an argon2id hash of the peppered PIN.
 """
@@ -15,6 +16,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .fields import BlindIndexField, EncryptedEmailField, EncryptedTextField
+
 
 class Customer(models.Model):
     class Gender(models.TextChoices):
@@ -24,8 +27,11 @@ class Customer(models.Model):
 
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
-    email = models.EmailField(max_length=254, blank=True)
-    phone = models.CharField(max_length=32, blank=True)
+    # Contact details are encrypted at rest (accounts.crypto); find by email through email_index.
+    email = EncryptedEmailField(blank=True)
+    email_index = BlindIndexField(source="email", db_index=True)
+    phone = EncryptedTextField(blank=True)
+    street_address = EncryptedTextField(blank=True)
     birth_date = models.DateField()
     gender = models.CharField(max_length=1, choices=Gender.choices)
     postal_code = models.CharField(max_length=12)
@@ -34,7 +40,7 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name", "pk"]
-        indexes = [models.Index(fields=["last_name", "first_name"]), models.Index(fields=["email"])]
+        indexes = [models.Index(fields=["last_name", "first_name"])]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"

@@ -171,6 +171,10 @@ LOGIN_URL = "/admin/login/"
 ATM_PAN_HMAC_KEY = _secret("ATM_PAN_HMAC_KEY")
 # Server-side pepper mixed into every PIN hash, so the database alone cannot be brute-forced.
 ATM_PIN_PEPPER = _secret("ATM_PIN_PEPPER")
+# Customer contact details are encrypted at rest with a key derived from this secret; old keys
+# still decrypt during a rotation (see accounts/crypto.py and SECURITY.md).
+ATM_FIELD_ENCRYPTION_KEY = _secret("ATM_FIELD_ENCRYPTION_KEY")
+ATM_FIELD_ENCRYPTION_OLD_KEYS = env.list("ATM_FIELD_ENCRYPTION_OLD_KEYS", default=[])
 # Argon2id cost of a PIN hash: OWASP's baseline (19 MiB, t=2, p=1), ~25 ms a verify on one
 # core here. The pepper, not the hash cost, is what stops an offline search of the 10^6 PINs of a
 # leaked table; the cost keeps a verify cheap enough for p99 < 100 ms at the ATM under load

@@ -44,7 +44,8 @@ def _env() -> dict[str, str]:
         "DJANGO_DEBUG": "false", "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_SECURE_COOKIES": "false",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_LOG_LEVEL": "WARNING",
         "ATM_LOGIN_THROTTLE_ATTEMPTS": "100000",
-        **{name: secrets.token_urlsafe(48) for name in ("DJANGO_SECRET_KEY", "ATM_PAN_HMAC_KEY", "ATM_PIN_PEPPER")},
+        **{name: secrets.token_urlsafe(48) for name in (
+            "DJANGO_SECRET_KEY", "ATM_PAN_HMAC_KEY", "ATM_PIN_PEPPER", "ATM_FIELD_ENCRYPTION_KEY")},
     })
     return env
 

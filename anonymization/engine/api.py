@@ -189,7 +189,7 @@ class _Problem:
         )
 
     def _output(self, levels: tuple[int, ...], kept_rows: np.ndarray) -> pd.DataFrame:
-        out = self.df.iloc[kept_rows].copy()
+        out = self.df.copy() if len(kept_rows) == len(self.df) else self.df.iloc[kept_rows].copy()
         cells = self.space.row_cell[kept_rows]
         for a, (column, hierarchy, level) in enumerate(zip(self.qis, self.hierarchies, levels)):
             if level > 0:

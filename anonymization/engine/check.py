@@ -4,8 +4,8 @@ Everything works on a frequency table, never row by row:
 
 * :class:`Space` encodes the input once. Its *base cells* are the distinct combinations of the
   quasi-identifiers' original values (plus the sensitive value and/or individual, when a criterion
-  needs them), each with a row count. ``codes[cell, offsets[a] + l]`` is the dense code of
-  attribute ``a`` generalized to level ``l``, for every attribute and level (values x levels).
+  needs them), each with a row count. ``codes[offsets[a] + l][cell]`` is the dense code of
+  attribute ``a`` generalized to level ``l``, for every attribute and level (levels x values).
 * A *table* is a list of cells ``(rep, count)``: ``rep`` indexes a base cell standing for all base
   cells merged into it. Invariant: all base cells merged into one table cell agree on the
   generalized codes of the node the table was built for, hence of every generalization of it. So
@@ -101,10 +101,10 @@ class Space:
         self.cell_extra, self.n_extra = key, space
 
     def _build_level_codes(self) -> None:
-        """codes[:, offsets[a] + l]: dense code (0..cards-1) of the cell's attribute a at level l;
-        labels[offsets[a] + l][code] is the hierarchy's label index for that code."""
+        """codes[offsets[a] + l]: dense code (0..cards-1) of each cell's attribute a at level l;
+        label_index[offsets[a] + l][code] is the hierarchy's label index for that code."""
         total = int(sum(self.depths))
-        self.codes = np.empty((len(self.counts), total), dtype=np.int32)
+        self.codes: list[np.ndarray] = []
         self.cards = np.empty(total, dtype=np.int64)
         self.label_index: list[np.ndarray] = []
         for a, hierarchy in enumerate(self.hierarchies):
@@ -114,10 +114,9 @@ class Space:
                 used[labels] = True
                 dense = np.cumsum(used) - 1
                 column = self.offsets[a] + level
-                self.codes[:, column] = dense[labels]
+                self.codes.append(dense[labels].astype(np.int32))
                 self.cards[column] = int(used.sum())
                 self.label_index.append(np.flatnonzero(used))
-        self.code_rows = [np.ascontiguousarray(self.codes[:, c], dtype=np.int64) for c in range(total)]
         self.bases = np.concatenate([[0], np.cumsum(self.cards)[:-1]]).astype(np.int64)
 
     @property
@@ -137,9 +136,15 @@ class Space:
                  for a in range(self.d) for l in range(self.depths[a])]
         return np.concatenate(parts)
 
+    @cached_property
+    def code_counts(self) -> np.ndarray:
+        """Rows per (attribute, level, code), flat like :meth:`flat_values`."""
+        return np.concatenate([np.bincount(self.codes[c], weights=self.counts, minlength=int(self.cards[c]))
+                               for c in range(len(self.cards))])
+
     def level_sums(self, values: np.ndarray) -> list[np.ndarray]:
         """Per attribute and level: sum over all rows of ``values`` at the row's generalized code."""
-        totals = self.counts @ values[self.codes + self.bases]
+        totals = np.add.reduceat(self.code_counts * values, self.bases)
         return [totals[self.offsets[a]: self.offsets[a] + depth] for a, depth in enumerate(self.depths)]
 
     def distinct_per_level(self) -> list[np.ndarray]:
@@ -169,14 +174,12 @@ def node_keys(space: Space, rep: np.ndarray, levels: Sequence[int]) -> tuple[np.
     columns = space.columns(levels)
     cards = [int(c) for c in space.cards[columns]]
     if math.prod(cards) > KEY_LIMIT:
-        return combine_codes([space.code_rows[c].take(rep) for c in columns], cards)
+        return combine_codes([space.codes[c].take(rep).astype(np.int64) for c in columns], cards)
     key = np.zeros(len(rep), dtype=np.int64)
     radix = 1
     for column, card in zip(columns[::-1], cards[::-1]):
         if card > 1:
-            part = space.code_rows[column].take(rep)
-            part *= radix
-            key += part
+            key += space.codes[column].take(rep) * np.int64(radix)
         radix *= card
     return key, radix
 
@@ -239,8 +242,8 @@ class ClassView:
         where ``values`` is a flat table over (attribute, level, code), see :meth:`Space.flat_values`."""
         columns = self.space.columns(self.levels)
         reps = self.class_rep[self.kept]
-        looked_up = values[self.space.codes[reps[:, None], columns] + self.space.bases[columns]]
-        return self.sizes[self.kept] @ looked_up
+        sizes = self.sizes[self.kept]
+        return np.array([sizes @ values[self.space.codes[c].take(reps) + self.space.bases[c]] for c in columns])
 
 
 def groupify(space: Space, source: Table, levels: Sequence[int]) -> ClassView:

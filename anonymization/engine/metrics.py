@@ -203,12 +203,7 @@ class NonUniformEntropy(Metric):
     name = "entropy"
 
     def _prepare(self, space: Space) -> None:
-        counts = []
-        for a, hierarchy in enumerate(space.hierarchies):
-            leaves = np.bincount(space.cell_leaves[:, a], weights=space.counts, minlength=len(hierarchy))
-            counts.append([np.bincount(hierarchy.codes[:, l], weights=leaves) for l in range(hierarchy.depth)])
-        with np.errstate(divide="ignore"):
-            self._log_counts = np.log2(space.flat_values(counts))
+        self._log_counts = np.log2(space.code_counts)
         sums = space.level_sums(self._log_counts)
         self._originals = np.array([s[0] for s in sums])
         self._level_cost = [s - s[0] for s in sums]

@@ -32,7 +32,7 @@ from .crypto import blind_index
 from .exceptions import AccountsError
 from .iban import iban_is_valid, normalize_account_number
 from .models import Account, Card, Customer
-from .services import account_open, card_block, card_issue, card_pin_reset, card_unblock
+from .services import account_open, account_update, card_block, card_issue, card_pin_reset, card_unblock
 
 # An action page posts back with this field, so the action knows its form was submitted.
 APPLY = "apply"
@@ -197,7 +197,7 @@ class CustomerAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
         if form.is_bound and form.is_valid():
             try:
                 with transaction.atomic():
-                    opened = [self._open(request, customer, form.cleaned_data) for customer in customers]
+                    opened = [self._open(request, customer, form) for customer in customers]
             except AccountsError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -206,9 +206,11 @@ class CustomerAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
         return action_page(self, request, customers, action="open_account", form=form,
                            title="Open an account", submit_label="Open account")
 
-    def _open(self, request: HttpRequest, customer: Customer, choice: dict[str, Any]) -> str:
+    def _open(self, request: HttpRequest, customer: Customer, form: OpenAccountForm) -> str:
         """Open the account and record it in the admin history; return its description."""
-        account = account_open(customer=customer, kind=choice["kind"], currency=choice["currency"])
+        choice = form.cleaned_data
+        account = account_open(customer=customer, kind=choice["kind"], currency=choice["currency"],
+                               request_key=form.request_key_for("open-account", customer.pk))
         self.log_addition(request, account, "Opened through the back office.")
         return f"{account.number} for {customer}"
 
@@ -251,8 +253,9 @@ class AccountAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: Account, form: Form, change: bool) -> None:
-        """Write only the editable columns, so a balance posted meanwhile by the ledger is never overwritten."""
-        obj.save(update_fields=list(AccountChangeForm.Meta.fields))
+        """Write only the editable columns under the row lock, so a balance posted meanwhile is kept."""
+        account_update(account_id=obj.pk, status=obj.status,
+                       daily_withdrawal_limit_minor=obj.daily_withdrawal_limit_minor)
 
     def has_issue_card_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.add_card")
@@ -281,7 +284,8 @@ class AccountAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
         A refusal by the service becomes an error on the form, and the answer is None.
         """
         try:
-            issued = card_issue(account=account, network=form.cleaned_data["network"], must_change_pin=True)
+            issued = card_issue(account=account, network=form.cleaned_data["network"], must_change_pin=True,
+                                request_key=form.request_key_for("issue-card", account.pk))
         except AccountsError as exc:
             form.add_error(None, str(exc))
             return None
@@ -401,10 +405,10 @@ class CardAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
                            title="Reset the PIN", submit_label="Reset PIN")
 
     @sensitive_variables("pin")
-    def _pin_reset_page(self, request: HttpRequest, card: Card, form: Form) -> TemplateResponse | None:
+    def _pin_reset_page(self, request: HttpRequest, card: Card, form: ConfirmForm) -> TemplateResponse | None:
         """Reset the PIN and answer with the new one; a refusal becomes an error on the form."""
         try:
-            pin = card_pin_reset(card_id=card.pk)
+            pin = card_pin_reset(card_id=card.pk, request_key=form.request_key_for("reset-pin", card.pk))
         except AccountsError as exc:
             form.add_error(None, str(exc))
             return None

@@ -18,6 +18,7 @@ from transactions.money import MAX_AMOUNT_MINOR, MINOR_PER_MAJOR, AmountError, p
 
 from .cards import NETWORK_RANGES
 from .models import Account
+from .services import CLOSE_WITH_BALANCE_MESSAGE
 
 NETWORK_LABELS = {"amex": "American Express", "mastercard": "Mastercard", "discover": "Discover",
                   "maestro": "Maestro", "visa": "Visa"}
@@ -59,8 +60,25 @@ class AccountChangeForm(forms.ModelForm):
         model = Account
         fields = ["status", "daily_withdrawal_limit_minor"]
 
+    def clean(self) -> dict[str, Any]:
+        """Refuse closing an account that still holds money (the service checks again under lock)."""
+        cleaned = super().clean() or {}
+        if cleaned.get("status") == Account.Status.CLOSED and self.instance.balance_minor > 0:
+            raise forms.ValidationError(CLOSE_WITH_BALANCE_MESSAGE)
+        return cleaned
 
-class OpenAccountForm(forms.Form):
+
+class StaffRequestForm(forms.Form):
+    """A form whose hidden key makes a refreshed or doubled submission be refused, not repeated."""
+
+    request_key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+    def request_key_for(self, action: str, *parts: object) -> str:
+        """Return the key under which this submission of `action` is recorded."""
+        return ":".join([action, self.cleaned_data["request_key"].hex, *map(str, parts)])
+
+
+class OpenAccountForm(StaffRequestForm):
     kind = forms.ChoiceField(choices=Account.Kind.choices, initial=Account.Kind.CHECKING)
     currency = forms.CharField(
         max_length=3, help_text="Three-letter ISO 4217 code.", initial=lambda: settings.ATM_CURRENCY
@@ -74,7 +92,7 @@ class OpenAccountForm(forms.Form):
         return code
 
 
-class IssueCardForm(forms.Form):
+class IssueCardForm(StaffRequestForm):
     network = forms.ChoiceField(choices=NETWORK_CHOICES, initial="visa")
 
     def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:
@@ -90,8 +108,8 @@ class IssueCardForm(forms.Form):
         return cleaned
 
 
-class ConfirmForm(forms.Form):
-    """No input: the page only asks staff to confirm."""
+class ConfirmForm(StaffRequestForm):
+    """No input but the request key: the page only asks staff to confirm."""
 
 
 class LedgerRequestForm(forms.Form):

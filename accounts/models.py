@@ -141,3 +141,17 @@ class LoginAttempt(models.Model):
     def __str__(self) -> str:
         outcome = "succeeded" if self.succeeded else "failed"
         return f"{self.address} {outcome} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ProcessedRequest(models.Model):
+    """A staff request key already carried out: a refreshed or doubled form is refused, not repeated.
+
+    Used for operations whose result is shown only once (a new PAN, a one-time PIN), which cannot
+    be replayed and must not run twice.
+    """
+
+    key = models.CharField(max_length=80, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.key

@@ -16,12 +16,25 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .cards import generate_pan, network_for_pan, pan_fingerprint
-from .exceptions import AuthenticationFailed, CardBlocked, PinRejected
+from .exceptions import AccountsError, AuthenticationFailed, CardBlocked, PinRejected
 from .iban import random_iban
-from .models import Account, Card, Customer
+from .models import Account, Card, Customer, ProcessedRequest
 from .pins import hash_pin, pin_problem, verify_pin
 
 CARD_VALIDITY_YEARS = 4
+ALREADY_DONE_MESSAGE = "This request was already carried out (the form was sent twice); nothing was done again."
+CLOSE_WITH_BALANCE_MESSAGE = "Pay out the balance before closing the account."
+
+
+def request_claim(key: str | None) -> None:
+    """Record a staff request key inside the caller's transaction; refuse a key seen before."""
+    if key is None:
+        return
+    try:
+        with transaction.atomic():
+            ProcessedRequest.objects.create(key=key)
+    except IntegrityError as exc:
+        raise AccountsError(ALREADY_DONE_MESSAGE) from exc
 
 
 @dataclass(frozen=True)
@@ -36,11 +49,13 @@ class IssuedCard:
 def account_open(
     *, customer: Customer, kind: str = Account.Kind.CHECKING, currency: str | None = None,
     daily_withdrawal_limit_minor: int | None = None, rng: random.Random | None = None,
+    request_key: str | None = None,
 ) -> Account:
-    """Open an account with a fresh unique IBAN and a zero balance."""
+    """Open an account with a fresh unique IBAN and a zero balance (once per request key)."""
     for _attempt in range(20):
         try:
             with transaction.atomic():
+                request_claim(request_key)
                 return Account.objects.create(
                     customer=customer, number=random_iban(rng), kind=kind,
                     currency=currency or settings.ATM_CURRENCY,
@@ -71,15 +86,20 @@ def one_time_pin(rng: random.Random | None = None) -> str:
 
 def card_issue(
     *, account: Account, network: str = "visa", pin: str | None = None,
-    must_change_pin: bool = True, rng: random.Random | None = None,
+    must_change_pin: bool = True, rng: random.Random | None = None, request_key: str | None = None,
 ) -> IssuedCard:
-    """Issue a card on `account`; return it with the PAN and PIN, which are not stored."""
+    """Issue a card on `account`; return it with the PAN and PIN, which are not stored.
+
+    With a request key, a second call with the same key is refused: the first card's PAN was
+    shown once and cannot be shown again.
+    """
     rng = rng or secrets.SystemRandom()
     pin = pin if pin is not None else one_time_pin(rng)
     for _attempt in range(20):
         pan = generate_pan(network, rng)
         try:
             with transaction.atomic():
+                request_claim(request_key)
                 card = Card.objects.create(
                     account=account, pan_hmac=pan_fingerprint(pan), bin=pan[:6], last4=pan[-4:],
                     network=network_for_pan(pan), expiry=_expiry_from(timezone.localdate()),
@@ -89,6 +109,17 @@ def card_issue(
         except IntegrityError:
             continue  # PAN collision: draw another
     raise RuntimeError("Could not draw a unique PAN in 20 attempts.")
+
+
+def account_update(*, account_id: int, status: str, daily_withdrawal_limit_minor: int) -> Account:
+    """Change an account's status and daily limit under its row lock; refuse closing a funded account."""
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account_id)
+        if status == Account.Status.CLOSED and account.balance_minor > 0:
+            raise AccountsError(CLOSE_WITH_BALANCE_MESSAGE)
+        account.status, account.daily_withdrawal_limit_minor = status, daily_withdrawal_limit_minor
+        account.save(update_fields=["status", "daily_withdrawal_limit_minor"])
+    return account
 
 
 def card_block(*, card_id: int) -> Card:
@@ -112,10 +143,11 @@ def card_unblock(*, card_id: int) -> Card:
     return card
 
 
-def card_pin_reset(*, card_id: int, rng: random.Random | None = None) -> str:
+def card_pin_reset(*, card_id: int, rng: random.Random | None = None, request_key: str | None = None) -> str:
     """Give a card a new one-time PIN that must be changed at first use; return it (shown once)."""
     pin = one_time_pin(rng)
     with transaction.atomic():
+        request_claim(request_key)
         card = Card.objects.select_for_update().get(pk=card_id)
         card.pin_hash = hash_pin(pin)
         card.must_change_pin = True

@@ -23,7 +23,7 @@ TELLER_PERMISSIONS = {
     "accounts.view_customer", "accounts.add_customer", "accounts.change_customer",
     "accounts.view_account", "accounts.add_account", "accounts.change_account",
     "accounts.view_card", "accounts.add_card", "accounts.change_card",
-    "transactions.view_ledgerentry", "transactions.view_terminal",
+    "transactions.view_ledgerentry", "transactions.add_ledgerentry", "transactions.view_terminal",
 }
 
 
@@ -85,8 +85,9 @@ def test_it_creates_the_staff_groups_with_their_permissions():
 def test_it_gives_a_teller_the_permissions_of_the_group(bob_teller):
     user = User.objects.get(pk=bob_teller.pk)
     assert user.get_all_permissions() == TELLER_PERMISSIONS
-    assert not user.has_perm("transactions.add_ledgerentry")
+    assert user.has_perm("transactions.add_ledgerentry")  # staff deposits, adjustments, reversals
     assert not user.has_perm("transactions.change_ledgerentry")
+    assert not user.has_perm("transactions.delete_ledgerentry")
 
 
 def test_it_grants_by_group_name_and_keeps_what_other_apps_added():

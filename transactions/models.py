@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import Account
 
 from .exceptions import LedgerImmutable
+from .money import format_minor
 
 
 class Terminal(models.Model):
@@ -103,7 +104,7 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount_minor} on {self.account_id}"
+        return f"{self.get_kind_display()} {format_minor(self.amount_minor)} on {self.account.number} ({self.reference})"
 
     def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if not self._state.adding:

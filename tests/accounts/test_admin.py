@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import User
@@ -46,7 +48,8 @@ def _choose(client, url, action, *pks):
 
 def _apply(client, url, action, *pks, **fields):
     """Submit an action's intermediate page."""
-    data = {"action": action, "apply": "1", ACTION_CHECKBOX_NAME: [str(pk) for pk in pks], **fields}
+    data = {"action": action, "apply": "1", ACTION_CHECKBOX_NAME: [str(pk) for pk in pks],
+            "request_key": str(uuid.uuid4()), **fields}
     return client.post(url, data)
 
 
@@ -347,15 +350,13 @@ def test_it_refuses_an_adjustment_on_a_closed_account(admin_client_, alice_custo
     assert _snapshot() == before
 
 
-def test_it_keeps_ledger_actions_from_tellers(teller_client, alice_customer):
-    before = _snapshot()
+def test_it_lets_tellers_post_staff_deposits_with_a_reason(teller_client, alice_customer):
     page = teller_client.get(ACCOUNTS)
-    assert "post_adjustment" not in page.content.decode() and "issue_card" in page.content.decode()
+    assert "post_adjustment" in page.content.decode()
     response = _apply(teller_client, ACCOUNTS, "post_adjustment", alice_customer.account.pk,
-                      request_key="0f0e0d0c-0b0a-4998-8776-655443322110", direction="credit", amount="100",
-                      reason="Try")
-    assert _messages(response) == ["No action selected."]
-    assert _snapshot() == before
+                      direction="credit", amount="100", reason="Cash paid in at the counter")
+    assert response.status_code == 302
+    assert Account.objects.get(pk=alice_customer.account.pk).balance_minor == 60_000
 
 
 def test_it_lists_a_customers_cards_with_status_on_the_customer_page(teller_client, alice_customer):
@@ -363,3 +364,28 @@ def test_it_lists_a_customers_cards_with_status_on_the_customer_page(teller_clie
     page = teller_client.get(reverse("admin:accounts_customer_change", args=[alice_customer.customer.pk]))
     content = page.content.decode()
     assert f"{alice_customer.card.masked_pan}</a> on {alice_customer.account.number}: Blocked" in content
+
+
+def test_it_refuses_a_resubmitted_card_issue_instead_of_issuing_a_second_card(admin_client_, alice_customer):
+    key = str(uuid.uuid4())
+    first = _apply(admin_client_, ACCOUNTS, "issue_card", alice_customer.account.pk, network="visa", request_key=key)
+    assert first.status_code == 200 and "pan" in first.context
+    cards_before = Card.objects.count()
+    again = _apply(admin_client_, ACCOUNTS, "issue_card", alice_customer.account.pk, network="visa", request_key=key)
+    assert _form_errors(again) == [
+        "This request was already carried out (the form was sent twice); nothing was done again."]
+    assert Card.objects.count() == cards_before
+
+
+def test_it_refuses_to_close_an_account_that_still_holds_money(teller_client, alice_customer):
+    url = reverse("admin:accounts_account_change", args=[alice_customer.account.pk])
+    inline = {"cards-TOTAL_FORMS": "0", "cards-INITIAL_FORMS": "0", "cards-MIN_NUM_FORMS": "0",
+              "cards-MAX_NUM_FORMS": "0"}
+    response = teller_client.post(url, {"status": "closed", "daily_withdrawal_limit_minor": "1000", **inline})
+    assert response.status_code == 200
+    assert "Pay out the balance before closing the account." in response.content.decode()
+    assert Account.objects.get(pk=alice_customer.account.pk).status == "open"
+    response = teller_client.post(url, {"status": "frozen", "daily_withdrawal_limit_minor": "250.50", **inline})
+    assert response.status_code == 302
+    account = Account.objects.get(pk=alice_customer.account.pk)
+    assert (account.status, account.daily_withdrawal_limit_minor, account.balance_minor) == ("frozen", 25_050, 50_000)

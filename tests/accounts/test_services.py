@@ -58,3 +58,12 @@ def test_it_stores_only_a_fingerprint_bin_and_last_four_of_an_issued_card(alice_
     assert card.must_change_pin
     stored = " ".join(str(value) for value in Card.objects.filter(pk=card.pk).values().first().values())
     assert issued.pan not in stored and issued.pin not in card.pin_hash
+
+
+def test_it_refuses_to_close_a_funded_account_even_past_the_form(alice_customer):
+    from accounts.exceptions import AccountsError
+    from accounts.services import account_update
+
+    with pytest.raises(AccountsError, match="Pay out the balance before closing the account."):
+        account_update(account_id=alice_customer.account.pk, status="closed", daily_withdrawal_limit_minor=0)
+    assert alice_customer.account.__class__.objects.get(pk=alice_customer.account.pk).status == "open"

@@ -83,16 +83,16 @@ def test_it_refuses_every_edit_of_a_ledger_entry_even_to_a_superuser(admin_clien
     assert 'name="_save"' not in admin_client_.get(change).content.decode()
 
 
-def test_it_lets_a_teller_only_view_ledger_and_terminals(teller_client, alice_customer):
+def test_it_lets_a_teller_view_but_never_edit_ledger_and_terminals(teller_client, alice_customer):
     before = _snapshot()
     entry = _deposit(alice_customer)
+    before = _snapshot()
     assert teller_client.post(reverse("admin:transactions_ledgerentry_change", args=[entry.pk]),
                               {"reason": "x"}).status_code == 403
+    assert teller_client.post(reverse("admin:transactions_ledgerentry_delete", args=[entry.pk]),
+                              {"post": "yes"}).status_code == 403
     assert teller_client.get(reverse("admin:transactions_terminal_add")).status_code == 403
-    assert "reverse_entry" not in teller_client.get(LEDGER).content.decode()
-    response = teller_client.post(LEDGER, {"action": "reverse_entry", "apply": "1", ACTION_CHECKBOX_NAME: [str(entry.pk)],
-                                           "request_key": "0f0e0d0c-0b0a-4998-8776-655443322110", "reason": "Try"})
-    assert response.status_code == 200  # a teller has no ledger actions at all: the POST shows the list
+    assert teller_client.get(LEDGER).status_code == 200
     assert _snapshot() == before
 
 

@@ -21,7 +21,9 @@ GROUP_PERMISSIONS = {
         ("accounts", "customer", ("view", "add", "change")),
         ("accounts", "account", ("view", "add", "change")),
         ("accounts", "card", ("view", "add", "change")),
-        ("transactions", "ledgerentry", ("view",)),
+        # "add" lets tellers post staff deposits, adjustments and reversals through the ledger
+        # service (entries are never changed or deleted by anyone).
+        ("transactions", "ledgerentry", ("view", "add")),
         ("transactions", "terminal", ("view",)),
     ],
     PRIVACY_OFFICERS: [

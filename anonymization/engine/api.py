@@ -163,7 +163,7 @@ class _Problem:
 
     def _encode(self) -> Space:
         leaves = []
-        for column, hierarchy in zip(self.qis, self.hierarchies):
+        for column, hierarchy in zip(self.qis, self.hierarchies, strict=True):
             encoded = encode_column(self.df[column], column)
             leaves.append(hierarchy.leaf_codes(encoded.labels)[encoded.codes])
         sensitive = encode_column(self.df[self.sensitive], self.sensitive) if self.sensitive else None
@@ -182,7 +182,7 @@ class _Problem:
         search = SearchStatistics(algorithm, outcome.lattice_size, outcome.nodes_checked,
                                   outcome.nodes_tagged, outcome.elapsed_s)
         return Result(
-            data=self._output(outcome.levels, kept_rows), levels=dict(zip(self.qis, outcome.levels)),
+            data=self._output(outcome.levels, kept_rows), levels=dict(zip(self.qis, outcome.levels, strict=True)),
             metric=self.metric.name, info_loss=float(outcome.record.metric), rows_in=self.space.n_rows,
             suppressed_rows=view.suppressed, classes=_class_statistics(view),
             risk=self._risk(view, row_class, kept_rows), search=search,
@@ -191,7 +191,7 @@ class _Problem:
     def _output(self, levels: tuple[int, ...], kept_rows: np.ndarray) -> pd.DataFrame:
         out = self.df.copy() if len(kept_rows) == len(self.df) else self.df.iloc[kept_rows].copy()
         cells = self.space.row_cell[kept_rows]
-        for a, (column, hierarchy, level) in enumerate(zip(self.qis, self.hierarchies, levels)):
+        for a, (column, hierarchy, level) in enumerate(zip(self.qis, self.hierarchies, levels, strict=True)):
             if level > 0:
                 labels = np.asarray(hierarchy.labels[level], dtype=object)
                 out[column] = labels[hierarchy.codes[self.space.cell_leaves[cells, a], level]]
@@ -214,7 +214,7 @@ def _class_statistics(view: ClassView) -> ClassStatistics:
     if len(sizes) == 0:
         return ClassStatistics(0, 0, 0, 0.0, {})
     values, counts = np.unique(sizes, return_counts=True)
-    distribution = {int(v): int(c) for v, c in zip(values, counts)}
+    distribution = {int(v): int(c) for v, c in zip(values, counts, strict=True)}
     return ClassStatistics(len(sizes), int(sizes.min()), int(sizes.max()), float(sizes.mean()), distribution)
 
 

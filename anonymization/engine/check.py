@@ -92,7 +92,7 @@ class Space:
 
     def _build_extra(self) -> None:
         """Cells of a node stay distinct per (class, extra); extra = sensitive and/or individual."""
-        parts = [(c, len(l)) for c, l in ((self.cell_sensitive, self.sensitive_labels),
+        parts = [(c, len(labels)) for c, labels in ((self.cell_sensitive, self.sensitive_labels),
                                             (self.cell_individual, self.individual_labels)) if c is not None]
         if not parts:
             self.cell_extra, self.n_extra = None, 1
@@ -132,8 +132,8 @@ class Space:
 
     def flat_values(self, per_label: list[list[np.ndarray]]) -> np.ndarray:
         """Flatten ``per_label[a][l][hierarchy label index]`` into a table over (attribute, level, code)."""
-        parts = [np.asarray(per_label[a][l])[self.label_index[self.offsets[a] + l]]
-                 for a in range(self.d) for l in range(self.depths[a])]
+        parts = [np.asarray(per_label[a][level])[self.label_index[self.offsets[a] + level]]
+                 for a in range(self.d) for level in range(self.depths[a])]
         return np.concatenate(parts)
 
     @cached_property
@@ -177,7 +177,7 @@ def node_keys(space: Space, rep: np.ndarray, levels: Sequence[int]) -> tuple[np.
         return combine_codes([space.codes[c].take(rep).astype(np.int64) for c in columns], cards)
     key = np.zeros(len(rep), dtype=np.int64)
     radix = 1
-    for column, card in zip(columns[::-1], cards[::-1]):
+    for column, card in zip(columns[::-1], cards[::-1], strict=True):
         if card > 1:
             key += space.codes[column].take(rep) * np.int64(radix)
         radix *= card
@@ -258,7 +258,7 @@ def groupify(space: Space, source: Table, levels: Sequence[int]) -> ClassView:
         _, keys, rep, count = _reduce(cell_key, len(sizes) * space.n_extra, source.rep, source.count)
         table = Table(rep, count)
         cell_class = keys // space.n_extra
-    return ClassView(space, tuple(int(l) for l in levels), sizes, class_rep, cell_class, table, cls)
+    return ClassView(space, tuple(int(level) for level in levels), sizes, class_rep, cell_class, table, cls)
 
 
 @dataclass(frozen=True)
@@ -299,7 +299,7 @@ class NodeChecker:
 
     def check(self, levels: Sequence[int]) -> NodeRecord:
         """Check a node (once; later calls return the stored record)."""
-        key = tuple(int(l) for l in levels)
+        key = tuple(int(level) for level in levels)
         record = self.records.get(key)
         if record is None:
             view = groupify(self.space, self.cache.source(key), key)

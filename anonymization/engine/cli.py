@@ -10,7 +10,6 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from .api import NoSolutionError, anonymize
 from .criteria import Criterion, DistinctLDiversity, EntropyLDiversity, KAnonymity, TCloseness

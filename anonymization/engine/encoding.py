@@ -78,7 +78,7 @@ def combine_codes(columns: list[np.ndarray], cardinalities: list[int]) -> tuple[
     """
     key = np.zeros(len(columns[0]) if columns else 0, dtype=np.int64)
     space = 1
-    for column, cardinality in zip(columns, cardinalities):
+    for column, cardinality in zip(columns, cardinalities, strict=True):
         if space * cardinality > KEY_LIMIT:
             uniques, key = np.unique(key, return_inverse=True)
             key = key.astype(np.int64, copy=False).ravel()

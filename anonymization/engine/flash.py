@@ -172,7 +172,7 @@ def _scan_candidates(lattice: Lattice, checker: NodeChecker, candidates: np.ndar
     """Phase 2 for non-monotonic settings: evaluate every candidate that could beat ``best``."""
     ordered, bounds = _candidate_order(lattice, checker, candidates)
     dominated = np.zeros(lattice.depths, dtype=bool) if monotonic else None
-    for node, bound in zip(ordered.tolist(), bounds.tolist()):
+    for node, bound in zip(ordered.tolist(), bounds.tolist(), strict=True):
         if _beyond(bound, best):
             break
         if dominated is not None and dominated.flat[node]:

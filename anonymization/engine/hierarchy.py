@@ -208,14 +208,14 @@ class Hierarchy:
             raise HierarchyError(f"unknown date level(s): {quote_list(unknown)}; use {', '.join(_DATE_FORMATS)}")
         distinct = sorted({value_to_str(v) for v in values})
         stamps = pd.to_datetime(pd.Series(distinct), errors="raise")
-        rows = [[v, *(_DATE_FORMATS[level](s) for level in levels), top] for v, s in zip(distinct, stamps)]
+        rows = [[v, *(_DATE_FORMATS[level](s) for level in levels), top] for v, s in zip(distinct, stamps, strict=True)]
         return cls(rows, name=name)
 
 
 def _check_widths(widths: Sequence[float]) -> None:
     if not widths or any(w <= 0 for w in widths):
         raise HierarchyError(f"interval widths must be positive, got {list(widths)}")
-    for smaller, larger in zip(widths, widths[1:]):
+    for smaller, larger in zip(widths, widths[1:], strict=False):
         ratio = larger / smaller
         if ratio < 1 or not math.isclose(ratio, round(ratio)):
             raise HierarchyError(

@@ -62,11 +62,11 @@ class Lattice:
 
     def index(self, levels: Sequence[int]) -> int:
         """Flat index of a level vector."""
-        return int(sum(int(l) * s for l, s in zip(levels, self.strides)))
+        return int(sum(int(level) * s for level, s in zip(levels, self.strides, strict=True)))
 
     def node(self, index: int) -> tuple[int, ...]:
         """Level vector of a flat index."""
-        return tuple(int(l) for l in self.levels[index])
+        return tuple(int(level) for level in self.levels[index])
 
     def successors(self, index: int) -> list[int]:
         """Direct generalizations (one attribute one level up), in stable order."""
@@ -82,11 +82,11 @@ class Lattice:
 
     def generalizations(self, index: int) -> tuple[slice, ...]:
         """Slices selecting, in an array of shape ``depths``, the node and all its generalizations."""
-        return tuple(slice(int(l), None) for l in self.levels[index])
+        return tuple(slice(int(level), None) for level in self.levels[index])
 
     def specializations(self, index: int) -> tuple[slice, ...]:
         """Slices selecting the node and all its specializations."""
-        return tuple(slice(0, int(l) + 1) for l in self.levels[index])
+        return tuple(slice(0, int(level) + 1) for level in self.levels[index])
 
     def by_height(self) -> list[np.ndarray]:
         """Node indices of each height, each in stable order."""

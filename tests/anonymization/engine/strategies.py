@@ -7,8 +7,14 @@ from dataclasses import dataclass
 import pandas as pd
 from hypothesis import strategies as st
 
-from anonymization.engine import (Criterion, DistinctLDiversity, EntropyLDiversity, Hierarchy, KAnonymity,
-                                  TCloseness)
+from anonymization.engine import (
+    Criterion,
+    DistinctLDiversity,
+    EntropyLDiversity,
+    Hierarchy,
+    KAnonymity,
+    TCloseness,
+)
 from anonymization.engine.metrics import METRICS
 
 CRITERION_KINDS = ["k", "k-individuals", "distinct-l", "entropy-l", "t-equal", "t-ordered"]
@@ -37,7 +43,7 @@ def hierarchies(draw: st.DrawFn, name: str) -> Hierarchy:
         merged = draw(st.integers(1, len(previous)))
         parent = {g: draw(st.integers(0, merged - 1)) for g in previous}
         groups = [parent[g] for g in groups]
-        for row, group in zip(rows, groups):
+        for row, group in zip(rows, groups, strict=True):
             row.append(f"{name}L{level}g{group}")
     return Hierarchy(rows, name=name)
 
@@ -52,11 +58,11 @@ def tables(draw: st.DrawFn, hierarchies_by_column: dict[str, Hierarchy]) -> pd.D
     return pd.DataFrame(data)
 
 
-def criteria_for(kind: str, k: int, l: int, t: float) -> list[Criterion]:
+def criteria_for(kind: str, k: int, diversity: int, t: float) -> list[Criterion]:
     extra: dict[str, list[Criterion]] = {
         "k": [], "k-individuals": [],
-        "distinct-l": [DistinctLDiversity("sensitive", l)],
-        "entropy-l": [EntropyLDiversity("sensitive", l)],
+        "distinct-l": [DistinctLDiversity("sensitive", diversity)],
+        "entropy-l": [EntropyLDiversity("sensitive", diversity)],
         "t-equal": [TCloseness("sensitive", t, "equal")],
         "t-ordered": [TCloseness("sensitive", t, "ordered")],
     }
@@ -73,5 +79,5 @@ def problems(draw: st.DrawFn, kinds: list[str] = CRITERION_KINDS, metrics: list[
                             draw(st.sampled_from([0.15, 0.3, 0.5])))
     metric = draw(st.sampled_from(metrics or sorted(METRICS)))
     limit = draw(st.sampled_from([0.0, 0.0, 0.1, 0.25, 0.5]))
-    individual_id = "person" if kind == "k-individuals" else None
+    individual_id = "person" if kind == "k-individuals" or draw(st.booleans()) else None
     return Problem(table, by_column, criteria, kind, metric, limit, individual_id)

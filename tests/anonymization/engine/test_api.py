@@ -4,8 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anonymization.engine import (DistinctLDiversity, EntropyLDiversity, Hierarchy, HierarchyError, KAnonymity,
-                                  NoSolutionError, TCloseness, anonymize)
+from anonymization.engine import (
+    DistinctLDiversity,
+    EntropyLDiversity,
+    Hierarchy,
+    HierarchyError,
+    KAnonymity,
+    NoSolutionError,
+    TCloseness,
+    anonymize,
+)
 from anonymization.engine.metrics import METRICS
 
 AGE = Hierarchy.intervals(range(20, 40), widths=[5, 10, 20])

@@ -138,3 +138,10 @@ def test_it_treats_missing_values_as_the_null_string() -> None:
     hierarchy = Hierarchy([["1234", "*"], ["NULL", "*"]])
     result = anonymize(table, {"zip": hierarchy}, [KAnonymity(2)], 0.0)
     assert result.levels == {"zip": 0} and result.classes.count == 2
+
+
+def test_it_reports_progress_after_every_check() -> None:
+    calls: list[tuple[int, int]] = []
+    result = anonymize(_people(), {"age": AGE, "zip": ZIP}, [KAnonymity(4)], 0.0, progress=lambda *a: calls.append(a))
+    assert calls[-1] == (result.search.nodes_checked, 25)
+    assert [c[0] for c in calls] == list(range(1, len(calls) + 1))

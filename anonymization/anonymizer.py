@@ -18,10 +18,17 @@ import numpy as np
 import pandas as pd
 
 from .columns import INDIVIDUAL
-from .engine.api import NoSolutionError, Result
-from .engine.api import anonymize as engine_anonymize
-from .engine.criteria import Criterion, DistinctLDiversity, KAnonymity, TCloseness
-from .engine.hierarchy import Hierarchy, HierarchyError
+from .engine import (
+    Criterion,
+    DistinctLDiversity,
+    Hierarchy,
+    HierarchyError,
+    KAnonymity,
+    NoSolutionError,
+    Result,
+    TCloseness,
+)
+from .engine import anonymize as engine_anonymize
 from .exceptions import HierarchyInvalid, ReleaseUnsatisfiable
 from .hierarchies import HierarchyTable, generalize_column
 from .policies import sensitive_is_ordered

@@ -19,7 +19,7 @@ Snapshot = dict[str, Any]
 
 def metric_names() -> list[str]:
     """Return the quality metrics the engine offers."""
-    from .engine.metrics import METRICS
+    from .engine import METRICS
 
     return sorted(METRICS)
 

@@ -37,11 +37,13 @@ def yesterday_data(db):
 
 
 @pytest.fixture
-def broker_down():
+def broker_down(monkeypatch):
     """Point Celery at a closed port with eager execution off, as when Redis is stopped."""
+    closed = "redis://127.0.0.1:1/3"
+    monkeypatch.setenv("CELERY_BROKER_URL", closed)  # Celery reads the variable before its settings
     conf = current_app.conf
     saved = conf.task_always_eager, conf.broker_url
-    conf.task_always_eager, conf.broker_url = False, "redis://127.0.0.1:1/3"
+    conf.task_always_eager, conf.broker_url = False, closed
     yield
     conf.task_always_eager, conf.broker_url = saved
 

@@ -21,6 +21,7 @@ env: install
 	@$(PY) -m atmsite.devenv .env
 
 migrate: install env
+	mkdir -p var
 	$(PY) manage.py migrate --noinput
 
 # Demo data is loaded once; the marker file remembers the demo cards it printed.

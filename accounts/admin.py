@@ -31,7 +31,7 @@ from .admin_forms import AccountChangeForm, AdjustmentForm, ConfirmForm, IssueCa
 from .crypto import blind_index
 from .exceptions import AccountsError
 from .iban import iban_is_valid, normalize_account_number
-from .models import Account, Card, Customer
+from .models import Account, Card, Customer, LoginAttempt
 from .services import account_open, account_update, card_block, card_issue, card_pin_reset, card_unblock
 
 # An action page posts back with this field, so the action knows its form was submitted.
@@ -419,3 +419,22 @@ class CardAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
 
 def _cards(count: int) -> str:
     return f"{count} card" if count == 1 else f"{count} cards"
+
+
+@admin.register(LoginAttempt)
+class LoginAttemptAdmin(admin.ModelAdmin):
+    """Web ATM login attempts per client address: read-only evidence for the fraud team."""
+
+    list_display = ("created_at", "address", "succeeded")
+    list_filter = ("succeeded", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("=address",)
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False

@@ -102,3 +102,14 @@ def test_it_grants_by_group_name_and_keeps_what_other_apps_added():
     assert _group_permissions("Privacy officers") == {"sessions.view_session"}
     staff_groups.grant(apps, editor)
     assert _group_permissions("Tellers") == TELLER_PERMISSIONS
+
+
+def test_it_shows_login_attempts_read_only_to_superusers(admin_client):
+    from accounts.models import LoginAttempt
+
+    attempt = LoginAttempt.objects.create(address="198.51.100.7", succeeded=False)
+    changelist = admin_client.get(reverse("admin:accounts_loginattempt_changelist") + "?q=198.51.100.7")
+    assert changelist.status_code == 200 and "198.51.100.7" in changelist.content.decode()
+    change_url = reverse("admin:accounts_loginattempt_change", args=[attempt.pk])
+    assert admin_client.post(change_url, {"address": "203.0.113.1", "succeeded": "on"}).status_code == 403
+    assert LoginAttempt.objects.get(pk=attempt.pk).address == "198.51.100.7"

@@ -78,6 +78,19 @@ def one_time_page(modeladmin: admin.ModelAdmin, request: HttpRequest, template: 
     return response
 
 
+class ReadOnlyAdminMixin:
+    """Admin over rows that change only through services: view them, never add, edit or delete."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 class AccountNumberSearchMixin:
     """Find objects by an account number typed with or without spaces ("NL12 ATMB 0123 4567 89")."""
 
@@ -113,19 +126,12 @@ def customers_with_email(queryset: QuerySet, email: str) -> QuerySet:
     return queryset.filter(email_index=blind_index(email))
 
 
-class AccountInline(admin.TabularInline):
+class AccountInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Account
     fields = ("number", "kind", "currency", "balance", "status", "daily_limit", "opened_at")
     readonly_fields = fields
     extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     @admin.display(description="Balance")
     def balance(self, account: Account) -> str:
@@ -136,19 +142,12 @@ class AccountInline(admin.TabularInline):
         return format_minor(account.daily_withdrawal_limit_minor, account.currency)
 
 
-class CardInline(admin.TabularInline):
+class CardInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Card
     fields = ("network", "bin", "last4", "expiry", "status", "failed_pin_attempts", "must_change_pin", "issued_at")
     readonly_fields = fields
     extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 @admin.register(Customer)
@@ -339,7 +338,10 @@ class CardExpiryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Card)
-class CardAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
+class CardAdmin(ReadOnlyAdminMixin, AccountNumberSearchMixin, admin.ModelAdmin):
+    """Cards are issued with the accounts' "Issue a card" action and change only through the
+    block, unblock and PIN reset actions."""
+
     account_number_lookup = "account__number"
     list_display = ("masked_pan", "account", "holder", "network", "expiry", "status", "failed_pin_attempts",
                     "must_change_pin", "issued_at")
@@ -358,17 +360,6 @@ class CardAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
     @admin.display(description="Holder", ordering="account__customer__last_name")
     def holder(self, card: Card) -> Customer:
         return card.account.customer
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        """Refuse the plain add form: cards are issued with the accounts' "Issue a card" action."""
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        """Refuse edits: a card changes only through the block, unblock and PIN reset actions."""
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     def has_manage_card_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.change_card")
@@ -422,19 +413,10 @@ def _cards(count: int) -> str:
 
 
 @admin.register(LoginAttempt)
-class LoginAttemptAdmin(admin.ModelAdmin):
+class LoginAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Web ATM login attempts per client address: read-only evidence for the fraud team."""
 
     list_display = ("created_at", "address", "succeeded")
     list_filter = ("succeeded", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=address",)
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False

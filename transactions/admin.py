@@ -11,11 +11,18 @@ from functools import cached_property
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from accounts.admin import AccountNumberSearchMixin, action_page, only_one, report_posting, submitted
+from accounts.admin import (
+    AccountNumberSearchMixin,
+    ReadOnlyAdminMixin,
+    action_page,
+    only_one,
+    report_posting,
+    submitted,
+)
 from accounts.admin_forms import ReversalForm
 
 from .exceptions import TransactionError
@@ -92,7 +99,7 @@ class AmountRangeFilter(admin.SimpleListFilter):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdminMixin, AccountNumberSearchMixin, admin.ModelAdmin):
     account_number_lookup = "account__number"
     list_display = ("created_at", "account", "kind", "signed_amount", "balance_after", "channel", "terminal",
                     "reference", "staff_user")
@@ -121,15 +128,6 @@ class LedgerEntryAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
     def reversed_by(self, entry: LedgerEntry) -> str:
         reversal = entry.reversals.first()
         return f"{reversal.get_kind_display()} #{reversal.pk} ({reversal.reason})" if reversal else "-"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     def has_post_ledger_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("transactions.add_ledgerentry")

@@ -110,11 +110,23 @@ def _search(work: pd.DataFrame, snapshot: dict, hierarchies: dict[str, Hierarchy
         raise HierarchyInvalid(f"Hierarchy invalid: {exc}.") from exc
 
 
+def _released(frame: pd.DataFrame, data: pd.DataFrame, snapshot: dict) -> pd.DataFrame:
+    """Return the policy's columns for the kept rows, in order; generalized text as categoricals."""
+    kept = data.index.to_numpy()
+    columns = {}
+    for name in snapshot["columns"]:
+        column = data[name] if name in data.columns else frame[name].iloc[kept]
+        columns[name] = column.astype("category").to_numpy() if column.dtype == object else column.to_numpy()
+    return pd.DataFrame(columns)
+
+
 def anonymize(frame: pd.DataFrame, snapshot: dict) -> Outcome:
     """Find and apply the optimal generalization of the extracted frame under the policy snapshot."""
     work, tables = _prepare(frame, snapshot)
-    result = _search(work, snapshot, _hierarchies(tables))
-    released = result.data[list(snapshot["columns"])].reset_index(drop=True)
+    # The engine sees only what it needs: quasi-identifiers, the sensitive column and the customer.
+    needed = [*tables, *([snapshot["sensitive_column"]] if snapshot.get("sensitive_column") else []), INDIVIDUAL]
+    result = _search(work[needed], snapshot, _hierarchies(tables))
+    released = _released(frame, result.data, snapshot)
     return Outcome(
         released=released, individuals=result.data[INDIVIDUAL].to_numpy(),
         leaves={column: work[column] for column in tables},

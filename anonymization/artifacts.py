@@ -97,9 +97,9 @@ def write_text(kind: str, text: str, folder: str) -> Written:
 
 
 def read_csv(name: str) -> pd.DataFrame:
-    """Read a written CSV back as text columns (no type guessing, empty cells stay empty strings)."""
+    """Read a written CSV back as text categoricals (no type guessing, empty cells stay empty strings)."""
     with _storage().open(name, "rb") as handle:
-        return pd.read_csv(handle, dtype=str, keep_default_na=False, na_filter=False)
+        return pd.read_csv(handle, dtype="category", keep_default_na=False, na_filter=False)
 
 
 def read_parquet(name: str) -> pd.DataFrame:

@@ -56,6 +56,7 @@ DIRECT_IDENTIFIERS: frozenset[str] = frozenset({
     "id", "pk", "name", "first_name", "last_name", "full_name", "email", "phone", "pan", "card_pan",
     "account", "account_id", "account_number", "number", "iban", "card_id", "customer_id", "customer",
     "pan_hmac", "last4", "pin", "pin_hash", "reference", "idempotency_key", "terminal_id", "staff_user_id",
+    "email_index", "street_address", "address",
 })
 
 # The in-memory column holding each row's customer: used to count k over customers, never written.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db.models import BigIntegerField, Count, Func, OuterRef, Q, Subquery, Sum
+from django.db.models import BigIntegerField, Count, Func, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Account, Card, Customer
@@ -66,20 +66,25 @@ def _age_at(birth_dates: list[datetime.date], as_of: datetime.date) -> np.ndarra
                     dtype=np.int16)
 
 
-def _first_card(field: str, **outer: str) -> Subquery:
-    cards = Card.objects.filter(**{key: OuterRef(value) for key, value in outer.items()}).order_by("pk")
-    return Subquery(cards.values(field)[:1])
+def _first_cards() -> dict[int, tuple[str, str]]:
+    """Return each account's first card (lowest id) as (BIN, network), read in one ordered pass."""
+    first: dict[int, tuple[str, str]] = {}
+    cards = Card.objects.order_by("account_id", "pk").values_list("account_id", "bin", "network")
+    for account_id, bin_, network in cards.iterator(chunk_size=CHUNK_SIZE):
+        first.setdefault(account_id, (bin_, network))
+    return first
 
 
 def _cards_by_account() -> pd.DataFrame:
     """Return each account's customer id and its first card's BIN and network ("none" without a card)."""
-    rows = list(Account.objects.order_by("pk").values_list(
-        "pk", "customer_id", _first_card("bin", account="pk"), _first_card("network", account="pk")))
-    ids, customers, bins, networks = zip(*rows, strict=True) if rows else ((), (), (), ())
+    rows = list(Account.objects.order_by("pk").values_list("pk", "customer_id"))
+    ids, customers = zip(*rows, strict=True) if rows else ((), ())
+    cards = _first_cards()
+    found = [cards.get(account, (NO_CARD, NO_CARD)) for account in ids]
     return pd.DataFrame({
         "customer": np.array(customers, dtype=np.int64),
-        "card_number": pd.Categorical([b or NO_CARD for b in bins]),
-        "card_network": pd.Categorical([n or NO_CARD for n in networks]),
+        "card_number": pd.Categorical([bin_ for bin_, _ in found]),
+        "card_network": pd.Categorical([network for _, network in found]),
     }, index=pd.Index(np.array(ids, dtype=np.int64), name="account"))
 
 
@@ -173,11 +178,15 @@ def _customer_totals(cutoff: datetime.datetime) -> pd.DataFrame:
 
 
 def _first_card_by_customer() -> pd.DataFrame:
-    rows = list(Customer.objects.order_by("pk").values_list(
-        "pk", _first_card("bin", account__customer="pk"), _first_card("network", account__customer="pk")))
-    ids, bins, networks = zip(*rows, strict=True) if rows else ((), (), ())
-    return pd.DataFrame({"card_number": pd.Categorical([b or NO_CARD for b in bins]),
-                         "card_network": pd.Categorical([n or NO_CARD for n in networks])},
+    """Return each customer's first card (the lowest card id over their accounts)."""
+    accounts = dict(Account.objects.values_list("pk", "customer_id"))
+    first: dict[int, tuple[int, str, str]] = {}
+    cards = Card.objects.order_by("pk").values_list("pk", "account_id", "bin", "network")
+    for pk, account_id, bin_, network in cards.iterator(chunk_size=CHUNK_SIZE):
+        first.setdefault(accounts[account_id], (pk, bin_, network))
+    ids = sorted(first)
+    return pd.DataFrame({"card_number": pd.Categorical([first[c][1] for c in ids]),
+                         "card_network": pd.Categorical([first[c][2] for c in ids])},
                         index=pd.Index(np.array(ids, dtype=np.int64), name="customer"))
 
 
@@ -186,6 +195,8 @@ def _customers(as_of: datetime.date, columns: list[str], progress: ProgressCallb
     totals = _customer_totals(cutoff_for(as_of))
     progress(len(totals))
     people = _people(as_of).join(_first_card_by_customer()).reindex(totals.index)
+    for name in ("card_number", "card_network"):
+        people[name] = people[name].cat.add_categories([NO_CARD]).fillna(NO_CARD)
     frame = pd.concat([people, totals], axis=1)[columns].reset_index(drop=True)
     frame[INDIVIDUAL] = np.arange(len(frame), dtype=np.int32)
     return frame

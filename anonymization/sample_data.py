@@ -83,13 +83,13 @@ def _entry_rows(rng: random.Random, accounts: list[Account], entries: int, last_
         signed = -amount if kind in ("withdrawal", "transfer_out") else amount
         balances[account] += signed
         yield (account, kind, signed, balances[account], start + datetime.timedelta(seconds=offset),
-               CHANNELS[kind], f"S{seed}R{n}", f"sample-{seed}-{n}")
+               CHANNELS[kind], f"S{seed}R{n}", f"sample-{seed}-{n}", "")
     for account in accounts:
         account.balance_minor = balances[account.pk]
 
 
 _ENTRY_COLUMNS = ("account_id", "kind", "amount_minor", "balance_after_minor", "created_at", "channel", "reference",
-                  "idempotency_key")
+                  "idempotency_key", "reason")
 
 
 def _copy_entries(rows) -> None:  # type: ignore[no-untyped-def]

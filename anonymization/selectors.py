@@ -15,10 +15,12 @@ CHUNK_SIZE = 20_000
 
 
 def identifiers_in_database() -> Identifiers:
-    """Return every customer's names, email, phone, account numbers and BIN+last4 combos, normalized."""
+    """Return every customer's names, street address, email, phone, account numbers and BIN+last4, normalized."""
     ids = Identifiers()
-    people = Customer.objects.order_by().values_list("first_name", "last_name", "email", "phone")
-    for first, last, email, phone in people.iterator(chunk_size=CHUNK_SIZE):
+    people = Customer.objects.order_by().values_list("first_name", "last_name", "email", "phone", "street_address")
+    for first, last, email, phone, address in people.iterator(chunk_size=CHUNK_SIZE):
+        if address and address.strip():
+            ids.names.add(address.strip().casefold())
         names = [name.strip().casefold() for name in (first, last) if name and len(name.strip()) > 1]
         ids.names.update(names)
         if len(names) == 2:

@@ -32,7 +32,7 @@ BIN_LAST4_LENGTH = 10
 class Identifiers:
     """Normalized forms of every direct identifier in the database, for cell scanning."""
 
-    names: set[str] = field(default_factory=set)        # first, last and full names, casefolded
+    names: set[str] = field(default_factory=set)        # first, last, full names, street addresses, casefolded
     full_names: set[str] = field(default_factory=set)   # "first last", casefolded
     emails: set[str] = field(default_factory=set)       # casefolded
     phones: set[str] = field(default_factory=set)       # digits only
@@ -151,7 +151,7 @@ def _leak_kind(value: str, ids: Identifiers) -> str | None:
     """Return what kind of identifier the cell carries (never the identifier itself), or None."""
     folded = value.strip().casefold()
     if folded in ids.names:
-        return "a customer name"
+        return "a customer name or address"
     if folded in ids.emails or any(token in ids.emails for token in folded.split()):
         return "an email address"
     words = _WORDS.findall(folded)

@@ -1,0 +1,85 @@
+"""Hierarchy builders and their parameter checks (no database)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from anonymization.exceptions import HierarchyInvalid
+from anonymization.hierarchies import check_definition, generalize_column, parse_arx
+
+
+def _rows(builder: str, values: list, params: dict, arx_csv: str = "") -> list[tuple[str, ...]]:
+    _leaves, table = generalize_column(column="c", series=pd.Series(values), builder=builder, params=params,
+                                       arx_csv=arx_csv)
+    return list(table.rows)
+
+
+def test_it_builds_nested_intervals_over_binned_leaves():
+    rows = _rows("intervals", [-12.5, 3.0, 49.99, 260.0], {"bin": 10, "widths": [50, 250]})
+    assert rows == [
+        ("[-20, -10)", "[-50, 0)", "[-250, 0)", "*"),
+        ("[0, 10)", "[0, 50)", "[0, 250)", "*"),
+        ("[40, 50)", "[0, 50)", "[0, 250)", "*"),
+        ("[260, 270)", "[250, 300)", "[250, 500)", "*"),
+    ]
+
+
+def test_it_keeps_whole_numbers_as_leaves_when_the_bin_is_one():
+    leaves, table = generalize_column(column="age", series=pd.Series([34, 41, 34]), builder="intervals",
+                                      params={"widths": [5]})
+    assert list(leaves) == ["34", "41", "34"]
+    assert list(table.rows) == [("34", "[30, 35)", "*"), ("41", "[40, 45)", "*")]
+
+
+def test_it_masks_postal_codes_by_prefix_or_from_the_right():
+    assert _rows("mask", ["1012 AB", "75001"], {"keep": [4, 2]}) == [
+        ("1012 AB", "1012*", "10*", "*"), ("75001", "7500*", "75*", "*")]
+    assert _rows("mask", ["1012"], {"levels": [1, 3]}) == [("1012", "101*", "1***", "*")]
+
+
+def test_it_generalizes_dates_and_card_numbers():
+    assert _rows("date", [pd.Timestamp("2025-05-17")], {}) == [("2025-05-17", "2025-05", "2025-Q2", "2025", "*")]
+    assert _rows("card", ["412345", "none"], {"prefix_lengths": [4]}) == [
+        ("412345", "4123**", "visa", "*"), ("none", "none", "none", "*")]
+
+
+def test_it_maps_categories_with_a_fallback():
+    assert _rows("categories", ["F", "M", "X"], {"levels": [{"F": "known", "M": "known", "*": "other"}]}) == [
+        ("F", "known", "*"), ("M", "known", "*"), ("X", "other", "*")]
+
+
+@pytest.mark.parametrize(("builder", "kind", "params", "message"), [
+    ("intervals", "numeric", {"widths": []}, "Hierarchy of c: widths must be a non-empty list of numbers, e.g. [10, 50, 100]."),
+    ("intervals", "numeric", {"bin": 0, "widths": [5]}, "Hierarchy of c: bin must be a positive number, not 0."),
+    ("intervals", "category", {"widths": [5]}, "Hierarchy of c: the intervals builder does not fit a category column."),
+    ("mask", "code", {"keep": [2, 4]}, "Hierarchy of c: keep must be strictly decreasing."),
+    ("date", "date", {"levels": ["year", "month"]},
+     "Hierarchy of c: levels must be in the order month, quarter, year without repeats."),
+    ("card", "card", {"prefix_lengths": [6]}, "Hierarchy of c: prefix_lengths must be a list of whole numbers from 1 to 5."),
+    ("categories", "category", {"levels": ["x"]}, "Hierarchy of c: level 1 must map values to text."),
+    ("nope", "category", {}, "Hierarchy of c: unknown builder 'nope'."),
+])
+def test_it_explains_bad_builder_parameters(builder, kind, params, message):
+    with pytest.raises(HierarchyInvalid) as caught:
+        check_definition(column="c", kind=kind, builder=builder, params=params)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "Hierarchy of c: the ARX file is empty."),
+    ("a;*\nb\n", "Hierarchy of c: line 2 has 1 values, but line 1 has 2."),
+    ("a;*\na;*\n", "Hierarchy of c: line 2 repeats the value 'a'."),
+    ("a;;*\n", "Hierarchy of c: line 1 has an empty value."),
+])
+def test_it_refuses_malformed_arx_files(text, message):
+    with pytest.raises(HierarchyInvalid) as caught:
+        parse_arx("c", text)
+    assert str(caught.value) == message
+
+
+def test_it_refuses_data_an_arx_file_does_not_cover_and_missing_values():
+    with pytest.raises(HierarchyInvalid, match=r"^Hierarchy of c: the ARX file does not cover 'b', 'c'\.$"):
+        _rows("arx", ["a", "b", "c"], {}, arx_csv="a;*\n")
+    with pytest.raises(HierarchyInvalid, match="the data has missing values"):
+        _rows("mask", ["1012", None], {"keep": [2]})

@@ -4,8 +4,8 @@ The policy's hierarchies are explained in docs/releases.md. The schedule is a dj
 PeriodicTask on a 02:30 local-time crontab, editable in the admin; later changes to policies keep
 schedules in sync through anonymization.services (not signals).
 
-The "Privacy officers" group is found or created by name (transactions/migrations/0003_staff_groups
-creates it with its ledger permissions; permissions are only added, never replaced). Permission rows
+The "Privacy officers" group is created with its ledger permissions by transactions/migrations/
+0003_staff_groups (a dependency); it is found by name here and permissions are only added. Permission rows
 are created here when missing, because post_migrate only creates them after every migration.
 """
 
@@ -98,6 +98,7 @@ def remove(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("anonymization", "0001_initial"),
+        ("transactions", "0003_staff_groups"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("auth", "0012_alter_user_first_name_max_length"),

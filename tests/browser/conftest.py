@@ -62,10 +62,21 @@ class Page:
         return path
 
 
-@pytest.fixture
-def browser_page(chromium, live_server) -> Iterator[Page]:
-    context = chromium.new_context(viewport={"width": 390, "height": 844})  # a phone-sized screen
+def _tab(chromium, live_server, viewport: dict[str, int]) -> Iterator[Page]:
+    context = chromium.new_context(viewport=viewport, accept_downloads=True)
     tab = Page(context.new_page(), live_server.url)
     yield tab
     context.close()
     assert tab.errors == [], f"browser console errors: {tab.errors}"
+
+
+@pytest.fixture
+def browser_page(chromium, live_server) -> Iterator[Page]:
+    """A phone-sized tab: customers use the web ATM on their phones."""
+    yield from _tab(chromium, live_server, {"width": 390, "height": 844})
+
+
+@pytest.fixture
+def staff_page(chromium, live_server) -> Iterator[Page]:
+    """A desktop-sized tab: staff use the back office at their desks."""
+    yield from _tab(chromium, live_server, {"width": 1280, "height": 900})

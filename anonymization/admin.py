@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -15,6 +15,16 @@ from . import reports, services
 from .exceptions import BrokerUnavailable, ReleaseError
 from .forms import QuasiIdentifierForm, QuasiIdentifierFormSet, ReleasePolicyForm
 from .models import Artifact, QuasiIdentifier, Release, ReleasePolicy
+
+
+class _RangeSafeChangeList:
+    """Answer an out-of-range filter value (e.g. as_of__year=99999999999999999999) with 400, not 500."""
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        try:
+            return super().changelist_view(request, extra_context)  # type: ignore[misc]
+        except OverflowError:
+            return HttpResponseBadRequest("A filter value is out of range.")
 
 
 class QuasiIdentifierInline(admin.TabularInline):
@@ -36,7 +46,7 @@ def _enqueue_message(release: Release) -> tuple[int, str]:
 
 
 @admin.register(ReleasePolicy)
-class ReleasePolicyAdmin(admin.ModelAdmin):
+class ReleasePolicyAdmin(_RangeSafeChangeList, admin.ModelAdmin):
     form = ReleasePolicyForm
     inlines = [QuasiIdentifierInline]
     list_display = ["name", "source", "k", "suppression_limit", "metric", "enabled", "schedule"]
@@ -101,11 +111,10 @@ class ArtifactInline(admin.TabularInline):
 
 
 @admin.register(Release)
-class ReleaseAdmin(admin.ModelAdmin):
+class ReleaseAdmin(_RangeSafeChangeList, admin.ModelAdmin):
     list_display = ["__str__", "status", "progress_bar", "rows_out", "suppressed_rows", "created_at", "report"]
     list_filter = ["status", "policy"]
     list_select_related = ["policy"]
-    date_hierarchy = "as_of"
     inlines = [ArtifactInline]
     exclude = ["policy_snapshot", "claim_token"]
 

@@ -181,3 +181,21 @@ def test_it_keeps_tellers_out_of_release_reports(client, bob_teller, nightly):
     release = Release.objects.create(policy=nightly, as_of=datetime.date(2025, 1, 2))
     client.force_login(bob_teller)
     assert client.get(reverse("admin:anonymization_release_report", args=[release.pk])).status_code == 403
+
+
+@pytest.mark.parametrize(("url", "params"), [
+    ("/admin/anonymization/release/", {"as_of__year": "99999999999999999999"}),
+    ("/admin/anonymization/release/", {"policy__id__exact": "\x00"}),
+    ("/admin/anonymization/release/", {"status__exact": "\x00", "o": "99"}),
+    ("/admin/anonymization/releasepolicy/", {"q": "\x00", "enabled__exact": "x"}),
+    ("/admin/anonymization/releasepolicy/", {"created_at__year": "99999999999999999999"}),
+])
+def test_it_answers_crafted_list_parameters_without_a_server_error(client, officer, url, params):
+    client.force_login(officer)
+    assert client.get(url, params).status_code < 500
+
+
+def test_it_answers_unknown_releases_with_not_found(client, officer):
+    client.force_login(officer)
+    assert client.get(reverse("admin:anonymization_release_report", args=[999])).status_code == 404
+    assert client.get(reverse("releases:download", args=[999, "csv"])).status_code == 404

@@ -18,9 +18,12 @@ from .models import Artifact, QuasiIdentifier, Release, ReleasePolicy
 
 
 class _RangeSafeChangeList:
-    """Answer an out-of-range filter value (e.g. as_of__year=99999999999999999999) with 400, not 500."""
+    """Answer a NUL byte or an out-of-range filter value (as_of__year=99999999999999999999) with 400, not 500."""
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        # PostgreSQL refuses NUL in text parameters with an error, so refuse it before any query.
+        if any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values):
+            return HttpResponseBadRequest("A filter value contains a NUL character.")
         try:
             return super().changelist_view(request, extra_context)  # type: ignore[misc]
         except OverflowError:

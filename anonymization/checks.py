@@ -15,7 +15,7 @@ def release_settings_check(app_configs: object = None, **kwargs: object) -> list
     if not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False) and not getattr(settings, "CELERY_BROKER_URL", ""):
         problems.append(Error("CELERY_BROKER_URL is empty, so nightly releases can never be queued.",
                               hint="Set CELERY_BROKER_URL (redis://... in production).", id="anonymization.E001"))
-    stale = getattr(settings, "ANONYMIZATION_STALE_SECONDS", 1800)
+    stale = settings.ANONYMIZATION_STALE_SECONDS
     if isinstance(stale, bool) or not isinstance(stale, int) or stale < 0:
         problems.append(Error(f"ANONYMIZATION_STALE_SECONDS must be a whole number of seconds >= 0, not {stale!r}.",
                               id="anonymization.E002"))

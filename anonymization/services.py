@@ -38,7 +38,7 @@ Progress = Callable[[int, str], None]
 
 def stale_seconds() -> int:
     """Return how old a running release's heartbeat must be before another worker may take it over."""
-    return int(getattr(settings, "ANONYMIZATION_STALE_SECONDS", 1800))
+    return int(settings.ANONYMIZATION_STALE_SECONDS)
 
 
 # --- schedules ------------------------------------------------------------------------------------

@@ -226,6 +226,11 @@ CELERY_BEAT_SCHEDULE = {
     "prune-login-attempts": {"task": "accounts.prune_login_attempts", "schedule": 3600.0},
 }
 
+# --- Releases ----------------------------------------------------------------------------------
+# A running release whose heartbeat is older than this is taken to have lost its worker and may
+# be claimed again. Keep it above the longest search (a 1M-entry release searches for ~15 s).
+ANONYMIZATION_STALE_SECONDS = env.int("ANONYMIZATION_STALE_SECONDS", default=1800)
+
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

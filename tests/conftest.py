@@ -75,3 +75,19 @@ def bob_teller(db):
     group, _ = Group.objects.get_or_create(name="Tellers")
     user.groups.add(group)
     return user
+
+
+@pytest.fixture
+def admin_client_(client):
+    """A client logged in as a superuser."""
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "root-password-1"))
+    return client
+
+
+@pytest.fixture
+def teller_client(client, bob_teller):
+    """A client logged in as Bob the teller."""
+    client.force_login(bob_teller)
+    return client

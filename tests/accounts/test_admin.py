@@ -6,7 +6,6 @@ import uuid
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 from django.contrib.sessions.models import Session
 from django.db import connection
@@ -26,19 +25,6 @@ pytestmark = pytest.mark.django_db
 CUSTOMERS = reverse("admin:accounts_customer_changelist")
 ACCOUNTS = reverse("admin:accounts_account_changelist")
 CARDS = reverse("admin:accounts_card_changelist")
-
-
-@pytest.fixture
-def admin_client_(client):
-    """A client logged in as a superuser."""
-    client.force_login(User.objects.create_superuser("root", "root@example.com", "root-password-1"))
-    return client
-
-
-@pytest.fixture
-def teller_client(client, bob_teller):
-    client.force_login(bob_teller)
-    return client
 
 
 def _choose(client, url, action, *pks):

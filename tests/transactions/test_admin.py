@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -19,19 +18,6 @@ pytestmark = pytest.mark.django_db
 
 LEDGER = reverse("admin:transactions_ledgerentry_changelist")
 TERMINALS = reverse("admin:transactions_terminal_changelist")
-
-
-@pytest.fixture
-def admin_client_(client):
-    """A client logged in as a superuser."""
-    client.force_login(User.objects.create_superuser("root", "root@example.com", "root-password-1"))
-    return client
-
-
-@pytest.fixture
-def teller_client(client, bob_teller):
-    client.force_login(bob_teller)
-    return client
 
 
 def _deposit(holder) -> LedgerEntry:

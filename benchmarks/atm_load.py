@@ -2,11 +2,14 @@
 
 Each simulated customer logs in with card + PIN over HTTP on 127.0.0.1 and then loops over a
 realistic mix (40% balance checks, 20% withdrawals, 20% deposits, 20% transfers), each operation
-a GET of its form and a POST that redirects to a receipt. Every level runs for a fixed time.
+a GET of its form and a POST that redirects to a receipt. Like a person at an ATM, a customer
+pauses between screens (--think, seconds drawn uniformly; default 0.25 to 1.0); `--think 0 0`
+gives a closed loop that saturates the server and measures its capacity. Every level runs for a
+fixed time.
 Prints throughput, p50/p95/p99 latency of non-login requests, login latency and error counts,
 then runs verify_ledger on the database.
 
-    .venv/bin/python benchmarks/atm_load.py [--clients 1 8 32] [--seconds 15] [--workers 4]
+    .venv/bin/python benchmarks/atm_load.py [--clients 1 8 32] [--seconds 15] [--workers 4] [--think 0.25 1.0]
 
 Needs PostgreSQL at 127.0.0.1:5432 (trust auth); uses its own database `atmsite_load`.
 """
@@ -73,25 +76,41 @@ def _prepare(env: dict[str, str], customers: int) -> list[tuple[str, str, str]]:
     return [tuple(line.split()[1:]) for line in out.splitlines() if line.startswith("CARD ")]  # type: ignore[misc]
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
 class Customer:
     """One simulated ATM user with its own cookie jar."""
 
-    def __init__(self, base: str, card: tuple[str, str, str], others: list[str], rng: random.Random) -> None:
+    def __init__(self, base: str, card: tuple[str, str, str], others: list[str], rng: random.Random,
+                 think: tuple[float, float] = (0.0, 0.0)) -> None:
         self.base, (self.pan, self.pin, self.number), self.others, self.rng = base, card, others, rng
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.think = think
+        # Redirects are not followed: the receipt after a POST is its own request, timed on its own.
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect())
         self.samples: list[tuple[str, float, int]] = []  # (kind, seconds, status)
 
     def _request(self, kind: str, path: str, form: dict[str, str] | None = None) -> str:
+        """Send one request and record its latency; follow a redirect as a separate timed request."""
         data = urllib.parse.urlencode(form).encode() if form is not None else None
-        start = time.perf_counter()
+        start, location = time.perf_counter(), None
         try:
             with self.opener.open(self.base + path, data=data, timeout=30) as response:
                 body, status = response.read().decode(), response.status
         except urllib.error.HTTPError as exc:
-            body, status = "", exc.code
+            body, status, location = "", exc.code, exc.headers.get("Location")
+            if exc.code in (301, 302, 303):
+                exc.read()
         except OSError:
             body, status = "", 599
-        self.samples.append((kind, time.perf_counter() - start, status))
+        self.samples.append((kind, time.perf_counter() - start, status if status >= 400 or not location else 200))
+        if location:
+            return self._request(kind + " page" if form is not None else kind, urllib.parse.urljoin("/", location))
+        if self.think[1] > 0:
+            time.sleep(self.rng.uniform(*self.think))  # the person reads the screen and types
         return body
 
     def login(self) -> None:
@@ -119,13 +138,14 @@ class Customer:
             self.samples.append((kind, 0.0, 597))  # the operation was refused: count as an error
 
 
-def _client_process(base: str, cards: list, all_numbers: list[str], seconds: float, queue: mp.Queue) -> None:
+def _client_process(base: str, cards: list, all_numbers: list[str], seconds: float, think: tuple[float, float],
+                    queue: mp.Queue) -> None:
     import threading
 
     results: list[tuple[str, float, int]] = []
 
     def run(card: tuple[str, str, str], seed: int) -> None:
-        customer = Customer(base, card, [n for n in all_numbers if n != card[2]], random.Random(seed))
+        customer = Customer(base, card, [n for n in all_numbers if n != card[2]], random.Random(seed), think)
         customer.login()
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -140,13 +160,14 @@ def _client_process(base: str, cards: list, all_numbers: list[str], seconds: flo
     queue.put(results)
 
 
-def _run_level(base: str, cards: list, clients: int, seconds: float) -> list[tuple[str, float, int]]:
+def _run_level(base: str, cards: list, clients: int, seconds: float,
+               think: tuple[float, float]) -> list[tuple[str, float, int]]:
     """Run `clients` customers for `seconds`, spread over up to 4 client processes; return all samples."""
     procs_n = min(clients, 4)
     queue: mp.Queue = mp.Queue()
     chunks = [cards[i:clients:procs_n] for i in range(procs_n)]
     numbers = [c[2] for c in cards]
-    procs = [mp.Process(target=_client_process, args=(base, chunk, numbers, seconds, queue)) for chunk in chunks]
+    procs = [mp.Process(target=_client_process, args=(base, chunk, numbers, seconds, think, queue)) for chunk in chunks]
     for proc in procs:
         proc.start()
     samples = [s for _ in procs for s in queue.get(timeout=seconds + 120)]
@@ -163,8 +184,11 @@ def _report(clients: int, seconds: float, samples: list[tuple[str, float, int]])
     ops = [s for s in samples if s[0] != "login" and s[1] > 0]
     logins = [s[1] for s in samples if s[0] == "login"]
     errors = sum(1 for s in samples if s[2] >= 400)
-    if errors and os.environ.get("ATM_LOAD_DEBUG"):
-        print(sorted({(s[0], s[2]) for s in samples if s[2] >= 400}), file=sys.stderr)
+    if os.environ.get("ATM_LOAD_DEBUG"):
+        for kind in sorted({s[0] for s in ops}):
+            kind_lat = [s[1] * 1000 for s in ops if s[0] == kind]
+            print(f"  {kind}: n={len(kind_lat)} p50={_percentile(kind_lat, 50):.1f} "
+                  f"p99={_percentile(kind_lat, 99):.1f} max={max(kind_lat):.1f}", file=sys.stderr)
     lat = [s[1] * 1000 for s in ops]
     print(f"{clients:>7} {len(ops) / seconds:>9.1f} {_percentile(lat, 50):>8.1f} {_percentile(lat, 95):>8.1f} "
           f"{_percentile(lat, 99):>8.1f} {statistics.median(logins) * 1000:>10.1f} {errors:>7}", flush=True)
@@ -176,6 +200,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--think", type=float, nargs=2, default=[0.25, 1.0], metavar=("MIN", "MAX"),
+                        help="seconds a customer pauses after each screen (0 0: closed loop)")
     args = parser.parse_args()
     env = _env()
     cards = _prepare(env, max(*args.clients, 2))
@@ -185,11 +211,11 @@ def main() -> None:
     base = f"http://127.0.0.1:{args.port}"
     try:
         _wait_for(base)
-        print(f"gunicorn {args.workers} workers, PostgreSQL, {args.seconds:.0f} s per level; latency in ms "
-              "(p50/p95/p99 over non-login requests)")
+        print(f"gunicorn {args.workers} workers, PostgreSQL, {args.seconds:.0f} s per level, think time "
+              f"{args.think[0]}-{args.think[1]} s; latency in ms (p50/p95/p99 over non-login requests)")
         print(f"{'clients':>7} {'req/s':>9} {'p50':>8} {'p95':>8} {'p99':>8} {'login p50':>10} {'errors':>7}")
         for clients in args.clients:
-            _report(clients, args.seconds, _run_level(base, cards, clients, args.seconds))
+            _report(clients, args.seconds, _run_level(base, cards, clients, args.seconds, tuple(args.think)))
     finally:
         gunicorn.send_signal(signal.SIGTERM)
         gunicorn.wait(timeout=30)

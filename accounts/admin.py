@@ -8,14 +8,16 @@ reset the PIN, with caching forbidden, and never put in messages, logs or the ad
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db import transaction
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.db import DataError, ProgrammingError, transaction
 from django.db.models import Model, QuerySet
 from django.forms import Form
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -38,6 +40,15 @@ from .services import account_open, account_update, card_block, card_issue, card
 APPLY = "apply"
 # Accounts opened in one go at most: selecting every customer by mistake opens nothing.
 OPEN_ACCOUNT_BATCH = 50
+# Raised while a changelist query is compiled or counted from a lookup Django let through but the
+# database cannot take: a string for __range, a year past 9999, text for an IP address column.
+BAD_LOOKUP_ERRORS = (ValueError, TypeError, IndexError, OverflowError, DataError, ProgrammingError)
+# Every model here has a 64-bit integer primary key.
+ROW_ID = re.compile(r"[0-9]{1,19}")
+ROW_ID_MAX = 2**63 - 1
+INVALID_SELECTION_MESSAGE = "The selection is not a list of rows of this page. Nothing was done."
+# Far longer than any name or account number; SQLite refuses LIKE patterns over 50,000 bytes.
+MAX_SEARCH_CHARS = 1000
 
 
 def submitted(request: HttpRequest) -> Any:
@@ -76,6 +87,48 @@ def one_time_page(modeladmin: admin.ModelAdmin, request: HttpRequest, template: 
     response = TemplateResponse(request, template, context)
     add_never_cache_headers(response)
     return response
+
+
+def has_nul(data: QueryDict) -> bool:
+    """Return True when a key or value holds a NUL character, which PostgreSQL text cannot hold."""
+    return any("\x00" in key or any("\x00" in value for value in values) for key, values in data.lists())
+
+
+def is_row_id(value: str) -> bool:
+    """Return True for a primary key as the changelist's checkboxes send it: ASCII digits within 64 bits."""
+    return bool(ROW_ID.fullmatch(value)) and int(value) <= ROW_ID_MAX
+
+
+class HostileInputMixin:
+    """Treat junk in a changelist's query string, a search term or an action's selection as bad input.
+
+    Django checks a lookup's name when it builds the filter, but some values fail only while the
+    query is compiled or run (a 500): a NUL byte on PostgreSQL, a year past 9999, text for an IP
+    column, a string for __range. The autocomplete view searches with an unchecked term, neither
+    search limits its length, and an action filters on the selected ids exactly as they were posted.
+    """
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        """Build the changelist; a query the database cannot run is an invalid lookup (redirect to ?e=1)."""
+        if has_nul(request.GET):
+            raise IncorrectLookupParameters("Null characters are not allowed.")
+        try:
+            return super().get_changelist_instance(request)  # type: ignore[misc]
+        except BAD_LOOKUP_ERRORS as exc:
+            raise IncorrectLookupParameters(exc) from exc
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        """Match nothing for a search term holding a NUL character or longer than any searchable value."""
+        if "\x00" in search_term or len(search_term) > MAX_SEARCH_CHARS:
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponseBase | None:
+        """Run an action on row ids only; refuse any other selection with a message."""
+        if not all(is_row_id(value) for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)):
+            self.message_user(request, INVALID_SELECTION_MESSAGE, messages.ERROR)  # type: ignore[attr-defined]
+            return None
+        return super().response_action(request, queryset)  # type: ignore[misc]
 
 
 class ReadOnlyAdminMixin:
@@ -151,7 +204,7 @@ class CardInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
+class CustomerAdmin(HostileInputMixin, AccountNumberSearchMixin, admin.ModelAdmin):
     account_number_lookup = "accounts__number"
     list_display = ("last_name", "first_name", "email", "city", "gender", "created_at")
     list_display_links = ("last_name", "first_name")
@@ -215,7 +268,7 @@ class CustomerAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(Account)
-class AccountAdmin(AccountNumberSearchMixin, admin.ModelAdmin):
+class AccountAdmin(HostileInputMixin, AccountNumberSearchMixin, admin.ModelAdmin):
     form = AccountChangeForm
     list_display = ("number", "customer", "kind", "currency", "balance", "status", "daily_limit", "opened_at")
     list_filter = ("kind", "status", "currency")
@@ -338,7 +391,7 @@ class CardExpiryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Card)
-class CardAdmin(ReadOnlyAdminMixin, AccountNumberSearchMixin, admin.ModelAdmin):
+class CardAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearchMixin, admin.ModelAdmin):
     """Cards are issued with the accounts' "Issue a card" action and change only through the
     block, unblock and PIN reset actions."""
 
@@ -413,7 +466,7 @@ def _cards(count: int) -> str:
 
 
 @admin.register(LoginAttempt)
-class LoginAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LoginAttemptAdmin(HostileInputMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Web ATM login attempts per client address: read-only evidence for the fraud team."""
 
     list_display = ("created_at", "address", "succeeded")

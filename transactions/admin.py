@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 
 from accounts.admin import (
     AccountNumberSearchMixin,
+    HostileInputMixin,
     ReadOnlyAdminMixin,
     action_page,
     only_one,
@@ -99,7 +100,7 @@ class AmountRangeFilter(admin.SimpleListFilter):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdminMixin, AccountNumberSearchMixin, admin.ModelAdmin):
+class LedgerEntryAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearchMixin, admin.ModelAdmin):
     account_number_lookup = "account__number"
     list_display = ("created_at", "account", "kind", "signed_amount", "balance_after", "channel", "terminal",
                     "reference", "staff_user")
@@ -158,7 +159,7 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, AccountNumberSearchMixin, admin.Model
 
 
 @admin.register(Terminal)
-class TerminalAdmin(admin.ModelAdmin):
+class TerminalAdmin(HostileInputMixin, admin.ModelAdmin):
     list_display = ("code", "kind", "name", "city", "postal_code")
     list_filter = ("kind", "city")
     search_fields = ("code", "name", "city", "postal_code")

@@ -7,6 +7,7 @@ double submit reaches the ledger service with the same idempotency key and posts
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,9 @@ from .services import CLOSE_WITH_BALANCE_MESSAGE
 NETWORK_LABELS = {"amex": "American Express", "mastercard": "Mastercard", "discover": "Discover",
                   "maestro": "Maestro", "visa": "Visa"}
 NETWORK_CHOICES = [(name, NETWORK_LABELS.get(name, name)) for name, _ranges, _length in NETWORK_RANGES]
+# What Decimal() accepts beyond this (exponents, "_" separators, other scripts' digits, NaN) is no way
+# to type an amount; the sign stays so that "-5" gets the minimum-value message.
+PLAIN_DECIMAL = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 class MinorUnitsField(forms.DecimalField):
@@ -32,6 +36,12 @@ class MinorUnitsField(forms.DecimalField):
         kwargs.setdefault("min_value", Decimal(0))
         kwargs.setdefault("max_value", Decimal(MAX_AMOUNT_MINOR).scaleb(-2))
         super().__init__(max_digits=15, decimal_places=2, **kwargs)
+
+    def to_python(self, value: Any) -> Decimal | None:
+        """Read typed text only as a plain ASCII decimal ("1000", "250.50"): no exponent or other digits."""
+        if isinstance(value, str) and value.strip() and not PLAIN_DECIMAL.fullmatch(value.strip()):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
 
     def prepare_value(self, value: Any) -> Any:
         """Show a stored minor-unit integer as a decimal; leave typed text as it is."""

@@ -15,6 +15,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 
@@ -44,8 +45,9 @@ def idle_message() -> str:
 
 
 def atm_login(request: HttpRequest, card: Card) -> None:
-    """Start an ATM session for `card` under a new session key (no session fixation)."""
+    """Start an ATM session for `card` under a new session key and CSRF token (no fixation of either)."""
     request.session.cycle_key()
+    rotate_token(request)
     request.session[SESSION_CARD_KEY] = card.pk
     request.session[SESSION_ACTIVITY_KEY] = time.time()
 

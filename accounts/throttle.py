@@ -1,10 +1,11 @@
 """Per-client-address throttling of web ATM logins.
 
 Attempts are rows in the database, so every gunicorn worker sees the same count. An attempt is
-recorded as failed *before* the PIN is checked and marked successful afterwards: a burst of
-concurrent requests therefore cannot all slip in under the limit, and a crash mid-check counts
-against the address rather than for it. A successful login does not reset the count, so one
-valid card cannot be used to keep guessing PINs of other cards from the same address.
+recorded as failed *before* the PIN is checked and marked successful afterwards: a crash
+mid-check counts against the address rather than for it. Attempts from one address are counted
+and recorded one at a time, so a burst of concurrent requests lets no more than the limit
+through. A successful login does not reset the count, so one valid card cannot be used to keep
+guessing PINs of other cards from the same address.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime
 import ipaddress
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -55,16 +57,25 @@ def _recent_failures(address: str):  # type: ignore[no-untyped-def]
     return LoginAttempt.objects.filter(address=address, succeeded=False, created_at__gte=_window_start())
 
 
+def _lock_address(address: str) -> None:
+    """Hold a lock on `address` until the transaction ends (SQLite's IMMEDIATE transactions already serialize)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"atm-login:{address}"])
+
+
 def login_attempt_begin(*, address: str) -> LoginAttempt | None:
-    """Record an attempt from `address` as failed; return None when the address is throttled."""
-    limit = settings.ATM_LOGIN_THROTTLE_ATTEMPTS
-    if _recent_failures(address).count() >= limit:
-        return None
-    attempt = LoginAttempt.objects.create(address=address)
-    # Concurrent requests may all have passed the count above; only the first `limit` go on.
-    if _recent_failures(address).filter(pk__lte=attempt.pk).count() > limit:
-        return None
-    return attempt
+    """Record an attempt from `address` as failed; return None when the address is throttled.
+
+    The count and the new row are one transaction under the address's lock: ranking concurrent
+    attempts by primary key instead let one more through now and then, as ids are drawn before
+    the rows commit.
+    """
+    with transaction.atomic():
+        _lock_address(address)
+        if _recent_failures(address).count() >= settings.ATM_LOGIN_THROTTLE_ATTEMPTS:
+            return None
+        return LoginAttempt.objects.create(address=address)
 
 
 def login_attempt_succeeded(attempt: LoginAttempt) -> None:

@@ -1,0 +1,167 @@
+"""PIN guessing: three tries per card whatever the session, address or page, and a throttle per address.
+
+A guesser who opens a new browser (a new session) for every try and spreads the tries over many
+client addresses still gets three tries per card: the fourth is refused even when it is the right
+PIN. One address gets ATM_LOGIN_THROTTLE_ATTEMPTS failures in the window; its next attempt is
+refused before any PIN is checked, even with a right card and PIN.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from itertools import count
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.http import HttpResponse
+from django.urls import reverse
+
+from accounts.models import Card, LoginAttempt
+from tests.factories import CardHolder, funded_card
+
+from .conftest import assert_handled, effect, hostile_client, snapshot
+
+pytestmark = pytest.mark.django_db
+
+GENERIC = "Card number or PIN is not correct."
+JUST_BLOCKED = "Wrong PIN entered three times: this card is now blocked. Please contact your bank."
+BLOCKED = "This card is blocked. Please contact your bank."
+THROTTLED = "Too many login attempts from this address. Please wait a few minutes and try again."
+UNKNOWN_PANS = ("4000000000000002", "4000000000000010", "4000000000000028", "4000000000000036")
+CARD_PINS = ("2468", "1357", "8031", "5192", "7340", "6029")
+
+
+def addresses() -> Iterator[str]:
+    """Yield distinct documentation-range client addresses (RFC 5737), one per use."""
+    for number in count(1):
+        yield f"198.51.{100 + number // 250}.{number % 250 + 1}"
+
+
+def guess(pan: str, pin: str, address: str) -> HttpResponse:
+    """Try a card and PIN from a new browser (so a new session) at `address`."""
+    response = hostile_client().post(reverse("atm:login"), {"card_number": pan, "pin": pin}, REMOTE_ADDR=address)
+    assert_handled(response)
+    return response
+
+
+def refusal(response: HttpResponse) -> str:
+    """Return the login page's one error, or "logged in" for a login that got through.
+
+    Read from the page itself: the test client's captured context is shared between threads.
+    """
+    if response.status_code == 302:
+        return "logged in"
+    shown = [message for message in (GENERIC, JUST_BLOCKED, BLOCKED, THROTTLED) if message in response.text]
+    assert len(shown) == 1, shown
+    return shown[0]
+
+
+def wrong_pins(right: str, rng: random.Random, how_many: int) -> list[str]:
+    """Return distinct 4-digit PINs other than the right one."""
+    return rng.sample([f"{n:04d}" for n in range(10_000) if f"{n:04d}" != right], how_many)
+
+
+def _card(holder: CardHolder) -> Card:
+    return Card.objects.get(pk=holder.card.pk)
+
+
+def test_it_gives_every_card_three_tries_whatever_the_session_or_address() -> None:
+    holders = [funded_card(first_name=f"Target{n}", pin=pin, balance_minor=0) for n, pin in enumerate(CARD_PINS)]
+    rng, where = random.Random(20_250_101), addresses()
+    plans = {holder.pan: [*wrong_pins(holder.pin, rng, 3), holder.pin, *wrong_pins(holder.pin, rng, 2)]
+             for holder in holders}
+    outcomes: dict[str, list[str]] = {holder.pan: [] for holder in holders}
+    for round_ in range(6):  # the cards' tries interleaved, each from a new address and session
+        for holder in holders:
+            outcomes[holder.pan].append(refusal(guess(holder.pan, plans[holder.pan][round_], next(where))))
+    for holder in holders:
+        assert outcomes[holder.pan] == [GENERIC, GENERIC, JUST_BLOCKED, BLOCKED, BLOCKED, BLOCKED]
+        card = _card(holder)
+        assert (card.failed_pin_attempts, card.status) == (3, Card.Status.BLOCKED)
+    assert not LoginAttempt.objects.filter(succeeded=True).exists()
+
+
+def test_it_refuses_even_the_right_pin_from_an_address_that_failed_too_often(alice_customer: CardHolder) -> None:
+    limit, address = settings.ATM_LOGIN_THROTTLE_ATTEMPTS, "198.51.100.77"
+    decoys = [funded_card(first_name=f"Decoy{n}", pin="4826", balance_minor=0) for n in range(limit // 2 + 1)]
+    for attempt in range(limit):  # at most two wrong PINs per card: no card gets blocked
+        assert refusal(guess(decoys[attempt % len(decoys)].pan, "1111", address)) == GENERIC
+    before = snapshot()
+    assert refusal(guess(alice_customer.pan, "9753", address)) == THROTTLED
+    assert refusal(guess(alice_customer.pan, alice_customer.pin, address)) == THROTTLED
+    assert effect(before, snapshot()) == {}  # no PIN checked, no attempt recorded
+    assert LoginAttempt.objects.filter(address=address, succeeded=False).count() == limit
+    assert {_card(decoy).status for decoy in decoys} == {Card.Status.ACTIVE}
+    assert refusal(guess(alice_customer.pan, alice_customer.pin, "198.51.100.78")) == "logged in"
+
+
+def test_it_counts_pin_tries_on_the_money_pages_toward_the_same_three(alice_customer: CardHolder) -> None:
+    client = hostile_client()
+    assert client.post(reverse("atm:login"), {"card_number": alice_customer.pan, "pin": alice_customer.pin}
+                       ).status_code == 302
+    token = client.get(reverse("atm:withdraw")).context["form"]["token"].value()
+    before = snapshot()
+    first = client.post(reverse("atm:withdraw"), {"amount": "20", "pin": "9753", "token": token})
+    assert first.context["form"].errors["pin"] == ["The PIN is not correct."]
+    second = client.post(reverse("atm:pin"), {"old_pin": "9754", "new_pin": "8031", "new_pin_again": "8031"})
+    assert second.context["form"].errors["old_pin"] == ["The current PIN is not correct."]
+    token = first.context["form"]["token"].value()
+    third = client.post(reverse("atm:withdraw"), {"amount": "20", "pin": "9755", "token": token})
+    assert third.status_code == 302 and third["Location"] == reverse("atm:login")
+    blocked_at = _card(alice_customer).blocked_at
+    assert effect(before, snapshot()) == {
+        "cards": {alice_customer.card.pk: {"failed_pin_attempts": 3, "status": "blocked", "blocked_at": "<changed>"}}
+    } and blocked_at is not None
+    assert refusal(guess(alice_customer.pan, alice_customer.pin, "198.51.100.9")) == BLOCKED
+
+
+def _in_threads(work: list[Callable[[], str]]) -> list[str]:
+    """Run the calls in threads released together; return their results (each thread its own connection)."""
+    start, results, lock = threading.Barrier(len(work)), [], threading.Lock()
+
+    def run(call: Callable[[], str]) -> None:
+        try:
+            start.wait(timeout=30)
+            outcome = call()
+        except BaseException as exc:  # a crash is an outcome the assertions must see
+            outcome = f"raised {exc!r}"
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a guessing thread is stuck"
+    return results
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_counts_at_most_three_tries_for_parallel_guesses_on_one_card() -> None:
+    holder = funded_card(first_name="Target", pin="2468", balance_minor=0)
+    where, pins = addresses(), wrong_pins(holder.pin, random.Random(3), 12)
+    tries = [(pin, next(where)) for pin in pins]  # each from its own address: only the card limit applies
+    work = [lambda pin=pin, address=address: refusal(guess(holder.pan, pin, address)) for pin, address in tries]
+    outcomes = Counter(_in_threads(work))
+    assert outcomes == {GENERIC: 2, JUST_BLOCKED: 1, BLOCKED: 9}
+    card = _card(holder)
+    assert (card.failed_pin_attempts, card.status) == (3, Card.Status.BLOCKED)
+    assert refusal(guess(holder.pan, holder.pin, next(where))) == BLOCKED
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_lets_at_most_the_limit_of_parallel_attempts_from_one_address_check_a_pin(settings) -> None:
+    settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 4
+    pans = UNKNOWN_PANS * 3
+    work = [lambda pan=pan: refusal(guess(pan, "2468", "198.51.100.200")) for pan in pans]
+    outcomes = Counter(_in_threads(work))
+    assert outcomes == {GENERIC: 4, THROTTLED: len(pans) - 4}

@@ -134,6 +134,7 @@ STORAGES = {
 }
 
 # --- Sessions, cookies, security headers -------------------------------------------------------
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

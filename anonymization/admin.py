@@ -5,29 +5,18 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from accounts.admin import HostileInputMixin
+
 from . import reports, services
 from .exceptions import BrokerUnavailable, ReleaseError
 from .forms import QuasiIdentifierForm, QuasiIdentifierFormSet, ReleasePolicyForm
 from .models import Artifact, QuasiIdentifier, Release, ReleasePolicy
-
-
-class _RangeSafeChangeList:
-    """Answer a NUL byte or an out-of-range filter value (as_of__year=99999999999999999999) with 400, not 500."""
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        # PostgreSQL refuses NUL in text parameters with an error, so refuse it before any query.
-        if any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values):
-            return HttpResponseBadRequest("A filter value contains a NUL character.")
-        try:
-            return super().changelist_view(request, extra_context)  # type: ignore[misc]
-        except OverflowError:
-            return HttpResponseBadRequest("A filter value is out of range.")
 
 
 class QuasiIdentifierInline(admin.TabularInline):
@@ -49,7 +38,7 @@ def _enqueue_message(release: Release) -> tuple[int, str]:
 
 
 @admin.register(ReleasePolicy)
-class ReleasePolicyAdmin(_RangeSafeChangeList, admin.ModelAdmin):
+class ReleasePolicyAdmin(HostileInputMixin, admin.ModelAdmin):
     form = ReleasePolicyForm
     inlines = [QuasiIdentifierInline]
     list_display = ["name", "source", "k", "suppression_limit", "metric", "enabled", "schedule"]
@@ -114,7 +103,7 @@ class ArtifactInline(admin.TabularInline):
 
 
 @admin.register(Release)
-class ReleaseAdmin(_RangeSafeChangeList, admin.ModelAdmin):
+class ReleaseAdmin(HostileInputMixin, admin.ModelAdmin):
     list_display = ["__str__", "status", "progress_bar", "rows_out", "suppressed_rows", "created_at", "report"]
     list_filter = ["status", "policy"]
     list_select_related = ["policy"]

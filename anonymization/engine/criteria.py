@@ -47,7 +47,8 @@ class Criterion:
         """Precompute whatever depends on the whole input table (called once per search)."""
 
     def class_ok(self, view: ClassView) -> np.ndarray:
-        raise NotImplementedError
+        """Return a boolean array: which classes of the view satisfy this criterion."""
+        raise NotImplementedError("subclasses of Criterion must provide class_ok()")
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))

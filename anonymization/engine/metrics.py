@@ -68,7 +68,7 @@ class Metric:
         return float(self._evaluate(view))
 
     def _evaluate(self, view: ClassView) -> float:
-        raise NotImplementedError
+        raise NotImplementedError("subclasses of Metric must provide _evaluate()")
 
     def lower_bounds(self, levels: np.ndarray) -> np.ndarray:
         """For each level vector (rows of ``levels``), a value no larger than the metric of that

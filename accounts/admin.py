@@ -473,3 +473,20 @@ class LoginAttemptAdmin(HostileInputMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     list_filter = ("succeeded", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=address",)
     date_hierarchy = "created_at"
+
+
+def guard_registered_admins(site: admin.AdminSite) -> list[str]:
+    """Put HostileInputMixin in front of every registered admin that lacks it (Django's, Celery's).
+
+    Returns the names of the models whose admin was wrapped. Called once all admins are
+    registered (accounts' AppConfig.ready, after admin autodiscovery).
+    """
+    wrapped = []
+    for model, model_admin in list(site._registry.items()):
+        admin_class = type(model_admin)
+        if isinstance(model_admin, HostileInputMixin):
+            continue
+        site.unregister(model)
+        site.register(model, type(f"Guarded{admin_class.__name__}", (HostileInputMixin, admin_class), {}))
+        wrapped.append(model._meta.label)
+    return wrapped

@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Customers, accounts and cards"
+
+    def ready(self) -> None:
+        # Admin autodiscovery (django.contrib.admin's ready) has registered every admin by now,
+        # including Django's and Celery's: give them the same bad-input guard as ours.
+        from django.contrib import admin
+
+        from .admin import guard_registered_admins
+
+        guard_registered_admins(admin.site)

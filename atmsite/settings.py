@@ -125,7 +125,13 @@ MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # Released data is only served through a permission-checked view, never from a public URL.
 MEDIA_URL = "/media-not-served/"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Release artifacts go through this storage. For S3-compatible object storage install
+    # django-storages and set e.g. DJANGO_DEFAULT_STORAGE_BACKEND=storages.backends.s3.S3Storage and
+    # DJANGO_DEFAULT_STORAGE_OPTIONS={"bucket_name": "releases", "endpoint_url": "https://…"}.
+    "default": {
+        "BACKEND": env.str("DJANGO_DEFAULT_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("DJANGO_DEFAULT_STORAGE_OPTIONS", default={}),
+    },
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

@@ -53,3 +53,12 @@ def test_it_refuses_to_start_without_a_secret_key():
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set to a random string of at least 32 characters" in result.stderr
+
+
+def test_it_takes_the_release_storage_from_the_environment():
+    code = "from django.conf import settings; print(settings.STORAGES['default'])"
+    env = _production_env(DJANGO_DEFAULT_STORAGE_BACKEND="django.core.files.storage.InMemoryStorage",
+                          DJANGO_DEFAULT_STORAGE_OPTIONS='{"location": "releases"}')
+    result = _manage("shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "InMemoryStorage" in result.stdout and "'location': 'releases'" in result.stdout

@@ -10,6 +10,7 @@ with messages a privacy officer can act on.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -97,11 +98,12 @@ def _hierarchies(tables: dict[str, HierarchyTable]) -> dict[str, Hierarchy]:
         raise HierarchyInvalid(f"Hierarchy invalid: {exc}.") from exc
 
 
-def _search(work: pd.DataFrame, snapshot: dict, hierarchies: dict[str, Hierarchy]) -> Result:
+def _search(work: pd.DataFrame, snapshot: dict, hierarchies: dict[str, Hierarchy],
+            on_check: Callable[[int, int], None] | None = None) -> Result:
     try:
         return engine_anonymize(work, quasi_identifiers=hierarchies, criteria=_criteria(snapshot),
                                 suppression_limit=snapshot["suppression_limit"], metric=snapshot["metric"],
-                                individual_id=INDIVIDUAL)
+                                individual_id=INDIVIDUAL, progress=on_check)
     except NoSolutionError as exc:
         raise ReleaseUnsatisfiable(
             f"The policy cannot be satisfied: {exc} (k={snapshot['k']} counted over customers, suppression "
@@ -120,12 +122,16 @@ def _released(frame: pd.DataFrame, data: pd.DataFrame, snapshot: dict) -> pd.Dat
     return pd.DataFrame(columns)
 
 
-def anonymize(frame: pd.DataFrame, snapshot: dict) -> Outcome:
-    """Find and apply the optimal generalization of the extracted frame under the policy snapshot."""
+def anonymize(frame: pd.DataFrame, snapshot: dict,
+              on_check: Callable[[int, int], None] | None = None) -> Outcome:
+    """Find and apply the optimal generalization of the extracted frame under the policy snapshot.
+
+    `on_check(nodes_checked, lattice_size)` is called after every transformation the search checks.
+    """
     work, tables = _prepare(frame, snapshot)
     # The engine sees only what it needs: quasi-identifiers, the sensitive column and the customer.
     needed = [*tables, *([snapshot["sensitive_column"]] if snapshot.get("sensitive_column") else []), INDIVIDUAL]
-    result = _search(work[needed], snapshot, _hierarchies(tables))
+    result = _search(work[needed], snapshot, _hierarchies(tables), on_check)
     released = _released(frame, result.data, snapshot)
     return Outcome(
         released=released, individuals=result.data[INDIVIDUAL].to_numpy(),

@@ -28,6 +28,9 @@ from .selectors import identifiers_in_database
 from .verify import Expectations, Verified, verify
 
 Progress = Callable[[int, str], None]
+# During the search the heartbeat is refreshed at most this often (seconds), so a long search is
+# never mistaken for a dead worker while it stays far below ANONYMIZATION_STALE_SECONDS.
+HEARTBEAT_SECONDS = 10.0
 
 
 @dataclass
@@ -39,6 +42,7 @@ class _Run:
     progress: Progress | None
     timings: dict[str, float] = field(default_factory=dict)
     _clock: float = field(default_factory=time.perf_counter)
+    _last_beat: float = field(default_factory=time.monotonic)
 
     def step(self, percent: int, name: str, status: str = Release.Status.RUNNING) -> None:
         """Record the step and heartbeat; stop when another worker has taken the release over."""
@@ -51,8 +55,20 @@ class _Run:
         if not updated:
             raise ReleaseNotRunnable(f"Release #{self.release.pk} was taken over by another worker.")
         self.release.progress_step = name
+        self._last_beat = time.monotonic()
         if self.progress:
             self.progress(percent, name)
+
+    def searching(self, nodes_checked: int, lattice_size: int) -> None:
+        """Refresh the heartbeat during the search, at most every HEARTBEAT_SECONDS; stop if taken over."""
+        if time.monotonic() - self._last_beat < HEARTBEAT_SECONDS:
+            return
+        self._last_beat = time.monotonic()
+        updated = Release.objects.filter(pk=self.release.pk, claim_token=self.token).update(
+            progress_step=f"anonymizing ({nodes_checked:,} of {lattice_size:,} transformations checked)",
+            heartbeat_at=timezone.now())
+        if not updated:
+            raise ReleaseNotRunnable(f"Release #{self.release.pk} was taken over by another worker.")
 
 
 def _folder(release: Release) -> str:
@@ -151,7 +167,7 @@ def execute(*, release_id: int, token: str, progress: Progress | None = None) ->
     run.step(5, "extracting")
     extraction = _extract(run, snapshot)
     run.step(25, "anonymizing")
-    outcome = anonymize(extraction.frame, snapshot)
+    outcome = anonymize(extraction.frame, snapshot, on_check=run.searching)
     run.step(60, "writing")
     temp = artifacts.temp_folder(folder, token)
     data_files = artifacts.write_data(outcome.released, temp)

@@ -103,3 +103,45 @@ def test_it_extracts_customer_aggregates(db):
     columns = ["age", "card_network", "transactions", "deposits_total", "withdrawals_total", "balance"]
     frame = extract(source="customers", as_of=datetime.date(2025, 3, 31), columns=columns).frame
     assert frame[columns].iloc[0].tolist() == [45, "none", 2, 500.0, 200.0, 300.0]
+
+
+def test_it_keeps_the_heartbeat_fresh_during_the_search(nightly, monkeypatch):
+    from anonymization import pipeline
+    from anonymization.sample_data import populate
+
+    as_of = datetime.date(2025, 3, 31)
+    populate(customers=40, entries=300, last_day=as_of, days=10, seed=7)
+    monkeypatch.setattr(pipeline, "HEARTBEAT_SECONDS", 0.0)
+    beats: list[str] = []
+    original = pipeline._Run.searching
+
+    def spy(run, nodes_checked: int, lattice_size: int) -> None:
+        original(run, nodes_checked, lattice_size)
+        beats.append(Release.objects.get(pk=run.release.pk).progress_step)
+
+    monkeypatch.setattr(pipeline._Run, "searching", spy)
+    release = services.release_run_for_policy(policy_id=nightly.pk, as_of=as_of)
+    assert release.status == Release.Status.PUBLISHED, release.error
+    assert beats and beats[0].startswith("anonymizing (1 of ")
+    assert beats[-1].endswith("transformations checked)")
+
+
+def test_it_stops_a_search_whose_release_was_taken_over(nightly, monkeypatch):
+    from anonymization import pipeline
+    from anonymization.sample_data import populate
+
+    as_of = datetime.date(2025, 3, 31)
+    populate(customers=40, entries=300, last_day=as_of, days=10, seed=8)
+    monkeypatch.setattr(pipeline, "HEARTBEAT_SECONDS", 0.0)
+    original = pipeline._Run.searching
+
+    def taken_over(run, nodes_checked: int, lattice_size: int) -> None:
+        Release.objects.filter(pk=run.release.pk).update(claim_token="another-worker")
+        original(run, nodes_checked, lattice_size)
+
+    monkeypatch.setattr(pipeline._Run, "searching", taken_over)
+    release = services.release_run_for_policy(policy_id=nightly.pk, as_of=as_of)
+    # This worker stopped at its first search heartbeat: nothing written, the release left to its new owner.
+    assert (release.status, release.claim_token) == (Release.Status.RUNNING, "another-worker")
+    assert not release.artifacts.exists()
+    assert release.progress_step == "anonymizing"

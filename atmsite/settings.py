@@ -238,7 +238,7 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Releases ----------------------------------------------------------------------------------
 # A running release whose heartbeat is older than this is taken to have lost its worker and may
-# be claimed again. Keep it above the longest search (a 1M-entry release searches for ~15 s).
+# be claimed again. A run beats at every step and at most every 10 s during the search.
 ANONYMIZATION_STALE_SECONDS = env.int("ANONYMIZATION_STALE_SECONDS", default=1800)
 
 # --- Logging ----------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ Progress = Callable[[int, str], None]
 # During the search the heartbeat is refreshed at most this often (seconds), so a long search is
 # never mistaken for a dead worker while it stays far below ANONYMIZATION_STALE_SECONDS.
 HEARTBEAT_SECONDS = 10.0
+PROGRESS_STEP_CHARS = Release._meta.get_field("progress_step").max_length
 
 
 @dataclass
@@ -65,7 +66,7 @@ class _Run:
             return
         self._last_beat = time.monotonic()
         updated = Release.objects.filter(pk=self.release.pk, claim_token=self.token).update(
-            progress_step=f"anonymizing ({nodes_checked:,} of {lattice_size:,} transformations checked)",
+            progress_step=f"searching: {nodes_checked:,}/{lattice_size:,} checked"[:PROGRESS_STEP_CHARS],
             heartbeat_at=timezone.now())
         if not updated:
             raise ReleaseNotRunnable(f"Release #{self.release.pk} was taken over by another worker.")

@@ -9,7 +9,7 @@ suppression limit, so the speed-up is a ratio; and one end-to-end command line r
 
     .venv/bin/python benchmarks/flash_adult.py [--runs 5] [--ks 2 5 10 25 50 100] [--no-exhaustive]
 
-Data: $ATM_SHARED_DATA/adult (default <repo>/../shared/data/adult).
+Data: $ATM_SHARED_DATA/adult (default: the copy in <repo>/tests/data/adult).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ COLUMNS = ["sex", "age", "race", "marital-status", "education", "native-country"
 
 
 def adult_folder() -> Path:
-    return Path(os.environ.get("ATM_SHARED_DATA", REPO.parent / "shared" / "data")) / "adult"
+    return Path(os.environ.get("ATM_SHARED_DATA", REPO / "tests" / "data")) / "adult"
 
 
 def load(folder: Path):

@@ -17,14 +17,14 @@ ADULT_COLUMNS = ["sex", "age", "race", "marital-status", "education", "native-co
 
 
 def shared_data() -> Path:
-    """Shared data folder: $ATM_SHARED_DATA, else <repo>/../shared/data."""
-    return Path(os.environ.get("ATM_SHARED_DATA", REPO.parent / "shared" / "data"))
+    """Benchmark data folder: $ATM_SHARED_DATA, else the copy kept in the repository (tests/data)."""
+    return Path(os.environ.get("ATM_SHARED_DATA", REPO / "tests" / "data"))
 
 
 def adult_dir() -> Path:
     folder = shared_data() / "adult"
     if not (folder / "adult.csv").exists():
-        message = f"Adult data set not found in {folder} (set ATM_SHARED_DATA)"
+        message = f"Adult data set not found in {folder} (the repository keeps a copy in tests/data/adult; set ATM_SHARED_DATA to read another)"
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)

@@ -40,8 +40,11 @@ run: migrate demo
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Style (ruff), the architecture's import contracts (.importlinter) and types (mypy, settings in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 clean:
 	rm -rf var/test-media .pytest_cache

@@ -63,8 +63,8 @@ def test_it_names_data_values_missing_from_the_hierarchy() -> None:
 
 def test_it_builds_nested_numeric_intervals() -> None:
     hierarchy = Hierarchy.intervals([3, 17, 24, 99], widths=[5, 10, 20])
-    assert hierarchy.rows[1] == ("17", "15-19", "10-19", "0-19", "*")
-    assert hierarchy.rows[3] == ("99", "95-99", "90-99", "80-99", "*")
+    assert hierarchy.rows[1] == ("17", "[15, 20)", "[10, 20)", "[0, 20)", "*")
+    assert hierarchy.rows[3] == ("99", "[95, 100)", "[90, 100)", "[80, 100)", "*")
 
 
 def test_it_builds_intervals_for_fractional_values() -> None:

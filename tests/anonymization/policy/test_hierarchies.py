@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from anonymization.policy.hierarchies import build_hierarchy, check_definition, parse_arx
 
 from anonymization.exceptions import HierarchyInvalid
+from anonymization.policy.hierarchies import build_hierarchy, check_definition, parse_arx
 
 
 def _rows(builder: str, values: list, params: dict, arx_csv: str = "") -> list[tuple[str, ...]]:

@@ -1,4 +1,4 @@
-"""Back-office UI for release policies and releases: an operator UI over the release services."""
+"""Back-office UI for release policies and releases: an operator UI over the release service."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from django.utils.html import format_html
 
 from accounts.admin import HostileInputMixin
 
-from . import reports, services
 from .exceptions import BrokerUnavailable, ReleaseError
 from .forms import QuasiIdentifierForm, QuasiIdentifierFormSet, ReleasePolicyForm
 from .models import Artifact, QuasiIdentifier, Release, ReleasePolicy
+from .policy.spec import PolicySpec
+from .release import service
+from .release.report import release_summary, report_charts
 
 
 class QuasiIdentifierInline(admin.TabularInline):
@@ -56,14 +58,14 @@ class ReleasePolicyAdmin(HostileInputMixin, admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:  # type: ignore[no-untyped-def]
         super().save_related(request, form, formsets, change)
-        services.policy_schedule_sync(policy=form.instance)
+        service.policy_schedule_sync(policy=form.instance)
 
     @admin.action(description="Run release now (for yesterday)", permissions=["change"])
     def run_release_now(self, request: HttpRequest, queryset: QuerySet[ReleasePolicy]) -> None:
-        as_of = services.default_as_of()
+        as_of = service.default_as_of()
         for policy in queryset:
             try:
-                release = services.release_enqueue(policy_id=policy.pk, as_of=as_of)
+                release = service.release_enqueue(policy_id=policy.pk, as_of=as_of)
             except BrokerUnavailable as exc:
                 self.message_user(request, f"{policy.name}: {exc}", messages.ERROR)
                 continue
@@ -76,13 +78,13 @@ class ReleasePolicyAdmin(HostileInputMixin, admin.ModelAdmin):
     @admin.action(description="Enable (and schedule nightly)", permissions=["change"])
     def enable_policies(self, request: HttpRequest, queryset: QuerySet[ReleasePolicy]) -> None:
         for policy in queryset:
-            services.policy_set_enabled(policy_id=policy.pk, enabled=True)
+            service.policy_set_enabled(policy_id=policy.pk, enabled=True)
         self.message_user(request, f"Enabled {len(queryset)} polic(ies) and their nightly schedules.")
 
     @admin.action(description="Disable (and unschedule)", permissions=["change"])
     def disable_policies(self, request: HttpRequest, queryset: QuerySet[ReleasePolicy]) -> None:
         for policy in queryset:
-            services.policy_set_enabled(policy_id=policy.pk, enabled=False)
+            service.policy_set_enabled(policy_id=policy.pk, enabled=False)
         self.message_user(request, f"Disabled {len(queryset)} polic(ies) and their nightly schedules.")
 
 
@@ -138,13 +140,16 @@ class ReleaseAdmin(HostileInputMixin, admin.ModelAdmin):
         release = get_object_or_404(Release.objects.select_related("policy"), pk=release_id)
         if not self.has_view_permission(request, release):
             raise PermissionDenied
-        summary = reports.release_summary(release)
+        summary = release_summary(release)
+        # A release records its policy when claimed; one never claimed shows the policy as it is now.
+        spec = (PolicySpec.from_json(release.policy_snapshot) if release.policy_snapshot
+                else PolicySpec.from_model(release.policy))
         context = {
             **self.admin_site.each_context(request), "opts": self.model._meta, "title": f"Report: {release}",
-            "release": release, "snapshot": release.policy_snapshot, "summary": summary,
+            "release": release, "snapshot": spec, "summary": summary,
             "artifacts": release.artifacts.order_by("kind") if release.status == Release.Status.PUBLISHED else [],
             "can_download": request.user.has_perm("anonymization.download_release"),
-            "charts": reports.report_charts(release.policy_snapshot, summary, include_before=True)
+            "charts": report_charts(spec, summary, include_before=True)
             if release.status == Release.Status.PUBLISHED else None,
         }
         return TemplateResponse(request, "admin/anonymization/release/report.html", context)

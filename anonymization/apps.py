@@ -9,3 +9,4 @@ class AnonymizationConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .release import tasks  # noqa: F401  (registers the Celery tasks, which live below release/)

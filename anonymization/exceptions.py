@@ -8,7 +8,15 @@ class ReleaseError(Exception):
 
 
 class PolicyInvalid(ReleaseError):
-    """The policy's columns, criteria or hierarchies cannot be used as they are."""
+    """The policy's columns, criteria or hierarchies cannot be used as they are.
+
+    `field` names the policy field the rule is about, when there is one, so a form can show the
+    message next to it.
+    """
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class HierarchyInvalid(PolicyInvalid):

@@ -1,7 +1,8 @@
 """Admin forms for release policies: columns as checkboxes, hierarchies as builder parameters or an ARX upload.
 
-The policy and its hierarchies are checked together (the inline formset's clean) with the same
-rules the release run applies, so a policy that saves cleanly has a valid shape.
+The policy's own fields are checked by the model's `clean()`, its hierarchies by the inline
+formset's clean; both apply PolicySpec's rules, the ones a release run applies, and each
+problem is shown once.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .columns import CUSTOMER_COLUMNS, TRANSACTION_COLUMNS
 from .exceptions import PolicyInvalid
-from .hierarchies import check_definition
 from .models import QuasiIdentifier, ReleasePolicy
-from .policies import check_snapshot, metric_names
+from .policy.catalog import CUSTOMER_COLUMNS, TRANSACTION_COLUMNS
+from .policy.hierarchies import check_definition
+from .policy.spec import PolicySpec, metric_names
 
 ALL_COLUMNS = {**TRANSACTION_COLUMNS, **CUSTOMER_COLUMNS}
 MAX_ARX_BYTES = 2_000_000
@@ -85,22 +86,22 @@ class QuasiIdentifierForm(forms.ModelForm):
 
 class QuasiIdentifierFormSet(forms.BaseInlineFormSet):
     def clean(self) -> None:
-        """Check the policy and its hierarchies together, with the rules of a release run."""
+        """Check the hierarchies with the policy being edited, by the rules of a release run.
+
+        A policy whose own fields break a rule is left to the policy form, which shows that
+        message (through the model's clean), so it is not repeated here.
+        """
         super().clean()
         if any(form.errors for form in self.forms):
             return
         kept = [form.cleaned_data for form in self.forms
                 if form.cleaned_data and not form.cleaned_data.get("DELETE")]
-        policy = self.instance
-        snapshot = {
-            "name": policy.name, "source": policy.source, "columns": list(policy.columns or []),
-            "quasi_identifiers": [{"column": d["column"], "builder": d["builder"], "params": d.get("params") or {},
-                                   "arx_csv": d.get("arx_csv") or ""} for d in kept],
-            "sensitive_column": policy.sensitive_column, "l_diversity": policy.l_diversity,
-            "t_closeness": policy.t_closeness, "k": policy.k, "suppression_limit": policy.suppression_limit,
-            "metric": policy.metric,
-        }
+        spec = PolicySpec.from_form(self.instance, quasi_identifiers=kept)
         try:
-            check_snapshot(snapshot)
+            spec.validate_settings()
+        except PolicyInvalid:
+            return
+        try:
+            spec.validate_quasi_identifiers()
         except PolicyInvalid as exc:
             raise ValidationError(str(exc)) from exc

@@ -1,16 +1,21 @@
 """Release policies, the releases they produce and the files each release publishes.
 
 Invariants kept by the database: one release per (policy, as-of date); k >= 2; the suppression
-limit is a fraction in [0, 1]; a release has at most one artifact of each kind. Workflows (running,
-verifying, publishing, scheduling) live in services.py.
+limit is a fraction in [0, 1]; a release has at most one artifact of each kind. The policy's rules
+are worded once, in policy/spec.py (`clean()` applies them; the constraints are a backstop).
+Workflows (running, verifying, publishing, scheduling) live in release/service.py.
 """
 
 from __future__ import annotations
 
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from .exceptions import PolicyInvalid
+from .policy.spec import PolicySpec
 
 
 class ReleasePolicy(models.Model):
@@ -22,16 +27,13 @@ class ReleasePolicy(models.Model):
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.TRANSACTIONS)
     columns = models.JSONField(default=list, help_text="Released columns, in file order.")
     sensitive_column = models.CharField(max_length=40, blank=True)
-    l_diversity = models.PositiveSmallIntegerField(
-        "l (distinct l-diversity)", null=True, blank=True, validators=[MinValueValidator(2)])
-    t_closeness = models.FloatField(
-        "t (t-closeness)", null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    l_diversity = models.PositiveSmallIntegerField("l (distinct l-diversity)", null=True, blank=True)
+    t_closeness = models.FloatField("t (t-closeness)", null=True, blank=True)
     k = models.PositiveIntegerField(
-        default=5, validators=[MinValueValidator(2)],
+        default=5,
         help_text="Smallest equivalence class; counted over distinct customers for transaction releases.")
     suppression_limit = models.FloatField(
-        default=0.02, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Largest fraction of rows that may be suppressed.")
+        default=0.02, help_text="Largest fraction of rows that may be suppressed.")
     metric = models.CharField(max_length=30, default="loss")
     enabled = models.BooleanField(default=True, help_text="Run nightly.")
     periodic_task = models.OneToOneField(
@@ -52,6 +54,13 @@ class ReleasePolicy(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Apply the policy's own rules (PolicySpec.validate_settings); its hierarchies are checked apart."""
+        try:
+            PolicySpec.from_model(self, quasi_identifiers=()).validate_settings()
+        except PolicyInvalid as exc:
+            raise ValidationError({exc.field: str(exc)} if exc.field else str(exc)) from exc
 
 
 class QuasiIdentifier(models.Model):

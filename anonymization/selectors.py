@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from accounts.models import Account, Card, Customer
 
 from .models import Artifact, Release
-from .verify import Identifiers
+from .policy.catalog import Identifiers
 
 CHUNK_SIZE = 20_000
 

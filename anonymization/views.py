@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404, HttpRequest
 from django.views.decorators.http import require_GET
 
 from . import selectors
-from .artifacts import CONTENT_TYPES
+from .release.write import CONTENT_TYPES
 
 
 @require_GET

@@ -3,7 +3,7 @@
 Step 1 (a child process) recreates the database `atmsite_release_bench`, migrates it and writes
 synthetic customers, accounts, cards and ledger entries with COPY (anonymization.sample_data).
 Step 2 (this process, which never held the generated data) runs the default policy "Nightly
-transactions" through anonymization.services.release_run, exactly as the Celery task does, and
+transactions" through anonymization.release.service.release_run, exactly as the Celery task does, and
 prints the time of each step (extraction, search, writing, verification, publishing), the total,
 the peak resident memory of the process and the release's figures.
 
@@ -66,13 +66,13 @@ def run_release() -> None:
     import django
 
     django.setup()
-    from anonymization import services
     from anonymization.models import Release, ReleasePolicy
+    from anonymization.release import service
 
     policy = ReleasePolicy.objects.get(name="Nightly transactions")
     Release.objects.filter(policy=policy).delete()  # a published release would not run again
     started = time.perf_counter()
-    release = services.release_run_for_policy(policy_id=policy.pk, as_of=AS_OF)
+    release = service.release_run_for_policy(policy_id=policy.pk, as_of=AS_OF)
     total = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"status: {release.status} {release.error}")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
-    from .check import ClassView, Space
+    from .space import ClassView, Space
 
 __all__ = ["Criterion", "KAnonymity", "DistinctLDiversity", "EntropyLDiversity", "TCloseness"]
 
@@ -32,23 +32,41 @@ TOLERANCE = 1e-12
 
 
 class Criterion:
-    """Base class: ``class_ok(view)`` returns one bool per equivalence class."""
+    """Strategy interface: :meth:`evaluate` returns one bool per equivalence class.
 
-    #: ``P(A)`` implies ``P(A u B)``: monotonic even when failing classes are suppressed.
-    union_closed: ClassVar[bool] = False
+    Subclasses implement :meth:`_evaluate` (and optionally :meth:`prepare`). The search reads the
+    class attributes ``monotonic`` (without suppression) and ``monotonic_with_suppression``, as it
+    does for :class:`~.metrics.Metric`, to decide which criteria it may tag by prediction.
+    """
+
+    #: "Node passes" implies "every generalization passes" when no row may be suppressed.
+    monotonic: ClassVar[bool] = True
+    #: The same when failing classes are suppressed: true for union-closed criteria.
+    monotonic_with_suppression: ClassVar[bool] = False
     #: The sensitive column this criterion reads, if any.
     sensitive: str | None = None
 
+    def is_monotonic(self, suppression: bool) -> bool:
+        """Return whether "node passes" implies "every generalization passes" in this setting."""
+        return self.monotonic_with_suppression if suppression else self.monotonic
+
     def predictable(self, suppression: bool) -> bool:
-        """Whether "node passes" implies "every generalization passes" in this setting."""
-        return self.union_closed or not suppression
+        """Return :meth:`is_monotonic` (the name the search used before criteria mirrored metrics)."""
+        return self.is_monotonic(suppression)
 
     def prepare(self, space: Space) -> None:
         """Precompute whatever depends on the whole input table (called once per search)."""
 
-    def class_ok(self, view: ClassView) -> np.ndarray:
+    def evaluate(self, view: ClassView) -> np.ndarray:
         """Return a boolean array: which classes of the view satisfy this criterion."""
-        raise NotImplementedError("subclasses of Criterion must provide class_ok()")
+        return np.asarray(self._evaluate(view), dtype=bool)
+
+    def _evaluate(self, view: ClassView) -> np.ndarray:
+        raise NotImplementedError("subclasses of Criterion must provide _evaluate()")
+
+    def class_ok(self, view: ClassView) -> np.ndarray:
+        """Return :meth:`evaluate` (the name callers used before criteria mirrored metrics)."""
+        return self.evaluate(view)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
@@ -74,25 +92,25 @@ class KAnonymity(Criterion):
     individuals instead (for tables with many rows per person, such as transactions).
     """
 
-    union_closed = True
+    monotonic_with_suppression = True
 
     def __init__(self, k: int) -> None:
         self.k = _positive_int("k", k)
 
-    def class_ok(self, view: ClassView) -> np.ndarray:
+    def _evaluate(self, view: ClassView) -> np.ndarray:
         return view.population >= self.k
 
 
 class DistinctLDiversity(Criterion):
     """Every released class holds at least ``l`` distinct values of the sensitive column."""
 
-    union_closed = True
+    monotonic_with_suppression = True
 
     def __init__(self, column: str, l: int) -> None:  # noqa: E741 - the criterion's name
         self.sensitive = column
         self.l = _positive_int("l", l)
 
-    def class_ok(self, view: ClassView) -> np.ndarray:
+    def _evaluate(self, view: ClassView) -> np.ndarray:
         pair_class, _, _ = view.sensitive_pairs
         return np.bincount(pair_class, minlength=view.n_classes) >= self.l
 
@@ -106,7 +124,7 @@ class EntropyLDiversity(Criterion):
         self.sensitive = column
         self.l = l
 
-    def class_ok(self, view: ClassView) -> np.ndarray:
+    def _evaluate(self, view: ClassView) -> np.ndarray:
         pair_class, _, pair_count = view.sensitive_pairs
         share = pair_count / view.sizes[pair_class]
         entropy = -np.bincount(pair_class, weights=share * np.log(share), minlength=view.n_classes)
@@ -136,7 +154,7 @@ class TCloseness(Criterion):
         self._order = sensitive_order(space.sensitive_labels)
         self._global = (counts / counts.sum())[self._order]
 
-    def class_ok(self, view: ClassView) -> np.ndarray:
+    def _evaluate(self, view: ClassView) -> np.ndarray:
         diff = view.sensitive_distribution()[:, self._order] - self._global
         if self.distance == "equal":
             emd = 0.5 * np.abs(diff).sum(axis=1)

@@ -18,8 +18,9 @@ Invariants checked on construction (a :class:`HierarchyError` names the attribut
 from __future__ import annotations
 
 import csv
+import io
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ import pandas as pd
 
 from .encoding import value_to_str
 
-__all__ = ["Hierarchy", "HierarchyError"]
+__all__ = ["Hierarchy", "HierarchyError", "interval_label", "interval_leaves"]
 
 
 class HierarchyError(ValueError):
@@ -144,6 +145,17 @@ class Hierarchy:
             rows = [row for row in csv.reader(handle, delimiter=delimiter) if row]
         return cls(rows, name=name)
 
+    @classmethod
+    def from_csv_text(cls, text: str, delimiter: str = ";", name: str | None = None) -> Hierarchy:
+        """Parse ARX hierarchy CSV text: cells are stripped, blank lines ignored, empty cells refused."""
+        rows = [tuple(cell.strip() for cell in row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)
+                if any(cell.strip() for cell in row)]
+        for number, row in enumerate(rows, start=1):
+            if not all(row):
+                where = f"hierarchy for {name!r}" if name else "hierarchy"
+                raise HierarchyError(f"{where}: line {number} has an empty value")
+        return cls(rows, name=name)
+
     def to_csv(self, path: str | Path, delimiter: str = ";") -> None:
         """Write the hierarchy in ARX's CSV format."""
         with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -166,34 +178,102 @@ class Hierarchy:
 
     @classmethod
     def intervals(
-        cls, values: Iterable[float], widths: Sequence[float], top: str = "*", name: str | None = None
+        cls, values: Iterable[float], widths: Sequence[float], top: str = "*", name: str | None = None,
+        *, bin_width: float | None = None, origin: float = 0,
     ) -> Hierarchy:
-        """Numeric intervals: level ``i`` maps ``v`` to the width-``widths[i-1]`` bin holding it.
+        """Numeric intervals: level ``i`` maps ``v`` to the width-``widths[i-1]`` band holding it.
 
-        Bins start at multiples of the width: integer data gives labels ``lo-hi`` (``hi = lo + w - 1``),
-        other data ``[lo, lo+w)``. Each width must be a multiple of the previous one so that bins
-        nest (monotonic). A last level ``top`` is appended.
+        Bands start at ``origin`` plus multiples of the width and are labelled half-open,
+        ``[20, 25)``: exactly the values they cover (see :func:`interval_label`). With
+        ``bin_width`` the leaves are the ``bin_width`` bands of the values (:func:`interval_leaves`)
+        rather than the values themselves, so exact amounts never appear in a release. Each width
+        must be a larger multiple of the one before (and of ``bin_width``) so that bands nest.
+        A last level ``top`` is appended.
         """
-        _check_widths(widths)
-        distinct = sorted(set(values))
-        integral = all(float(v).is_integer() for v in distinct) and all(float(w).is_integer() for w in widths)
-        rows = [[value_to_str(v), *(_bin_label(v, w, integral) for w in widths), top] for v in distinct]
+        _check_widths([*([bin_width] if bin_width is not None else []), *widths])
+        numbers = np.asarray(sorted(set(values)), dtype=float)
+        whole = bool(np.all(np.mod(numbers, 1) == 0)) and float(origin).is_integer()
+        if bin_width is None:
+            leaves, lows = [value_to_str(v) for v in numbers], numbers
+        else:
+            lows = np.unique(_band_lows(numbers, bin_width, origin))
+            leaves = [interval_label(low, bin_width, whole) for low in lows]
+        rows = [[leaf, *(interval_label(_band_lows(low, w, origin), w, whole) for w in widths), top]
+                for leaf, low in zip(leaves, lows, strict=True)]
         return cls(rows, name=name)
 
     @classmethod
     def masking(
         cls, values: Iterable[object], steps: int | None = None, mask: str = "*", top: str = "*",
-        name: str | None = None,
+        name: str | None = None, *, levels: Sequence[int] | None = None,
     ) -> Hierarchy:
         """Right-to-left masking (postal codes, card-number prefixes): level ``i`` masks the last
         ``i`` characters (``81675`` -> ``8167*`` -> ``816**`` ...) for ``steps`` levels (default:
-        the longest value's length); a last level ``top`` is appended unless already uniform."""
+        the longest value's length), or the last ``levels[i-1]`` characters when ``levels`` (strictly
+        increasing counts) is given; a last level ``top`` is appended unless already uniform."""
         distinct = sorted({value_to_str(v) for v in values})
-        steps = max((len(v) for v in distinct), default=0) if steps is None else steps
-        rows = [[v, *(_mask_right(v, i, mask) for i in range(1, steps + 1))] for v in distinct]
+        counts = _masked_counts(distinct, steps, levels)
+        rows = [[v, *(_mask_right(v, count, mask) for count in counts)] for v in distinct]
         if len({row[-1] for row in rows}) > 1:
             rows = [row + [top] for row in rows]
         return cls(rows, name=name)
+
+    @classmethod
+    def prefixes(
+        cls, values: Iterable[object], keep: Sequence[int], mask: str = "*", top: str = "*",
+        name: str | None = None,
+    ) -> Hierarchy:
+        """Prefixes: level ``i`` keeps the first ``keep[i-1]`` characters and replaces the rest by one
+        ``mask`` (``1012 AB`` -> ``1012*`` -> ``10*``), so the length of a value is not released
+        either; a value no longer than the kept prefix stays whole. ``keep`` must be strictly
+        decreasing. A last level ``top`` is appended."""
+        if not keep or list(keep) != sorted(set(keep), reverse=True) or min(keep) < 1:
+            raise HierarchyError(f"prefix lengths must be positive and strictly decreasing, got {list(keep)}")
+        distinct = sorted({value_to_str(v) for v in values})
+        rows = [[v, *(v[:n] + mask if len(v) > n else v for n in keep), top] for v in distinct]
+        return cls(rows, name=name)
+
+    @classmethod
+    def card_numbers(
+        cls, values: Iterable[object], network: Callable[[str], str] | Mapping[str, str],
+        prefix_lengths: Sequence[int] = (4,), mask: str = "*", top: str = "*", name: str | None = None,
+    ) -> Hierarchy:
+        """Card numbers given as 6-digit BINs: BIN -> shorter prefixes (``4123**``, padded with
+        ``mask``) -> card network -> ``top``. ``network`` maps a BIN to its network (a callable
+        or a mapping: the caller owns the card ranges). A value that is not a BIN (such as
+        ``none`` for an account without a card) keeps its value up to the top level."""
+        lengths = list(prefix_lengths)
+        if lengths != sorted(set(lengths), reverse=True) or not all(1 <= n <= BIN_DIGITS - 1 for n in lengths):
+            raise HierarchyError(f"prefix lengths must be strictly decreasing, from 1 to {BIN_DIGITS - 1}, "
+                                 f"got {lengths}")
+        lookup = network if callable(network) else network.__getitem__
+        rows = []
+        for value in sorted({value_to_str(v) for v in values}):
+            if len(value) == BIN_DIGITS and value.isdigit():
+                prefixes = (value[:n] + mask * (BIN_DIGITS - n) for n in lengths)
+                rows.append([value, *prefixes, lookup(value), top])
+            else:
+                rows.append([value, *(value for _ in lengths), value, top])
+        return cls(rows, name=name)
+
+    @classmethod
+    def from_level_mappings(
+        cls, values: Iterable[object], levels: Sequence[Mapping[str, str]], top: str = "*",
+        name: str | None = None,
+    ) -> Hierarchy:
+        """Categories by level: level ``i`` maps each level ``i-1`` value through ``levels[i-1]``,
+        whose ``top`` key (``"*"``) is the fallback for values it does not name. A top level
+        ``top`` is appended as in :meth:`from_mapping`."""
+        mapping: dict[str, list[str]] = {}
+        for value in sorted({value_to_str(v) for v in values}):
+            chain = [value]
+            for number, level in enumerate(levels, start=1):
+                parent = level.get(chain[-1], level.get(top))
+                if parent is None:
+                    raise HierarchyError(f"level {number} has no mapping for {chain[-1]!r}")
+                chain.append(parent)
+            mapping[value] = chain[1:]
+        return cls.from_mapping(mapping, top=top, name=name)
 
     @classmethod
     def dates(
@@ -212,22 +292,55 @@ class Hierarchy:
         return cls(rows, name=name)
 
 
+BIN_DIGITS = 6
+
+
 def _check_widths(widths: Sequence[float]) -> None:
     if not widths or any(w <= 0 for w in widths):
         raise HierarchyError(f"interval widths must be positive, got {list(widths)}")
     for smaller, larger in zip(widths, widths[1:], strict=False):
         ratio = larger / smaller
-        if ratio < 1 or not math.isclose(ratio, round(ratio)):
+        if ratio <= 1 or not math.isclose(ratio, round(ratio)):
             raise HierarchyError(
                 f"interval widths must increase, each a multiple of the one before, got {list(widths)}"
             )
 
 
-def _bin_label(value: float, width: float, integral: bool) -> str:
-    low = math.floor(value / width) * width
-    if integral:
-        return f"{int(low)}-{int(low + width - 1)}"
-    return f"[{value_to_str(low)}, {value_to_str(low + width)})"
+def _band_lows(values: np.ndarray | float, width: float, origin: float) -> np.ndarray:
+    """Return the low end of the width-``width`` band (starting at ``origin``) holding each value."""
+    return origin + np.floor((np.asarray(values, dtype=float) - origin) / width + 1e-9) * width
+
+
+def _number(value: float) -> str:
+    """Return a band end as text: whole numbers without a decimal point, others without float noise."""
+    return value_to_str(round(float(value), 9))
+
+
+def interval_label(low: float, width: float, whole_numbers: bool = False) -> str:
+    """Return the label of the band ``[low, low + width)``: half-open, so it says exactly what it covers.
+
+    A band of width 1 over whole numbers holds a single value and is labelled by it (``34``).
+    """
+    if whole_numbers and width == 1:
+        return _number(low)
+    return f"[{_number(low)}, {_number(low + width)})"
+
+
+def interval_leaves(values: Iterable[float], width: float, origin: float = 0) -> list[str]:
+    """Return each value's band label of width ``width`` (the leaves of ``intervals(bin_width=width)``)."""
+    numbers = np.asarray(list(values), dtype=float)
+    whole = bool(np.all(np.mod(numbers, 1) == 0)) and float(origin).is_integer()
+    lows, inverse = np.unique(_band_lows(numbers, width, origin), return_inverse=True)
+    labels = [interval_label(low, width, whole) for low in lows]
+    return [labels[i] for i in inverse.ravel()]
+
+
+def _masked_counts(values: Sequence[str], steps: int | None, levels: Sequence[int] | None) -> list[int]:
+    if levels is None:
+        return list(range(1, (max((len(v) for v in values), default=0) if steps is None else steps) + 1))
+    if not levels or list(levels) != sorted(set(levels)) or min(levels) < 1:
+        raise HierarchyError(f"masked character counts must be positive and strictly increasing, got {list(levels)}")
+    return list(levels)
 
 
 def _mask_right(value: str, count: int, mask: str) -> str:

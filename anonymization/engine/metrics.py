@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
-    from .check import ClassView, Space
+    from .space import ClassView, Space
 
 __all__ = ["Metric", "METRICS", "create_metric", "register"]
 

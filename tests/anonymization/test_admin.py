@@ -12,8 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
-from anonymization import services
 from anonymization.models import Release, ReleasePolicy
+from anonymization.release import service
 from anonymization.sample_data import populate
 
 ACTION = "_selected_action"
@@ -33,7 +33,7 @@ def nightly(db) -> ReleasePolicy:
 
 @pytest.fixture
 def yesterday_data(db):
-    return populate(customers=60, entries=600, last_day=services.default_as_of(), days=20, seed=5)
+    return populate(customers=60, entries=600, last_day=service.default_as_of(), days=20, seed=5)
 
 
 @pytest.fixture
@@ -135,14 +135,15 @@ def test_it_adds_a_policy_with_an_uploaded_hierarchy_and_schedules_it(client, ad
     ({"quasi_identifiers-0-params": '{"widths": [10, 15]}'},
      "Hierarchy of age: width 15 must be a larger multiple of 10 so intervals nest."),
     ({"quasi_identifiers-1-arx_csv": "F;x;*\nM;x;*\nX;y;*\nF2;x;y\n"},
-     "Hierarchy of gender: line 4: &#x27;x&#x27; at level 1 generalizes to both &#x27;*&#x27; and &#x27;y&#x27;."),
+     "Hierarchy of gender: hierarchy: value &#x27;x&#x27; at level 1 has two parents at level 2: &#x27;*&#x27; and "
+     "&#x27;y&#x27;."),
     ({"sensitive_column": "balance", "quasi_identifiers-1-arx_csv": "F;*\n"},
      "Give l or t for the sensitive column balance."),
     ({"sensitive_column": "gender", "l_diversity": "2", "quasi_identifiers-1-arx_csv": "F;*\n"},
      "The sensitive column gender cannot also be a quasi-identifier."),
     ({"columns": ["age", "gender"], "quasi_identifiers-1-arx_csv": "F;*\n", "quasi_identifiers-0-column": "balance"},
      "Quasi-identifier(s) balance must be released columns."),
-    ({"k": "1", "quasi_identifiers-1-arx_csv": "F;*\n"}, "Ensure this value is greater than or equal to 2."),
+    ({"k": "1", "quasi_identifiers-1-arx_csv": "F;*\n"}, "k must be a whole number of at least 2."),
 ])
 def test_it_refuses_a_broken_policy_with_a_clear_message(client, admin_user, overrides, message):
     client.force_login(admin_user)
@@ -155,7 +156,7 @@ def test_it_refuses_a_broken_policy_with_a_clear_message(client, admin_user, ove
 
 def test_it_shows_a_report_with_inline_svg_and_no_scripts_or_style_attributes(client, officer, nightly,
                                                                               yesterday_data):
-    release = services.release_run_for_policy(policy_id=nightly.pk)
+    release = service.release_run_for_policy(policy_id=nightly.pk)
     client.force_login(officer)
     response = client.get(reverse("admin:anonymization_release_report", args=[release.pk]))
     assert response.status_code == 200

@@ -13,10 +13,10 @@ import datetime
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from anonymization import services
-from anonymization.artifacts import local_path
 from anonymization.exceptions import ReleaseError
 from anonymization.models import Release, ReleasePolicy
+from anonymization.release import service
+from anonymization.release.write import local_path
 
 
 def _policy(value: str) -> ReleasePolicy:
@@ -46,7 +46,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         policy = _policy(str(options["policy"]))
-        as_of = _date(str(options["as_of"])) if options["as_of"] else services.default_as_of()
+        as_of = _date(str(options["as_of"])) if options["as_of"] else service.default_as_of()
         release = self._run(policy, as_of, show=not options["no_progress"])
         self.stdout.write(f"release={release.pk} status={release.status}")
         if release.status != Release.Status.PUBLISHED:
@@ -61,12 +61,12 @@ class Command(BaseCommand):
             bar.set_description(step)
             bar.update(max(percent - bar.n, 0))
 
-        release, _created = services.release_request(policy_id=policy.pk, as_of=as_of)
+        release, _created = service.release_request(policy_id=policy.pk, as_of=as_of)
         try:
             if release.status != Release.Status.PUBLISHED:
-                release = services.release_run(release_id=release.pk, progress=progress)
+                release = service.release_run(release_id=release.pk, progress=progress)
         except KeyboardInterrupt:
-            services.release_abandon(release_id=release.pk, reason="Interrupted from the command line.")
+            service.release_abandon(release_id=release.pk, reason="Interrupted from the command line.")
             raise
         except ReleaseError as exc:
             raise CommandError(str(exc)) from exc

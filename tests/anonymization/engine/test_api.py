@@ -34,7 +34,7 @@ def test_it_returns_the_generalized_table_and_statistics() -> None:
     assert list(result.data.columns) == ["name", "age", "zip", "disease"]
     assert result.data["name"].tolist() == [f"p{i}" for i in range(8)]
     assert result.levels == {"age": 2, "zip": 2}
-    assert result.data["age"].tolist() == ["20-29"] * 4 + ["30-39"] * 4
+    assert result.data["age"].tolist() == ["[20, 30)"] * 4 + ["[30, 40)"] * 4
     assert result.data["zip"].tolist() == ["12**"] * 4 + ["55**"] * 4
     assert (result.rows_in, result.rows_out, result.suppressed_rows) == (8, 8, 0)
     assert (result.classes.count, result.classes.min_size, result.classes.max_size) == (2, 4, 4)

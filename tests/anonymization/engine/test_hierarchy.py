@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from anonymization.engine import Hierarchy, HierarchyError
+from anonymization.engine.hierarchy import interval_label, interval_leaves
 
 
 def test_it_reads_arx_hierarchy_csv(tmp_path: Path) -> None:
@@ -63,8 +64,8 @@ def test_it_names_data_values_missing_from_the_hierarchy() -> None:
 
 def test_it_builds_nested_numeric_intervals() -> None:
     hierarchy = Hierarchy.intervals([3, 17, 24, 99], widths=[5, 10, 20])
-    assert hierarchy.rows[1] == ("17", "15-19", "10-19", "0-19", "*")
-    assert hierarchy.rows[3] == ("99", "95-99", "90-99", "80-99", "*")
+    assert hierarchy.rows[1] == ("17", "[15, 20)", "[10, 20)", "[0, 20)", "*")
+    assert hierarchy.rows[3] == ("99", "[95, 100)", "[90, 100)", "[80, 100)", "*")
 
 
 def test_it_builds_intervals_for_fractional_values() -> None:
@@ -103,3 +104,45 @@ def test_it_builds_explicit_category_mappings() -> None:
 def test_it_compares_data_values_as_strings() -> None:
     hierarchy = Hierarchy([["39", "30-39"], ["40", "40-49"]])
     assert hierarchy.generalize([39, 40.0, "39"], 1) == ["30-39", "40-49", "30-39"]
+
+
+def test_it_labels_intervals_half_open_whatever_the_data() -> None:
+    assert Hierarchy.intervals([20, 24], widths=[5]).rows == (("20", "[20, 25)", "*"), ("24", "[20, 25)", "*"))
+    assert Hierarchy.intervals([20.5], widths=[5]).rows == (("20.5", "[20, 25)", "*"),)
+    assert interval_label(20, 5, whole_numbers=True) == "[20, 25)"
+    assert interval_label(0.1, 0.2) == "[0.1, 0.3)"
+
+
+def test_it_bins_leaves_before_generalizing() -> None:
+    assert interval_leaves([-12.5, 3.0, 34], 10) == ["[-20, -10)", "[0, 10)", "[30, 40)"]
+    assert interval_leaves([34, 41], 1) == ["34", "41"]
+    hierarchy = Hierarchy.intervals([-12.5, 3.0, 49.99], widths=[50], bin_width=10)
+    assert hierarchy.rows == (("[-20, -10)", "[-50, 0)", "*"), ("[0, 10)", "[0, 50)", "*"), ("[40, 50)", "[0, 50)", "*"))
+
+
+def test_it_masks_chosen_counts_and_keeps_prefixes() -> None:
+    assert Hierarchy.masking(["1012", "2034"], levels=[1, 3]).rows == (
+        ("1012", "101*", "1***", "*"), ("2034", "203*", "2***", "*"))
+    assert Hierarchy.prefixes(["1012 AB", "75"], keep=[4, 2]).rows == (
+        ("1012 AB", "1012*", "10*", "*"), ("75", "75", "75", "*"))
+    with pytest.raises(HierarchyError, match=r"strictly decreasing, got \[2, 4\]"):
+        Hierarchy.prefixes(["1"], keep=[2, 4])
+
+
+def test_it_generalizes_card_numbers_through_a_network_the_caller_gives() -> None:
+    hierarchy = Hierarchy.card_numbers(["412345", "512345", "none"], network={"412345": "visa", "512345": "mc"})
+    assert hierarchy.rows == (("412345", "4123**", "visa", "*"), ("512345", "5123**", "mc", "*"),
+                              ("none", "none", "none", "*"))
+
+
+def test_it_maps_categories_level_by_level_with_a_fallback() -> None:
+    levels = [{"F": "known", "M": "known", "*": "other"}]
+    assert Hierarchy.from_level_mappings(["F", "X"], levels).rows == (("F", "known", "*"), ("X", "other", "*"))
+    with pytest.raises(HierarchyError, match=r"^level 1 has no mapping for 'X'$"):
+        Hierarchy.from_level_mappings(["X"], [{"F": "any"}])
+
+
+def test_it_parses_csv_text_and_refuses_empty_cells() -> None:
+    assert Hierarchy.from_csv_text(" F ; * \n\nM;*\n").rows == (("F", "*"), ("M", "*"))
+    with pytest.raises(HierarchyError, match=r"^hierarchy for 'g': line 1 has an empty value$"):
+        Hierarchy.from_csv_text("F;;*\n", name="g")

@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.models import Account, Card, Customer
 from transactions.models import LedgerEntry
 
-from .columns import INDIVIDUAL, catalog_for
+from ..policy.catalog import INDIVIDUAL, catalog_for
 
 CHUNK_SIZE = 50_000
 NO_CARD = "none"

@@ -2,11 +2,13 @@
 
 Only the columns listed here can be extracted at all: direct identifiers (names, contact data,
 card numbers, account numbers, database ids) are not in any catalog, so no policy can select them.
+The verifier (release/verify.py) scans released cells for the database's identifiers, which the
+selectors collect into :class:`Identifiers`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 NUMERIC = "numeric"
 CATEGORY = "category"
@@ -66,3 +68,15 @@ INDIVIDUAL = "__customer__"
 def catalog_for(source: str) -> dict[str, Column]:
     """Return the releasable columns of a source table."""
     return CATALOGS[source]
+
+
+@dataclass
+class Identifiers:
+    """Normalized forms of every direct identifier in the database, for cell scanning."""
+
+    names: set[str] = field(default_factory=set)        # first, last, full names, street addresses, casefolded
+    full_names: set[str] = field(default_factory=set)   # "first last", casefolded
+    emails: set[str] = field(default_factory=set)       # casefolded
+    phones: set[str] = field(default_factory=set)       # digits only
+    accounts: set[str] = field(default_factory=set)     # upper case, no spaces
+    bin_last4: set[str] = field(default_factory=set)    # 10 digits

@@ -1,5 +1,8 @@
 """Celery tasks: thin wrappers that take ids and call one service.
 
+Their names are fixed (service.RUN_TASK, service.NIGHTLY_TASK): beat rows store them, and the
+service sends the run task by name. apps.py imports this module so both tasks are registered.
+
 Late acknowledgement and reject-on-worker-lost (also set globally) put a task back on the queue
 when its worker dies; the release is then reclaimed once its heartbeat is stale, so a busy
 release is retried later rather than dropped. Transient database errors retry with backoff.
@@ -12,8 +15,8 @@ import datetime
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from . import services
-from .exceptions import ReleaseBusy, ReleaseNotRunnable
+from ..exceptions import ReleaseBusy, ReleaseNotRunnable
+from . import service
 
 BUSY_RETRY_SECONDS = 300
 BUSY_RETRIES = 12
@@ -31,23 +34,23 @@ def _later(task, exc: ReleaseBusy) -> str:  # type: ignore[no-untyped-def]
     raise task.retry(exc=exc, countdown=BUSY_RETRY_SECONDS, max_retries=BUSY_RETRIES)
 
 
-@shared_task(name="anonymization.tasks.run_release", **_OPTIONS)
+@shared_task(name=service.RUN_TASK, **_OPTIONS)
 def run_release(self, release_id: int) -> str:  # type: ignore[no-untyped-def]
     """Run one release; return its final status or why it did not run."""
     try:
-        return services.release_run(release_id=release_id).status
+        return service.release_run(release_id=release_id).status
     except ReleaseBusy as exc:
         return _later(self, exc)
     except ReleaseNotRunnable as exc:
         return str(exc)
 
 
-@shared_task(name=services.NIGHTLY_TASK, **_OPTIONS)
+@shared_task(name=service.NIGHTLY_TASK, **_OPTIONS)
 def run_nightly_release(self, policy_id: int, as_of: str | None = None) -> str:  # type: ignore[no-untyped-def]
     """Run the policy's release for `as_of` (ISO date; default yesterday); return its final status."""
     date = datetime.date.fromisoformat(as_of) if as_of else None
     try:
-        return services.release_run_for_policy(policy_id=policy_id, as_of=date).status
+        return service.release_run_for_policy(policy_id=policy_id, as_of=date).status
     except ReleaseBusy as exc:
         return _later(self, exc)
     except ReleaseNotRunnable as exc:

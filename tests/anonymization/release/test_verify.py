@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from anonymization.exceptions import VerificationFailed
-from anonymization.verify import Expectations, Identifiers, emd, verify
+from anonymization.policy.catalog import Identifiers
+from anonymization.release.verify import Expectations, emd, verify
 
 IDS = Identifiers(names={"anna", "jansen", "anna jansen", "dorpsstraat 1"}, full_names={"anna jansen"},
                   emails={"anna@example.com"}, phones={"31612345678"}, accounts={"NL91ATMB0123456789"},

@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group, User
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from anonymization import services
 from anonymization.models import Release, ReleasePolicy
+from anonymization.release import service
 from anonymization.sample_data import populate
 
 AS_OF = datetime.date(2025, 3, 31)
@@ -20,7 +20,7 @@ AS_OF = datetime.date(2025, 3, 31)
 def published(db) -> Release:
     populate(customers=60, entries=600, last_day=AS_OF, days=20, seed=3)
     policy = ReleasePolicy.objects.get(name="Nightly transactions")
-    release = services.release_run_for_policy(policy_id=policy.pk, as_of=AS_OF)
+    release = service.release_run_for_policy(policy_id=policy.pk, as_of=AS_OF)
     assert release.status == Release.Status.PUBLISHED, release.error
     return release
 

@@ -21,14 +21,14 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
 from django.db import connection
 
-from anonymization import artifacts, services
 from anonymization.models import Release, ReleasePolicy
+from anonymization.release import service, write
 from anonymization.sample_data import populate
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 AS_OF = datetime.date(2025, 3, 31)
 DEADLINE_SECONDS = 120
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def _settled(release_id: int) -> Release | None:
 
 def test_it_publishes_a_release_through_a_worker(queue, nightly):
     with start_worker(current_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-        queued = services.release_enqueue(policy_id=nightly.pk, as_of=AS_OF)
+        queued = service.release_enqueue(policy_id=nightly.pk, as_of=AS_OF)
         assert queued.status == Release.Status.QUEUED
         release = _wait_for(lambda: _settled(queued.pk), "the release to settle")
     assert release.status == Release.Status.PUBLISHED, release.error
@@ -79,15 +79,15 @@ _KILLABLE_WORKER = textwrap.dedent("""
     from django.conf import settings
     settings.MEDIA_ROOT = sys.argv[2]
     django.setup()
-    from anonymization import artifacts
-    original = artifacts.write_data
+    from anonymization.release import write
+    original = write.write_data
 
     def write_then_hang(frame, folder):
         original(frame.head(5), folder)
         open(sys.argv[3], "w").close()
         time.sleep(600)
 
-    artifacts.write_data = write_then_hang
+    write.write_data = write_then_hang
     from atmsite.celery import app
     app.worker_main(["worker", "--pool=solo", "-Q", sys.argv[1], "--loglevel=WARNING", "--without-heartbeat",
                      "--without-gossip", "--without-mingle"])
@@ -107,7 +107,7 @@ def test_it_leaves_no_artifact_when_a_worker_is_killed_and_the_rerun_publishes(q
     marker = tmp_path / "writing"
     worker = _killable_worker(queue, marker)
     try:
-        queued = services.release_enqueue(policy_id=nightly.pk, as_of=AS_OF)
+        queued = service.release_enqueue(policy_id=nightly.pk, as_of=AS_OF)
         _wait_for(marker.exists, "the worker to start writing")
     finally:
         worker.send_signal(signal.SIGKILL)
@@ -115,12 +115,12 @@ def test_it_leaves_no_artifact_when_a_worker_is_killed_and_the_rerun_publishes(q
     release = Release.objects.get(pk=queued.pk)
     assert release.status in (Release.Status.RUNNING, Release.Status.VERIFYING)
     assert not release.artifacts.exists()
-    folder = artifacts.release_folder(policy_id=nightly.pk, as_of="2025-03-31", release_id=release.pk)
+    folder = write.release_folder(policy_id=nightly.pk, as_of="2025-03-31", release_id=release.pk)
     assert default_files(folder) == []
 
     settings.ANONYMIZATION_STALE_SECONDS = 0  # the dead worker's heartbeat is now stale
     with start_worker(current_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-        services.release_enqueue(policy_id=nightly.pk, as_of=AS_OF)
+        service.release_enqueue(policy_id=nightly.pk, as_of=AS_OF)
         rerun = _wait_for(lambda: _settled(release.pk), "the rerun to settle")
     assert rerun.status == Release.Status.PUBLISHED, rerun.error
     assert rerun.attempts == 2

@@ -1,4 +1,4 @@
-"""Hierarchy builders and their parameter checks (no database)."""
+"""Hierarchies as a policy configures them: parameter checks, leaves and the engine builders (no database)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import pandas as pd
 import pytest
 
 from anonymization.exceptions import HierarchyInvalid
-from anonymization.hierarchies import check_definition, generalize_column, parse_arx
+from anonymization.policy.hierarchies import build_hierarchy, check_definition, parse_arx
 
 
 def _rows(builder: str, values: list, params: dict, arx_csv: str = "") -> list[tuple[str, ...]]:
-    _leaves, table = generalize_column(column="c", series=pd.Series(values), builder=builder, params=params,
-                                       arx_csv=arx_csv)
-    return list(table.rows)
+    built = build_hierarchy(column="c", series=pd.Series(values), builder=builder, params=params, arx_csv=arx_csv)
+    return list(built.hierarchy.rows)
 
 
 def test_it_builds_nested_intervals_over_binned_leaves():
@@ -26,16 +25,16 @@ def test_it_builds_nested_intervals_over_binned_leaves():
 
 
 def test_it_keeps_whole_numbers_as_leaves_when_the_bin_is_one():
-    leaves, table = generalize_column(column="age", series=pd.Series([34, 41, 34]), builder="intervals",
-                                      params={"widths": [5]})
-    assert list(leaves) == ["34", "41", "34"]
-    assert list(table.rows) == [("34", "[30, 35)", "*"), ("41", "[40, 45)", "*")]
+    built = build_hierarchy(column="age", series=pd.Series([34, 41, 34]), builder="intervals",
+                            params={"widths": [5]})
+    assert list(built.leaves) == ["34", "41", "34"]
+    assert list(built.hierarchy.rows) == [("34", "[30, 35)", "*"), ("41", "[40, 45)", "*")]
 
 
 def test_it_masks_postal_codes_by_prefix_or_from_the_right():
     assert _rows("mask", ["1012 AB", "75001"], {"keep": [4, 2]}) == [
         ("1012 AB", "1012*", "10*", "*"), ("75001", "7500*", "75*", "*")]
-    assert _rows("mask", ["1012"], {"levels": [1, 3]}) == [("1012", "101*", "1***", "*")]
+    assert _rows("mask", ["1012"], {"levels": [1, 3]}) == [("1012", "101*", "1***")]
 
 
 def test_it_generalizes_dates_and_card_numbers():
@@ -67,10 +66,10 @@ def test_it_explains_bad_builder_parameters(builder, kind, params, message):
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("", "Hierarchy of c: the ARX file is empty."),
-    ("a;*\nb\n", "Hierarchy of c: line 2 has 1 values, but line 1 has 2."),
-    ("a;*\na;*\n", "Hierarchy of c: line 2 repeats the value 'a'."),
-    ("a;;*\n", "Hierarchy of c: line 1 has an empty value."),
+    ("", "Hierarchy of c: hierarchy is empty."),
+    ("a;*\nb\n", "Hierarchy of c: hierarchy: row 2 ('b') has 1 levels, expected 2."),
+    ("a;*\na;*\n", "Hierarchy of c: hierarchy: value 'a' appears in more than one row."),
+    ("a;;*\n", "Hierarchy of c: hierarchy: line 1 has an empty value."),
 ])
 def test_it_refuses_malformed_arx_files(text, message):
     with pytest.raises(HierarchyInvalid) as caught:
@@ -79,7 +78,14 @@ def test_it_refuses_malformed_arx_files(text, message):
 
 
 def test_it_refuses_data_an_arx_file_does_not_cover_and_missing_values():
-    with pytest.raises(HierarchyInvalid, match=r"^Hierarchy of c: the ARX file does not cover 'b', 'c'\.$"):
+    with pytest.raises(HierarchyInvalid, match=r"^Hierarchy of c: hierarchy has no row for value\(s\): 'b', 'c'\.$"):
         _rows("arx", ["a", "b", "c"], {}, arx_csv="a;*\n")
     with pytest.raises(HierarchyInvalid, match="the data has missing values"):
         _rows("mask", ["1012", None], {"keep": [2]})
+
+
+def test_it_labels_every_interval_level_half_open_as_the_engine_does():
+    built = build_hierarchy(column="amount", series=pd.Series([20.0, 24.99, 25.0]), builder="intervals",
+                            params={"bin": 5, "widths": [10]})
+    assert list(built.leaves) == ["[20, 25)", "[20, 25)", "[25, 30)"]
+    assert list(built.hierarchy.rows) == [("[20, 25)", "[20, 30)", "*"), ("[25, 30)", "[20, 30)", "*")]

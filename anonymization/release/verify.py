@@ -7,37 +7,28 @@ so the run keeps the extraction's customer codes in memory, row-aligned with the
 writer keeps row order), and the verifier joins them back by position. It also refuses direct
 identifier columns and any cell that carries a customer's name, email address, phone number,
 account number or card number (BIN + last four digits). Error messages never repeat the value found.
+`verify_written` re-reads the files from storage and runs every check.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .columns import DIRECT_IDENTIFIERS
-from .exceptions import VerificationFailed
+from ..exceptions import VerificationFailed
+from ..policy.catalog import DIRECT_IDENTIFIERS, Identifiers
+from ..policy.spec import PolicySpec
+from . import write
 
 TOLERANCE = 1e-9
 _SEPARATORS = re.compile(r"[\s\-*./()+]")
 _IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{10,30}")
 _WORDS = re.compile(r"[^\W\d_]+")
 BIN_LAST4_LENGTH = 10
-
-
-@dataclass
-class Identifiers:
-    """Normalized forms of every direct identifier in the database, for cell scanning."""
-
-    names: set[str] = field(default_factory=set)        # first, last, full names, street addresses, casefolded
-    full_names: set[str] = field(default_factory=set)   # "first last", casefolded
-    emails: set[str] = field(default_factory=set)       # casefolded
-    phones: set[str] = field(default_factory=set)       # digits only
-    accounts: set[str] = field(default_factory=set)     # upper case, no spaces
-    bin_last4: set[str] = field(default_factory=set)    # 10 digits
 
 
 @dataclass(frozen=True)
@@ -51,6 +42,13 @@ class Expectations:
     l_diversity: int | None = None
     t_closeness: float | None = None
     ordered_sensitive: bool = False
+
+    @classmethod
+    def from_spec(cls, spec: PolicySpec) -> Expectations:
+        """Return what a file released under the policy must satisfy."""
+        return cls(columns=list(spec.columns), quasi_identifiers=spec.qi_columns, k=spec.k,
+                   sensitive=spec.sensitive_column, l_diversity=spec.l_diversity, t_closeness=spec.t_closeness,
+                   ordered_sensitive=spec.sensitive_is_ordered)
 
 
 def _fail(message: str) -> VerificationFailed:
@@ -211,3 +209,21 @@ def customers_per_class(classes: np.ndarray, individuals: np.ndarray) -> np.ndar
     """Return the number of distinct customers in each equivalence class."""
     pairs = pd.DataFrame({"c": classes, "i": individuals}).drop_duplicates()
     return pairs.groupby("c").size().to_numpy()
+
+
+def check_same_table(parquet: pd.DataFrame, data: pd.DataFrame) -> None:
+    """Require the Parquet file to hold the CSV's table, value for value (compared as text, column by column)."""
+    same = list(parquet.columns) == list(data.columns) and len(parquet) == len(data) and all(
+        (parquet[name].astype(str).to_numpy() == data[name].astype(str).to_numpy()).all() for name in data.columns)
+    if not same:
+        raise _fail("the Parquet file differs from the CSV file.")
+
+
+def verify_written(*, written: list[write.Written], individuals: np.ndarray, spec: PolicySpec, ids: Identifiers,
+                   overall_sensitive: pd.Series | None = None) -> Verified:
+    """Re-read the written files from storage and check them independently of the search; return the figures."""
+    by_kind = {item.kind: item for item in written}
+    data = write.read_csv(by_kind[write.Kind.CSV].name)
+    check_same_table(write.read_parquet(by_kind[write.Kind.PARQUET].name), data)
+    return verify(data=data, individuals=individuals, expected=Expectations.from_spec(spec), ids=ids,
+                  overall_sensitive=overall_sensitive)

@@ -14,9 +14,9 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError
 from django.utils import timezone
 
-from anonymization import artifacts, pipeline, services
 from anonymization.exceptions import ReleaseBusy
 from anonymization.models import QuasiIdentifier, Release, ReleasePolicy
+from anonymization.release import run, service, write
 from anonymization.sample_data import populate
 
 AS_OF = datetime.date(2025, 3, 31)
@@ -37,11 +37,11 @@ def nightly(db) -> ReleasePolicy:
 
 
 def _run(policy: ReleasePolicy, as_of: datetime.date = AS_OF) -> Release:
-    return services.release_run_for_policy(policy_id=policy.pk, as_of=as_of)
+    return service.release_run_for_policy(policy_id=policy.pk, as_of=as_of)
 
 
 def _stored_files(release: Release) -> list[str]:
-    folder = artifacts.release_folder(policy_id=release.policy_id, as_of=release.as_of.isoformat(),
+    folder = write.release_folder(policy_id=release.policy_id, as_of=release.as_of.isoformat(),
                                       release_id=release.pk)
     found = []
 
@@ -67,7 +67,7 @@ def test_it_publishes_a_verified_release_of_the_default_policy(population, night
     assert release.class_stats["smallest"] >= 5
     assert set(release.levels) == {qi.column for qi in nightly.quasi_identifiers.all()}
     assert set(release.artifacts.values_list("kind", flat=True)) == {"csv", "parquet", "metadata", "report"}
-    data = artifacts.read_csv(release.artifacts.get(kind="csv").name)
+    data = write.read_csv(release.artifacts.get(kind="csv").name)
     assert list(data.columns) == nightly.columns
     assert len(data) == release.rows_out
     assert not any(".tmp-" in name for name in _stored_files(release))
@@ -102,7 +102,7 @@ def test_it_fails_clearly_on_a_hierarchy_that_misses_values(population, nightly)
         builder="arx", params={}, arx_csv="F;*\nX;*\n")
     release = _run(nightly)
     assert release.status == Release.Status.FAILED
-    assert release.error == "Hierarchy of gender: the ARX file does not cover 'M'."
+    assert release.error == "Hierarchy of gender: hierarchy has no row for value(s): 'M'."
     assert not release.artifacts.exists()
     assert _stored_files(release) == []
 
@@ -113,19 +113,19 @@ def test_it_does_not_make_a_second_release_for_the_same_policy_and_date(populati
     assert second.pk == first.pk
     assert second.attempts == 1
     assert Release.objects.filter(policy=nightly, as_of=AS_OF).count() == 1
-    assert services.release_enqueue(policy_id=nightly.pk, as_of=AS_OF).pk == first.pk
+    assert service.release_enqueue(policy_id=nightly.pk, as_of=AS_OF).pk == first.pk
     assert Release.objects.get(pk=first.pk).attempts == 1
 
 
 def _with_extra_column(monkeypatch, name: str, value) -> None:
-    original = artifacts.write_data
+    original = write.write_data
 
     def leaky(frame, folder):
         frame = frame.copy()
         frame[name] = value
         return original(frame, folder)
 
-    monkeypatch.setattr(artifacts, "write_data", leaky)
+    monkeypatch.setattr(write, "write_data", leaky)
 
 
 def test_it_refuses_to_publish_an_email_column(population, nightly, monkeypatch):
@@ -160,13 +160,13 @@ def test_it_refuses_to_publish_an_identifier_hidden_in_a_cell(population, nightl
 
 def test_it_leaves_no_artifact_when_the_worker_dies_and_the_rerun_publishes(population, nightly, monkeypatch,
                                                                              settings):
-    original = artifacts.write_data
+    original = write.write_data
 
     def dies_half_way(frame, folder):
         original(frame.head(10), folder)
         raise WorkerKilled()
 
-    monkeypatch.setattr(artifacts, "write_data", dies_half_way)
+    monkeypatch.setattr(write, "write_data", dies_half_way)
     with pytest.raises(WorkerKilled):
         _run(nightly)
     release = Release.objects.get(policy=nightly, as_of=AS_OF)
@@ -174,7 +174,7 @@ def test_it_leaves_no_artifact_when_the_worker_dies_and_the_rerun_publishes(popu
     assert not release.artifacts.exists()
     assert all(".tmp-" in name for name in _stored_files(release))
 
-    monkeypatch.setattr(artifacts, "write_data", original)
+    monkeypatch.setattr(write, "write_data", original)
     with pytest.raises(ReleaseBusy):  # its heartbeat is fresh: the dead worker might still be alive
         _run(nightly)
     settings.ANONYMIZATION_STALE_SECONDS = 0
@@ -197,7 +197,7 @@ def test_it_hands_the_release_back_to_the_queue_on_a_database_error(population, 
     def lost_connection(**kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(pipeline, "extract", lost_connection)
+    monkeypatch.setattr(run, "extract", lost_connection)
     with pytest.raises(OperationalError):
         _run(nightly)
     assert Release.objects.get(policy=nightly, as_of=AS_OF).status == Release.Status.QUEUED

@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 from django.template.loader import render_to_string
 
+from ..models import Release
+from ..policy.spec import PolicySpec
 from . import charts
-from .artifacts import FILENAMES, Written
-from .models import Release
+from .write import FILENAMES, Written
 
 TOP_VALUES = 12
 DISTRIBUTION_COLUMNS = 4
@@ -51,25 +52,25 @@ def _shares(series: pd.Series) -> list[list[Any]]:
     return [[str(label), round(float(share), 6)] for label, share in counts.items()]
 
 
-def distributions(outcome: Any, snapshot: dict) -> dict[str, dict[str, list]]:
+def distributions(outcome: Any, spec: PolicySpec) -> dict[str, dict[str, list]]:
     """Return, for the first few quasi-identifiers, the top value shares before and after anonymization."""
-    columns = [qi["column"] for qi in snapshot["quasi_identifiers"]][:DISTRIBUTION_COLUMNS]
+    columns = spec.qi_columns[:DISTRIBUTION_COLUMNS]
     return {column: {"before": _shares(outcome.leaves[column]), "after": _shares(outcome.released[column])}
             for column in columns}
 
 
-def metadata(release: Release, snapshot: dict, summary: dict, checksums: dict[str, str],
+def metadata(release: Release, spec: PolicySpec, summary: dict, checksums: dict[str, str],
              files: list[Written]) -> dict:
     """Return the metadata document: policy as run, hierarchy checksums, levels, metrics, counts, file hashes."""
-    policy = {key: value for key, value in snapshot.items() if key != "quasi_identifiers"}
+    policy = spec.to_json()
     policy["quasi_identifiers"] = [
-        {"column": qi["column"], "builder": qi["builder"], "params": qi["params"],
-         "hierarchy_sha256": checksums[qi["column"]]} for qi in snapshot["quasi_identifiers"]]
+        {"column": qi.column, "builder": qi.builder, "params": qi.params,
+         "hierarchy_sha256": checksums[qi.column]} for qi in spec.quasi_identifiers]
     return {
-        "release": {"id": release.pk, "as_of": release.as_of.isoformat(), "policy": snapshot["name"],
+        "release": {"id": release.pk, "as_of": release.as_of.isoformat(), "policy": spec.name,
                     "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")},
         "policy": policy, "levels": summary["levels"],
-        "metrics": {"metric": snapshot["metric"], "information_loss": summary["information_loss"],
+        "metrics": {"metric": spec.metric, "information_loss": summary["information_loss"],
                     "nodes_checked": summary["nodes_checked"]},
         "rows": {"in": summary["rows_in"], "out": summary["rows_out"], "suppressed": summary["suppressed_rows"]},
         "class_statistics": summary["class_stats"], "risk": summary["risk"],
@@ -84,7 +85,7 @@ def release_summary(release: Release) -> dict:
     return {name: getattr(release, name) for name in SUMMARY_FIELDS}
 
 
-def report_charts(snapshot: dict, summary: dict, *, include_before: bool) -> dict[str, Any]:
+def report_charts(spec: PolicySpec, summary: dict, *, include_before: bool) -> dict[str, Any]:
     """Return the report's SVG charts built from a summary."""
     stats = summary.get("class_stats") or {}
     pairs = []
@@ -99,13 +100,13 @@ def report_charts(snapshot: dict, summary: dict, *, include_before: bool) -> dic
                                         [(label, count) for label, count in stats.get("histogram", [])]),
         "levels": charts.levels_chart(summary.get("levels") or {}, stats.get("hierarchy_heights") or {}),
         "suppression": charts.suppression_chart(summary.get("rows_in") or 0, summary.get("suppressed_rows") or 0,
-                                                snapshot.get("suppression_limit", 0)),
+                                                spec.suppression_limit),
         "distributions": pairs,
     }
 
 
-def render_standalone(release: Release, snapshot: dict, summary: dict) -> str:
+def render_standalone(release: Release, spec: PolicySpec, summary: dict) -> str:
     """Return the HTML report published with the release (released figures only)."""
-    context = {"release": release, "snapshot": snapshot, "summary": summary,
-               "charts": report_charts(snapshot, summary, include_before=False)}
+    context = {"release": release, "snapshot": spec, "summary": summary,
+               "charts": report_charts(spec, summary, include_before=False)}
     return render_to_string("anonymization/report_standalone.html", context)

@@ -1,10 +1,11 @@
-"""Release files in Django's default storage: written under a temporary name, published after verification.
+"""Writing release files to Django's default storage, under a temporary name until they are published.
 
 Layout: releases/<policy id>/<as-of date>/<release id>/<file>. A run writes into a `.tmp-<claim>`
 folder below that; publishing copies each verified file to its final name and removes the
 temporary folder. Anything found in a release's folder when a run starts, or when a run fails, is
 deleted, so a worker killed half-way never leaves a file that looks published. Only the storage
-API is used (open/save/delete/listdir), so an S3-compatible backend works unchanged.
+API is used (open/save/delete/listdir), so an S3-compatible backend works unchanged. The file
+kinds are the Artifact model's kinds.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
 
-CSV = "csv"
-PARQUET = "parquet"
-METADATA = "metadata"
-REPORT = "report"
-FILENAMES = {CSV: "release.csv", PARQUET: "release.parquet", METADATA: "metadata.json", REPORT: "report.html"}
-CONTENT_TYPES = {CSV: "text/csv", PARQUET: "application/vnd.apache.parquet", METADATA: "application/json",
-                 REPORT: "text/html"}
+from ..models import Artifact, Release
+
+Kind = Artifact.Kind
+FILENAMES = {Kind.CSV: "release.csv", Kind.PARQUET: "release.parquet", Kind.METADATA: "metadata.json",
+             Kind.REPORT: "report.html"}
+CONTENT_TYPES = {Kind.CSV: "text/csv", Kind.PARQUET: "application/vnd.apache.parquet",
+                 Kind.METADATA: "application/json", Kind.REPORT: "text/html"}
 _READ_CHUNK = 1 << 20
 
 
@@ -46,12 +47,28 @@ def release_folder(*, policy_id: int, as_of: str, release_id: int) -> str:
     return f"releases/{policy_id}/{as_of}/{release_id}"
 
 
+def folder_of(release: Release) -> str:
+    """Return the storage folder of a release row."""
+    return release_folder(policy_id=release.policy_id, as_of=release.as_of.isoformat(), release_id=release.pk)
+
+
+def discard_files(release_id: int) -> None:
+    """Delete every stored file of a release (temporary or final)."""
+    remove_folder(folder_of(Release.objects.get(pk=release_id)))
+
+
 def temp_folder(folder: str, claim_token: str) -> str:
+    """Return the folder a claim writes into before its files are verified."""
     return f"{folder}/.tmp-{claim_token}"
 
 
 def _storage() -> Storage:
     return default_storage
+
+
+def open_stored(name: str) -> File:
+    """Open a stored file for reading in binary mode."""
+    return _storage().open(name, "rb")
 
 
 def digest(name: str) -> tuple[int, str]:
@@ -64,7 +81,7 @@ def digest(name: str) -> tuple[int, str]:
     return size, sha.hexdigest()
 
 
-def _save(name: str, content: File) -> Written:
+def save(name: str, content: File) -> Written:
     """Save under exactly `name` (replacing a leftover) and return its digest."""
     storage = _storage()
     if storage.exists(name):
@@ -73,7 +90,7 @@ def _save(name: str, content: File) -> Written:
     if saved != name:
         raise OSError(f"Storage saved {name!r} as {saved!r}.")
     size, sha = digest(name)
-    kind = next(kind for kind, filename in FILENAMES.items() if name.endswith("/" + filename))
+    kind = next(Kind(kind) for kind, filename in FILENAMES.items() if name.endswith("/" + filename))
     return Written(kind=kind, name=name, size=size, sha256=sha)
 
 
@@ -83,17 +100,17 @@ def write_data(frame: pd.DataFrame, folder: str) -> list[Written]:
     with tempfile.TemporaryFile() as handle:
         frame.to_csv(handle, index=False, lineterminator="\n")
         handle.seek(0)
-        written.append(_save(f"{folder}/{FILENAMES[CSV]}", File(handle)))
+        written.append(save(f"{folder}/{FILENAMES[Kind.CSV]}", File(handle)))
     with tempfile.TemporaryFile() as handle:
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), handle, compression="zstd")
         handle.seek(0)
-        written.append(_save(f"{folder}/{FILENAMES[PARQUET]}", File(handle)))
+        written.append(save(f"{folder}/{FILENAMES[Kind.PARQUET]}", File(handle)))
     return written
 
 
 def write_text(kind: str, text: str, folder: str) -> Written:
     """Write a small text file (metadata JSON, HTML report) into `folder`."""
-    return _save(f"{folder}/{FILENAMES[kind]}", ContentFile(text.encode("utf-8")))
+    return save(f"{folder}/{FILENAMES[kind]}", ContentFile(text.encode("utf-8")))
 
 
 def read_csv(name: str) -> pd.DataFrame:
@@ -103,21 +120,9 @@ def read_csv(name: str) -> pd.DataFrame:
 
 
 def read_parquet(name: str) -> pd.DataFrame:
+    """Read a written Parquet file back."""
     with _storage().open(name, "rb") as handle:
         return pq.read_table(io.BytesIO(handle.read())).to_pandas()
-
-
-def publish(written: list[Written], folder: str) -> list[Written]:
-    """Copy each verified temporary file to its final name in `folder`; return the published files."""
-    published = []
-    for item in written:
-        final = f"{folder}/{FILENAMES[item.kind]}"
-        with _storage().open(item.name, "rb") as handle:
-            copy = _save(final, File(handle))
-        if copy.sha256 != item.sha256:
-            raise OSError(f"The published copy of {FILENAMES[item.kind]} differs from the verified file.")
-        published.append(copy)
-    return published
 
 
 def remove_folder(folder: str) -> int:

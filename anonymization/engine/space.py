@@ -1,0 +1,234 @@
+"""The encoded input of a search and the equivalence classes of one node.
+
+* :class:`Space` encodes the input once. Its *base cells* are the distinct combinations of the
+  quasi-identifiers' original values (plus the sensitive value and/or individual, when a criterion
+  needs them), each with a row count. ``codes[offsets[a] + l][cell]`` is the dense code of
+  attribute ``a`` generalized to level ``l``, for every attribute and level (levels x values).
+* A :class:`Table` is a list of cells ``(rep, count)``: ``rep`` indexes a base cell standing for all
+  base cells merged into it.
+* A :class:`ClassView` is the grouping of one node: its classes, their sizes and the per-class
+  statistics that criteria and metrics read.
+
+Grouping forms a mixed-radix int64 key from the codes (:func:`node_keys`) and counts it with
+``np.bincount`` when the key space is small, ``np.unique`` otherwise (:func:`reduce_groups`).
+This module reads data only; checking a node against criteria lives in :mod:`.check`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .encoding import KEY_LIMIT, EncodedColumn, combine_codes
+from .hierarchy import Hierarchy
+
+__all__ = ["Space", "Table", "ClassView", "node_keys", "reduce_groups"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """Cells of a checked node: base-cell representative and row count per cell."""
+
+    rep: np.ndarray
+    count: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rep)
+
+
+class Space:
+    """The encoded input: base cells, per-level codes and the columns the criteria read."""
+
+    def __init__(
+        self,
+        qi_leaves: Sequence[np.ndarray],
+        hierarchies: Sequence[Hierarchy],
+        sensitive: EncodedColumn | None = None,
+        individuals: EncodedColumn | None = None,
+    ) -> None:
+        self.hierarchies = list(hierarchies)
+        self.depths = tuple(h.depth for h in self.hierarchies)
+        self.d = len(self.depths)
+        self.offsets = np.concatenate([[0], np.cumsum(self.depths)[:-1]]).astype(np.int64)
+        self.n_rows = int(len(qi_leaves[0]))
+        self.sensitive_labels = sensitive.labels if sensitive is not None else []
+        self.individual_labels = individuals.labels if individuals is not None else []
+        self._build_cells(qi_leaves, sensitive, individuals)
+        self._build_level_codes()
+
+    def _build_cells(
+        self, qi_leaves: Sequence[np.ndarray], sensitive: EncodedColumn | None, individuals: EncodedColumn | None
+    ) -> None:
+        columns = list(qi_leaves)
+        cards = [len(h) for h in self.hierarchies]
+        for extra in (sensitive, individuals):
+            if extra is not None:
+                columns.append(extra.codes)
+                cards.append(extra.cardinality)
+        key, _ = combine_codes(columns, cards)
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        self.row_cell = inverse.astype(np.int64, copy=False).ravel()
+        self.counts = np.bincount(self.row_cell).astype(np.int64)
+        self.cell_leaves = np.stack([c[first] for c in qi_leaves], axis=1)
+        self.cell_sensitive = sensitive.codes[first] if sensitive is not None else None
+        self.cell_individual = individuals.codes[first] if individuals is not None else None
+        self._build_extra()
+
+    def _build_extra(self) -> None:
+        """Cells of a node stay distinct per (class, extra); extra = sensitive and/or individual."""
+        parts = [(c, len(labels)) for c, labels in ((self.cell_sensitive, self.sensitive_labels),
+                                            (self.cell_individual, self.individual_labels)) if c is not None]
+        if not parts:
+            self.cell_extra, self.n_extra = None, 1
+            return
+        key, space = combine_codes([p[0] for p in parts], [p[1] for p in parts])
+        self.cell_extra, self.n_extra = key, space
+
+    def _build_level_codes(self) -> None:
+        """codes[offsets[a] + l]: dense code (0..cards-1) of each cell's attribute a at level l;
+        label_index[offsets[a] + l][code] is the hierarchy's label index for that code."""
+        total = int(sum(self.depths))
+        self.codes: list[np.ndarray] = []
+        self.cards = np.empty(total, dtype=np.int64)
+        self.label_index: list[np.ndarray] = []
+        for a, hierarchy in enumerate(self.hierarchies):
+            for level in range(hierarchy.depth):
+                labels = hierarchy.codes[self.cell_leaves[:, a], level]
+                used = np.zeros(len(hierarchy.labels[level]), dtype=bool)
+                used[labels] = True
+                dense = np.cumsum(used) - 1
+                column = self.offsets[a] + level
+                self.codes.append(dense[labels].astype(np.int32))
+                self.cards[column] = int(used.sum())
+                self.label_index.append(np.flatnonzero(used))
+        self.bases = np.concatenate([[0], np.cumsum(self.cards)[:-1]]).astype(np.int64)
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.counts)
+
+    def base_table(self) -> Table:
+        return Table(np.arange(self.n_cells, dtype=np.int64), self.counts)
+
+    def columns(self, levels: Sequence[int]) -> np.ndarray:
+        """Column indices into ``codes`` for a level vector."""
+        return self.offsets + np.asarray(levels, dtype=np.int64)
+
+    def flat_values(self, per_label: list[list[np.ndarray]]) -> np.ndarray:
+        """Flatten ``per_label[a][l][hierarchy label index]`` into a table over (attribute, level, code)."""
+        parts = [np.asarray(per_label[a][level])[self.label_index[self.offsets[a] + level]]
+                 for a in range(self.d) for level in range(self.depths[a])]
+        return np.concatenate(parts)
+
+    @cached_property
+    def code_counts(self) -> np.ndarray:
+        """Rows per (attribute, level, code), flat like :meth:`flat_values`."""
+        return np.concatenate([np.bincount(self.codes[c], weights=self.counts, minlength=int(self.cards[c]))
+                               for c in range(len(self.cards))])
+
+    def level_sums(self, values: np.ndarray) -> list[np.ndarray]:
+        """Per attribute and level: sum over all rows of ``values`` at the row's generalized code."""
+        totals = np.add.reduceat(self.code_counts * values, self.bases)
+        return [totals[self.offsets[a]: self.offsets[a] + depth] for a, depth in enumerate(self.depths)]
+
+    def distinct_per_level(self) -> list[np.ndarray]:
+        """Number of distinct generalized values in the data, per attribute and level."""
+        return [self.cards[self.offsets[a]: self.offsets[a] + depth] for a, depth in enumerate(self.depths)]
+
+
+def reduce_groups(key: np.ndarray, key_space: int, rep: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Group cells by key. Returns (group of each cell, key, rep and summed count of each group);
+    groups are numbered in increasing key order."""
+    if key_space <= 4 * len(key) + 65536:
+        sums = np.bincount(key, weights=count, minlength=key_space)
+        present = np.flatnonzero(sums)
+        dense = np.zeros(key_space, dtype=np.int64)
+        dense[present] = np.arange(len(present))
+        group = dense[key]
+        group_rep = np.empty(len(present), dtype=rep.dtype)
+        group_rep[group] = rep
+        return group, present, group_rep, sums[present].astype(np.int64)
+    keys, first, group = np.unique(key, return_index=True, return_inverse=True)
+    group = group.ravel()
+    return group, keys, rep[first], np.bincount(group, weights=count).astype(np.int64)
+
+
+def node_keys(space: Space, rep: np.ndarray, levels: Sequence[int]) -> tuple[np.ndarray, int]:
+    """Mixed-radix key of each cell's generalized quasi-identifier codes at ``levels``."""
+    columns = space.columns(levels)
+    cards = [int(c) for c in space.cards[columns]]
+    if math.prod(cards) > KEY_LIMIT:
+        return combine_codes([space.codes[c].take(rep).astype(np.int64) for c in columns], cards)
+    key = np.zeros(len(rep), dtype=np.int64)
+    radix = 1
+    for column, card in zip(columns[::-1], cards[::-1], strict=True):
+        if card > 1:
+            key += space.codes[column].take(rep) * np.int64(radix)
+        radix *= card
+    return key, radix
+
+
+@dataclass
+class ClassView:
+    """Equivalence classes of one node, with lazily derived per-class statistics.
+
+    ``table`` holds the node's cells (for roll-up), ``cell_class`` the class of each of them and
+    ``source_class`` the class of each cell of the table the node was grouped from."""
+
+    space: Space
+    levels: tuple[int, ...]
+    sizes: np.ndarray
+    class_rep: np.ndarray
+    cell_class: np.ndarray
+    table: Table
+    source_class: np.ndarray
+    kept: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.sizes)
+
+    @cached_property
+    def population(self) -> np.ndarray:
+        """Rows per class, or distinct individuals per class when the space has individuals."""
+        if self.space.cell_individual is None:
+            return self.sizes
+        if self.space.cell_sensitive is None:
+            return np.bincount(self.cell_class, minlength=self.n_classes)
+        n_ind = len(self.space.individual_labels)
+        pairs = np.unique(self.cell_class * n_ind + self.space.cell_individual[self.table.rep])
+        return np.bincount(pairs // n_ind, minlength=self.n_classes)
+
+    @cached_property
+    def sensitive_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(class, sensitive code, rows) for every sensitive value present in a class."""
+        n_sens = len(self.space.sensitive_labels)
+        sens = self.space.cell_sensitive[self.table.rep]
+        if self.space.cell_individual is None:
+            return self.cell_class, sens, self.table.count
+        key = self.cell_class * n_sens + sens
+        _, keys, _, counts = reduce_groups(key, self.n_classes * n_sens, self.table.rep, self.table.count)
+        return keys // n_sens, keys % n_sens, counts
+
+    def sensitive_distribution(self) -> np.ndarray:
+        """Dense ``(classes, sensitive values)`` matrix of within-class frequencies."""
+        pair_class, sens, count = self.sensitive_pairs
+        n_sens = len(self.space.sensitive_labels)
+        flat = np.bincount(pair_class * n_sens + sens, weights=count, minlength=self.n_classes * n_sens)
+        return flat.reshape(self.n_classes, n_sens) / self.sizes[:, None]
+
+    @property
+    def suppressed(self) -> int:
+        return int(self.sizes[~self.kept].sum())
+
+    def kept_weighted_sums(self, values: np.ndarray) -> np.ndarray:
+        """Per attribute ``a``: sum over kept classes of ``|E| * values[bases[col] + code_a(E)]``,
+        where ``values`` is a flat table over (attribute, level, code), see :meth:`Space.flat_values`."""
+        columns = self.space.columns(self.levels)
+        reps = self.class_rep[self.kept]
+        sizes = self.sizes[self.kept]
+        return np.array([sizes @ values[self.space.codes[c].take(reps) + self.space.bases[c]] for c in columns])

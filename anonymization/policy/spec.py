@@ -1,0 +1,221 @@
+"""A release policy as one typed value: what the admin edits, what a release runs and records.
+
+`PolicySpec.validate()` holds every rule a policy must meet, each worded once. The model's
+`clean()`, the admin's hierarchy formset and the release run all call it, so a policy that saved
+cleanly can only fail at run time because of the data (a value an uploaded hierarchy does not
+cover, or criteria no generalization can meet), never because of its own shape. The database's
+CheckConstraints on k and the suppression limit stay as a backstop for writes that skip validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..engine import METRICS, Criterion, DistinctLDiversity, KAnonymity, TCloseness
+from ..exceptions import PolicyInvalid
+from .catalog import CATALOGS, DIRECT_IDENTIFIERS, NUMERIC, catalog_for
+from .hierarchies import check_definition
+
+MIN_K = 2
+MIN_L = 2
+
+
+class PolicyRecord(Protocol):
+    """The fields of a ReleasePolicy row that a spec is made of (the model is not imported here)."""
+
+    pk: int | None
+    name: str
+    source: str
+    columns: list[str]
+    sensitive_column: str
+    l_diversity: int | None
+    t_closeness: float | None
+    k: int
+    suppression_limit: float
+    metric: str
+
+
+def metric_names() -> list[str]:
+    """Return the quality metrics the engine offers."""
+    return sorted(METRICS)
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class QuasiIdentifierSpec:
+    """A released column generalized by a hierarchy: a builder with parameters, or an ARX CSV."""
+
+    column: str
+    builder: str
+    params: dict[str, Any] = field(default_factory=dict)
+    arx_csv: str = ""
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> QuasiIdentifierSpec:
+        return cls(column=data["column"], builder=data["builder"], params=data.get("params") or {},
+                   arx_csv=data.get("arx_csv") or "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"column": self.column, "builder": self.builder, "params": self.params, "arx_csv": self.arx_csv}
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """A release policy with its hierarchies; validated by `validate()`, then carried typed."""
+
+    name: str
+    source: str
+    columns: tuple[str, ...]
+    quasi_identifiers: tuple[QuasiIdentifierSpec, ...]
+    k: int
+    suppression_limit: float
+    metric: str
+    sensitive_column: str = ""
+    l_diversity: int | None = None
+    t_closeness: float | None = None
+    id: int | None = None
+
+    # --- construction ------------------------------------------------------------------------------
+
+    @classmethod
+    def from_model(cls, policy: PolicyRecord,
+                   quasi_identifiers: Iterable[Mapping[str, Any]] | None = None) -> PolicySpec:
+        """Return the spec of a policy row; its hierarchies are read from the database unless given."""
+        if quasi_identifiers is None:
+            quasi_identifiers = policy.quasi_identifiers.order_by("pk").values(  # type: ignore[attr-defined]
+                "column", "builder", "params", "arx_csv")
+        return cls(
+            id=policy.pk, name=policy.name, source=policy.source,
+            columns=tuple(policy.columns) if isinstance(policy.columns, list | tuple) else policy.columns,
+            quasi_identifiers=tuple(QuasiIdentifierSpec.from_mapping(qi) for qi in quasi_identifiers),
+            sensitive_column=policy.sensitive_column or "", l_diversity=policy.l_diversity,
+            t_closeness=policy.t_closeness, k=policy.k, suppression_limit=policy.suppression_limit,
+            metric=policy.metric)
+
+    @classmethod
+    def from_form(cls, policy: PolicyRecord, quasi_identifiers: Iterable[Mapping[str, Any]]) -> PolicySpec:
+        """Return the spec of a policy being edited: its fields plus the hierarchy forms' cleaned data."""
+        return cls.from_model(policy, quasi_identifiers=quasi_identifiers)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PolicySpec:
+        """Return the spec recorded on a release (`to_json()`, or the snapshot dict of earlier releases)."""
+        return cls(
+            id=data.get("id"), name=data.get("name", ""), source=data.get("source", ""),
+            columns=tuple(data.get("columns") or ()),
+            quasi_identifiers=tuple(QuasiIdentifierSpec.from_mapping(qi) for qi in data.get("quasi_identifiers") or ()),
+            sensitive_column=data.get("sensitive_column") or "", l_diversity=data.get("l_diversity"),
+            t_closeness=data.get("t_closeness"), k=data.get("k"), suppression_limit=data.get("suppression_limit"),
+            metric=data.get("metric", ""))
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the spec as JSON data (the keys of the snapshot releases have always recorded)."""
+        return {
+            "id": self.id, "name": self.name, "source": self.source, "columns": list(self.columns),
+            "quasi_identifiers": [qi.to_json() for qi in self.quasi_identifiers],
+            "sensitive_column": self.sensitive_column, "l_diversity": self.l_diversity,
+            "t_closeness": self.t_closeness, "k": self.k, "suppression_limit": self.suppression_limit,
+            "metric": self.metric,
+        }
+
+    # --- derived values ------------------------------------------------------------------------------
+
+    @property
+    def qi_columns(self) -> list[str]:
+        return [qi.column for qi in self.quasi_identifiers]
+
+    @property
+    def sensitive_is_ordered(self) -> bool:
+        """Return True when the sensitive column is numeric (t-closeness then uses the ordered distance)."""
+        return bool(self.sensitive_column) and catalog_for(self.source)[self.sensitive_column].kind == NUMERIC
+
+    def criteria(self) -> list[Criterion]:
+        """Return the engine criteria: k over customers, then l and t on the sensitive column if set."""
+        criteria: list[Criterion] = [KAnonymity(self.k)]
+        if self.sensitive_column and self.l_diversity:
+            criteria.append(DistinctLDiversity(self.sensitive_column, self.l_diversity))
+        if self.sensitive_column and self.t_closeness is not None:
+            distance = "ordered" if self.sensitive_is_ordered else "equal"
+            criteria.append(TCloseness(self.sensitive_column, self.t_closeness, distance=distance))
+        return criteria
+
+    # --- rules ---------------------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Raise PolicyInvalid (or HierarchyInvalid) with a clear message unless the policy can run."""
+        self.validate_settings()
+        self.validate_quasi_identifiers()
+
+    def validate_settings(self) -> None:
+        """Raise PolicyInvalid unless the source, columns and privacy criteria are valid and fit together.
+
+        These are the rules of the policy row alone (its hierarchies are checked apart), so the
+        model's `clean()` can apply them before the hierarchies are saved.
+        """
+        self._validate_columns()
+        self._validate_numbers()
+        self._validate_sensitive()
+
+    def _validate_columns(self) -> None:
+        if self.source not in CATALOGS:
+            raise PolicyInvalid(f"Unknown source {self.source!r}.", field="source")
+        columns = self.columns
+        if not isinstance(columns, tuple) or not columns or not all(isinstance(c, str) for c in columns):
+            raise PolicyInvalid("Choose at least one column to release.", field="columns")
+        forbidden = [c for c in columns if c.lower() in DIRECT_IDENTIFIERS]
+        if forbidden:
+            raise PolicyInvalid(f"Direct identifiers are never released: {', '.join(forbidden)}.", field="columns")
+        unknown = [c for c in columns if c not in catalog_for(self.source)]
+        if unknown:
+            raise PolicyInvalid(f"The {self.source} source has no column(s) {', '.join(unknown)}.", field="columns")
+        if len(set(columns)) != len(columns):
+            raise PolicyInvalid("Each column can be released only once.", field="columns")
+
+    def _validate_numbers(self) -> None:
+        if not _is_whole(self.k) or self.k < MIN_K:
+            raise PolicyInvalid(f"k must be a whole number of at least {MIN_K}.", field="k")
+        if not _is_number(self.suppression_limit) or not 0 <= self.suppression_limit <= 1:
+            raise PolicyInvalid("The suppression limit must be a fraction between 0 and 1.", field="suppression_limit")
+        if self.metric not in METRICS:
+            raise PolicyInvalid(f"Unknown metric {self.metric!r}; choose one of {', '.join(metric_names())}.",
+                                field="metric")
+        if self.l_diversity is not None and (not _is_whole(self.l_diversity) or self.l_diversity < MIN_L):
+            raise PolicyInvalid(f"l must be a whole number of at least {MIN_L}.", field="l_diversity")
+        if self.t_closeness is not None and (not _is_number(self.t_closeness) or not 0 <= self.t_closeness <= 1):
+            raise PolicyInvalid("t must be a number between 0 and 1.", field="t_closeness")
+
+    def _validate_sensitive(self) -> None:
+        sensitive = self.sensitive_column
+        if sensitive and sensitive not in self.columns:
+            raise PolicyInvalid(f"The sensitive column {sensitive} must be one of the released columns.",
+                                field="sensitive_column")
+        if (self.l_diversity or self.t_closeness is not None) and not sensitive:
+            raise PolicyInvalid("l-diversity and t-closeness need a sensitive column.", field="sensitive_column")
+        if sensitive and not self.l_diversity and self.t_closeness is None:
+            raise PolicyInvalid(f"Give l or t for the sensitive column {sensitive}.", field="sensitive_column")
+
+    def validate_quasi_identifiers(self) -> None:
+        """Raise PolicyInvalid (or HierarchyInvalid) unless every quasi-identifier has one valid hierarchy."""
+        qi_columns = self.qi_columns
+        if not qi_columns:
+            raise PolicyInvalid("Give at least one quasi-identifier with a hierarchy.")
+        outside = [c for c in qi_columns if c not in self.columns]
+        if outside:
+            raise PolicyInvalid(f"Quasi-identifier(s) {', '.join(outside)} must be released columns.")
+        if len(set(qi_columns)) != len(qi_columns):
+            raise PolicyInvalid("Each quasi-identifier can have only one hierarchy.")
+        if self.sensitive_column in qi_columns:
+            raise PolicyInvalid(f"The sensitive column {self.sensitive_column} cannot also be a quasi-identifier.")
+        catalog = catalog_for(self.source)
+        for qi in self.quasi_identifiers:
+            check_definition(column=qi.column, kind=catalog[qi.column].kind, builder=qi.builder, params=qi.params,
+                             arx_csv=qi.arx_csv)

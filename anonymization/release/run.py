@@ -1,0 +1,138 @@
+"""The stages of one claimed release run, in order: extract, anonymize, write, verify, publish.
+
+Every step refreshes the release's heartbeat and progress under the claim token; if the token no
+longer matches (another worker took the release over), the run stops without touching the files.
+Files are written into the claim's temporary folder and copied to their final names only after
+verification passed; the release row and its artifact rows then change in one transaction.
+The policy is the one recorded by the claim (a PolicySpec), validated once more before the run
+because a release may be re-run long after its policy was saved.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.utils import timezone
+
+from ..exceptions import ReleaseNotRunnable, ReleaseUnsatisfiable
+from ..models import Release
+from ..policy.spec import PolicySpec
+from ..selectors import identifiers_in_database
+from . import report, write
+from .anonymize import Outcome, anonymize
+from .extract import Extraction, extract
+from .publish import publish_files, record_published
+from .verify import Verified, verify_written
+
+Progress = Callable[[int, str], None]
+# During the search the heartbeat is refreshed at most this often (seconds), so a long search is
+# never mistaken for a dead worker while it stays far below ANONYMIZATION_STALE_SECONDS.
+HEARTBEAT_SECONDS = 10.0
+PROGRESS_STEP_CHARS = Release._meta.get_field("progress_step").max_length
+
+
+@dataclass
+class _Run:
+    """One claimed run: reports progress under the claim token and keeps step timings."""
+
+    release: Release
+    token: str
+    progress: Progress | None
+    timings: dict[str, float] = field(default_factory=dict)
+    _clock: float = field(default_factory=time.perf_counter)
+    _last_beat: float = field(default_factory=time.monotonic)
+
+    def step(self, percent: int, name: str, status: str = Release.Status.RUNNING) -> None:
+        """Record the step and heartbeat; stop when another worker has taken the release over."""
+        now = time.perf_counter()
+        if self.release.progress_step:
+            self.timings[self.release.progress_step] = round(now - self._clock, 3)
+        self._clock = now
+        updated = Release.objects.filter(pk=self.release.pk, claim_token=self.token).update(
+            progress=percent, progress_step=name, status=status, heartbeat_at=timezone.now())
+        if not updated:
+            raise ReleaseNotRunnable(f"Release #{self.release.pk} was taken over by another worker.")
+        self.release.progress_step = name
+        self._last_beat = time.monotonic()
+        if self.progress:
+            self.progress(percent, name)
+
+    def searching(self, nodes_checked: int, lattice_size: int) -> None:
+        """Refresh the heartbeat during the search, at most every HEARTBEAT_SECONDS; stop if taken over."""
+        if time.monotonic() - self._last_beat < HEARTBEAT_SECONDS:
+            return
+        self._last_beat = time.monotonic()
+        updated = Release.objects.filter(pk=self.release.pk, claim_token=self.token).update(
+            progress_step=f"searching: {nodes_checked:,}/{lattice_size:,} checked"[:PROGRESS_STEP_CHARS],
+            heartbeat_at=timezone.now())
+        if not updated:
+            raise ReleaseNotRunnable(f"Release #{self.release.pk} was taken over by another worker.")
+
+
+def _extract(run: _Run, spec: PolicySpec) -> Extraction:
+    def tick(rows: int) -> None:
+        if run.progress:
+            run.progress(5, f"extracting ({rows:,} rows)")
+
+    extraction = extract(source=spec.source, as_of=run.release.as_of, columns=list(spec.columns), progress=tick)
+    if extraction.rows == 0:
+        raise ReleaseUnsatisfiable(f"There is no data to release as of {run.release.as_of:%Y-%m-%d}.")
+    return extraction
+
+
+def _verify(written: list[write.Written], outcome: Outcome, spec: PolicySpec, extraction: Extraction) -> Verified:
+    """Check the written files against the policy, independently of the search; return the figures."""
+    overall = extraction.frame[spec.sensitive_column] if spec.sensitive_column else None
+    return verify_written(written=written, individuals=outcome.individuals, spec=spec,
+                          ids=identifiers_in_database(), overall_sensitive=overall)
+
+
+def _summary(outcome: Outcome, verified_figures: dict, class_customers: np.ndarray, spec: PolicySpec) -> dict:
+    """Return the release fields recorded at publication (also the data of the report)."""
+    return {
+        "rows_in": outcome.rows_in, "rows_out": len(outcome.released), "suppressed_rows": outcome.suppressed,
+        "levels": outcome.levels, "information_loss": outcome.information_loss,
+        "class_stats": report.class_statistics(class_customers, spec.k, verified_figures, outcome.heights),
+        "risk": outcome.risk, "nodes_checked": outcome.nodes_checked, "engine_version": outcome.engine_version,
+        "distributions": report.distributions(outcome, spec),
+    }
+
+
+def _write_documents(run: _Run, spec: PolicySpec, summary: dict, checksums: dict[str, str],
+                     data_files: list[write.Written], temp: str) -> list[write.Written]:
+    """Write the report, then the metadata (which records the SHA-256 of every other file)."""
+    html = write.write_text(write.Kind.REPORT, report.render_standalone(run.release, spec, summary), temp)
+    metadata = report.metadata(run.release, spec, summary, checksums, [*data_files, html])
+    return [html, write.write_text(write.Kind.METADATA, json.dumps(metadata, indent=2, sort_keys=True), temp)]
+
+
+def run_stages(*, release_id: int, token: str, progress: Progress | None = None) -> None:
+    """Run a claimed release from extraction to publication; raise a ReleaseError to fail it."""
+    started = time.perf_counter()
+    release = Release.objects.get(pk=release_id)
+    run = _Run(release=release, token=token, progress=progress)
+    spec = PolicySpec.from_json(release.policy_snapshot)
+    spec.validate()
+    folder = write.folder_of(release)
+    write.remove_folder(folder)  # leftovers of a run whose worker died
+    run.step(5, "extracting")
+    extraction = _extract(run, spec)
+    run.step(25, "anonymizing")
+    outcome = anonymize(extraction.frame, spec, on_check=run.searching)
+    run.step(60, "writing")
+    temp = write.temp_folder(folder, token)
+    data_files = write.write_data(outcome.released, temp)
+    run.step(75, "verifying", status=Release.Status.VERIFYING)
+    verified = _verify(data_files, outcome, spec, extraction)
+    summary = _summary(outcome, verified.figures, verified.class_customers, spec)
+    documents = _write_documents(run, spec, summary, outcome.checksums, data_files, temp)
+    run.step(90, "publishing", status=Release.Status.VERIFYING)
+    published = publish_files([*data_files, *documents], folder)
+    run.step(99, "recording", status=Release.Status.VERIFYING)
+    summary.update(timings=run.timings, duration_seconds=round(time.perf_counter() - started, 3))
+    record_published(release_id=release.pk, token=token, published=published, summary=summary)
+    write.remove_folder(temp)

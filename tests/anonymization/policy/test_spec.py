@@ -1,0 +1,124 @@
+"""PolicySpec: each policy rule and its one message, the JSON a release records, the engine criteria."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from django.urls import reverse
+
+from anonymization.engine import DistinctLDiversity, KAnonymity, TCloseness
+from anonymization.exceptions import HierarchyInvalid, PolicyInvalid
+from anonymization.models import ReleasePolicy
+from anonymization.policy.spec import PolicySpec, QuasiIdentifierSpec
+
+AGE = QuasiIdentifierSpec(column="age", builder="intervals", params={"widths": [10, 20]})
+VALID = PolicySpec(name="Customers", source="customers", columns=("age", "gender", "balance"),
+                   quasi_identifiers=(AGE,), k=5, suppression_limit=0.02, metric="loss")
+
+
+def _with(**changes) -> PolicySpec:
+    return dataclasses.replace(VALID, **changes)
+
+
+def test_it_accepts_a_valid_policy():
+    VALID.validate()
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"source": "people"}, "source", "Unknown source 'people'."),
+    ({"columns": ()}, "columns", "Choose at least one column to release."),
+    ({"columns": ("age", "email")}, "columns", "Direct identifiers are never released: email."),
+    ({"columns": ("age", "amount")}, "columns", "The customers source has no column(s) amount."),
+    ({"columns": ("age", "age")}, "columns", "Each column can be released only once."),
+    ({"k": 1}, "k", "k must be a whole number of at least 2."),
+    ({"k": 2.5}, "k", "k must be a whole number of at least 2."),
+    ({"suppression_limit": 1.5}, "suppression_limit", "The suppression limit must be a fraction between 0 and 1."),
+    ({"metric": "magic"}, "metric",
+     "Unknown metric 'magic'; choose one of aecs, dm, entropy, height, loss, precision."),
+    ({"sensitive_column": "balance", "l_diversity": 1}, "l_diversity", "l must be a whole number of at least 2."),
+    ({"sensitive_column": "balance", "t_closeness": 2.0}, "t_closeness", "t must be a number between 0 and 1."),
+    ({"sensitive_column": "kind", "l_diversity": 2}, "sensitive_column",
+     "The sensitive column kind must be one of the released columns."),
+    ({"l_diversity": 2}, "sensitive_column", "l-diversity and t-closeness need a sensitive column."),
+    ({"sensitive_column": "balance"}, "sensitive_column", "Give l or t for the sensitive column balance."),
+])
+def test_it_words_each_policy_rule_once(changes, field, message):
+    with pytest.raises(PolicyInvalid) as caught:
+        _with(**changes).validate()
+    assert (caught.value.field, str(caught.value)) == (field, message)
+
+
+@pytest.mark.parametrize(("qis", "message"), [
+    ((), "Give at least one quasi-identifier with a hierarchy."),
+    ((QuasiIdentifierSpec("postal_code", "mask", {"keep": [2]}),), "Quasi-identifier(s) postal_code must be released columns."),
+    ((AGE, AGE), "Each quasi-identifier can have only one hierarchy."),
+])
+def test_it_checks_the_quasi_identifiers(qis, message):
+    with pytest.raises(PolicyInvalid, match=rf"^{message.replace('(', '[(]').replace(')', '[)]')}$"):
+        _with(quasi_identifiers=qis).validate()
+
+
+def test_it_refuses_a_sensitive_quasi_identifier_and_a_bad_hierarchy():
+    with pytest.raises(PolicyInvalid, match=r"^The sensitive column age cannot also be a quasi-identifier\.$"):
+        _with(sensitive_column="age", l_diversity=2).validate()
+    broken = QuasiIdentifierSpec("age", "intervals", {"widths": [10, 15]})
+    with pytest.raises(HierarchyInvalid, match=r"^Hierarchy of age: width 15 must be a larger multiple of 10"):
+        _with(quasi_identifiers=(broken,)).validate()
+
+
+def test_it_round_trips_through_json_with_the_snapshot_keys_releases_have_always_recorded():
+    spec = _with(id=7, sensitive_column="balance", t_closeness=0.3)
+    data = spec.to_json()
+    assert list(data) == ["id", "name", "source", "columns", "quasi_identifiers", "sensitive_column", "l_diversity",
+                          "t_closeness", "k", "suppression_limit", "metric"]
+    assert data["quasi_identifiers"] == [{"column": "age", "builder": "intervals", "params": {"widths": [10, 20]},
+                                          "arx_csv": ""}]
+    assert PolicySpec.from_json(data) == spec
+
+
+def test_it_loads_a_stored_snapshot_without_optional_keys():
+    stored = {"name": "Old", "source": "customers", "columns": ["age"], "k": 3, "suppression_limit": 0.0,
+              "metric": "dm", "quasi_identifiers": [{"column": "age", "builder": "intervals",
+                                                     "params": {"widths": [10]}}]}
+    spec = PolicySpec.from_json(stored)
+    assert (spec.sensitive_column, spec.l_diversity, spec.t_closeness, spec.id) == ("", None, None, None)
+    assert spec.quasi_identifiers == (QuasiIdentifierSpec("age", "intervals", {"widths": [10]}, ""),)
+    spec.validate()
+
+
+def test_it_builds_the_engine_criteria():
+    assert VALID.criteria() == [KAnonymity(5)]
+    numeric = _with(sensitive_column="balance", l_diversity=3, t_closeness=0.2).criteria()
+    assert numeric == [KAnonymity(5), DistinctLDiversity("balance", 3), TCloseness("balance", 0.2, "ordered")]
+    categorical = _with(sensitive_column="gender", t_closeness=0.2).criteria()
+    assert categorical == [KAnonymity(5), TCloseness("gender", 0.2, "equal")]
+
+
+def test_it_reads_a_saved_policy_with_its_hierarchies(db):
+    nightly = ReleasePolicy.objects.get(name="Nightly transactions")
+    spec = PolicySpec.from_model(nightly)
+    assert (spec.id, spec.k, spec.columns[0]) == (nightly.pk, 5, "age")
+    assert spec.qi_columns == ["age", "gender", "postal_code", "card_network", "card_number", "transaction_date",
+                               "amount", "balance_after"]
+    spec.validate()
+
+
+def test_it_applies_the_rules_in_the_models_clean(db):
+    policy = ReleasePolicy(name="x", source="customers", columns=["age"], k=1)
+    with pytest.raises(Exception) as caught:
+        policy.full_clean()
+    assert caught.value.message_dict == {"k": ["k must be a whole number of at least 2."]}
+
+
+def test_it_shows_exactly_one_message_when_the_admin_posts_k_1(client, admin_user):
+    from tests.anonymization.test_admin import _policy_post
+
+    client.force_login(admin_user)
+    response = client.post(reverse("admin:anonymization_releasepolicy_add"),
+                           _policy_post(k="1", **{"quasi_identifiers-1-arx_csv": "F;*\n"}))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert page.count("k must be a whole number of at least 2.") == 1
+    assert "greater than or equal to 2" not in page
+    assert "policy_k_at_least_2" not in page

@@ -37,7 +37,9 @@ def _one_transaction(stack: Stack, matcher: Matcher, demo_rows: np.ndarray, know
     rows = matcher.transaction_rows(demo_rows, known)
     if window_day is not None:
         rows = rows[window_day[rows] == day_number(known["transaction_date"])]
-    missed = int((~np.isin(true_rows, rows)).sum())
+    compatible = np.zeros(stack.n_rows, dtype=bool)
+    compatible[rows] = True
+    missed = int((~compatible[true_rows]).sum())
     return candidates(stack, rows), candidates(stack, rows, np.unique(stack.file[true_rows])), missed
 
 

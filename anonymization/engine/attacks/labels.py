@@ -29,10 +29,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 __all__ = [
     "KINDS", "Anything", "Interval", "DayRange", "Prefix", "Members", "Label", "ColumnLabels",
-    "parse_label", "label_covers", "covers", "day_number",
+    "parse_label", "label_covers", "covers", "day_number", "day_numbers",
 ]
 
 KINDS = ("numeric", "date", "code", "card", "category")
@@ -203,6 +204,15 @@ def day_number(value: object) -> int:
     if isinstance(value, datetime.date):
         return value.toordinal()
     return datetime.date.fromisoformat(str(value)[:10]).toordinal()
+
+
+def day_numbers(values: Sequence[object]) -> np.ndarray:
+    """Return :func:`day_number` of many days at once."""
+    days = pd.to_datetime(pd.Series(values).astype(str).str.slice(0, 10), format="%Y-%m-%d")
+    return days.to_numpy().astype("datetime64[D]").astype(np.int64) + _EPOCH
+
+
+_EPOCH = datetime.date(1970, 1, 1).toordinal()
 
 
 def _covers_one(shape: Label, value: object) -> bool:

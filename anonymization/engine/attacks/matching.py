@@ -51,9 +51,16 @@ class Matcher:
         self.ends = np.r_[self.starts[1:], len(key)].astype(np.int64)
         first = self.order[self.starts]
         self.combo_codes = {c: stack.codes[c][first] for c in self.demographics}
+        self._seen: dict[tuple[str, ...], np.ndarray] = {}  # the same targets are attacked several times
 
     def demographic_rows(self, values: Mapping[str, object]) -> np.ndarray:
         """Return the stack rows whose demographic labels all cover ``values``."""
+        key = tuple(str(values[c]) for c in self.demographics)
+        if key not in self._seen:
+            self._seen[key] = self._demographic_rows(values)
+        return self._seen[key]
+
+    def _demographic_rows(self, values: Mapping[str, object]) -> np.ndarray:
         ok = np.ones(len(self.starts), dtype=bool)
         for column in self.demographics:
             ok &= self.stack.labels[column].covers(values[column])[self.combo_codes[column]]
@@ -84,7 +91,9 @@ def candidates(stack: Stack, rows: np.ndarray, files: np.ndarray | None = None) 
     """
     if files is None:
         return np.unique(stack.customer[rows])
-    keep = np.isin(stack.file[rows], files)
+    wanted = np.zeros(stack.n_files, dtype=bool)
+    wanted[files] = True
+    keep = wanted[stack.file[rows]]
     pairs = np.unique(stack.file[rows][keep] * stack.n_customers + stack.customer[rows][keep])
     owners, count = np.unique(pairs % stack.n_customers, return_counts=True)
     return owners[count == len(files)]

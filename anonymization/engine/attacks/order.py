@@ -10,7 +10,7 @@ import pandas as pd
 
 from .figures import Figures
 from .knowledge import play, summarize
-from .labels import ColumnLabels, day_number
+from .labels import ColumnLabels, day_numbers
 from .matching import Matcher, choose_known
 from .published import DEMOGRAPHICS, Mappings, Stack, check_inputs, stack_files
 
@@ -51,7 +51,7 @@ def _window_days(stack: Stack, raw: Sequence[pd.DataFrame], ledger_position: Seq
     """Return per stack row the day its position would hold if its file were in ledger order."""
     out = np.zeros(stack.n_rows, dtype=np.int64)
     for index, (frame, position) in enumerate(zip(raw, ledger_position, strict=True)):
-        days = np.array([day_number(d) for d in frame["transaction_date"]], dtype=np.int64)
+        days = day_numbers(frame["transaction_date"].tolist())
         out[stack.rows_of(index)] = days[np.argsort(np.asarray(position), kind="stable")]
     return out
 

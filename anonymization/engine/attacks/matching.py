@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .labels import day_number
 from .published import DEMOGRAPHICS, Stack, row_keys
 
 __all__ = ["Known", "Matcher", "candidates", "choose_known"]
@@ -148,7 +147,3 @@ def choose_known(stack: Stack, raw: pd.DataFrame, targets: int | Sequence[object
     demographics = [_values(raw, int(rows_of_entry[int(a)][-1]), matcher.demographics) for a, _ in entries]
     return Known(codes, entries, demographics, transactions, rows_of_entry)
 
-
-def known_day(value: object) -> int:
-    """Return the ordinal of a known transaction's raw day."""
-    return day_number(value)

@@ -1,0 +1,360 @@
+"""The attacks on published files: tiny ledgers whose answer is known by hand (no database)."""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from anonymization.engine.attacks import (
+    attack_report,
+    balance_chaining,
+    covers,
+    differencing,
+    intersection,
+    known_transactions,
+    label_covers,
+    row_order,
+)
+from anonymization.engine.attacks.labels import DayRange, Interval, Members, Prefix, parse_label
+
+ATTACKS = Path(__file__).resolve().parents[3] / "anonymization" / "engine" / "attacks"
+
+
+def frames(rows: list[dict[str, object]], customers: list[object], entries: list[int]
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return a published file of strings and its ground truth ids."""
+    published = pd.DataFrame(rows).astype(str)
+    return published, pd.DataFrame({"customer": customers, "entry": entries})
+
+
+# --- the label grammar -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("kind", "label", "value", "expected"), [
+    ("numeric", "*", 123, True),
+    ("numeric", "[20, 25)", 20, True),
+    ("numeric", "[20, 25)", 25, False),
+    ("numeric", "[20, 25]", 25, True),
+    ("numeric", "(20, 25]", 20, False),
+    ("numeric", "(20, 25)", 24.99, True),
+    ("numeric", "20-24", 24, True),
+    ("numeric", "20-24", 24.5, False),
+    ("numeric", "-50--41", -45, True),
+    ("numeric", "[-60, -50)", -50, False),
+    ("numeric", "-12.5", -12.5, True),
+    ("numeric", "-12.5", -12.4, False),
+    ("date", "2026-03-14", "2026-03-14", True),
+    ("date", "2026-03-14", "2026-03-15", False),
+    ("date", "2026-03", "2026-03-31", True),
+    ("date", "2026-02", "2026-03-01", False),
+    ("date", "2026-Q1", "2026-03-31", True),
+    ("date", "2026-Q2", "2026-03-31", False),
+    ("date", "2026", datetime.date(2026, 12, 31), True),
+    ("date", "2020-2029", "2029-06-01", True),
+    ("date", "2026-03-01..2026-03-14", "2026-03-14", True),
+    ("date", "2026-03-01..2026-03-14", "2026-03-15", False),
+    ("code", "12**", "1234", True),
+    ("code", "12**", "1334", False),
+    ("code", "81*", "81675", True),
+    ("code", "81675", "81675", True),
+    ("code", "81675", "8167", False),
+    ("card", "4123**", "412345", True),
+    ("card", "visa", "412345", False),
+    ("card", "none", "none", True),
+    ("category", "F", "F", True),
+    ("category", "F", "M", False),
+    ("category", "*", "X", True),
+])
+def test_it_reads_every_label_format(kind: str, label: str, value: object, expected: bool) -> None:
+    assert label_covers(kind, label, value, column="c") is expected
+
+
+def test_it_reads_generalized_categories_through_a_mapping() -> None:
+    mapping = {"visa": ["412345", "499999"], "card": ["visa", "mastercard"]}
+    assert label_covers("card", "visa", "412345", mapping=mapping)
+    assert not label_covers("card", "visa", "512345", mapping=mapping)
+    assert label_covers("category", "card", "visa", mapping=mapping)
+    assert not label_covers("category", "card", "none", mapping=mapping)
+
+
+def test_it_parses_labels_into_shapes() -> None:
+    assert parse_label("numeric", "[20, 25)") == Interval(20.0, 25.0)
+    assert parse_label("date", "2026-Q1") == DayRange(datetime.date(2026, 1, 1).toordinal(),
+                                                       datetime.date(2026, 3, 31).toordinal())
+    assert parse_label("code", "12**") == Prefix("12", exact=False)
+    assert parse_label("card", "visa") == Members(frozenset({"visa"}))
+
+
+@pytest.mark.parametrize(("kind", "label", "message"), [
+    ("numeric", "abc", "column 'amount': cannot read 'abc' as a numeric label"),
+    ("numeric", "[25, 20)", "column 'amount': cannot read '[25, 20)' as a numeric label"),
+    ("date", "2026-13", "column 'amount': cannot read '2026-13' as a date label"),
+    ("date", "2026-02-30", "column 'amount': cannot read '2026-02-30' as a date label"),
+    ("date", "2026-03-14..2026-03-01", "column 'amount': cannot read '2026-03-14..2026-03-01' as a date label"),
+    ("date", "2026-Q5", "column 'amount': cannot read '2026-Q5' as a date label"),
+    ("code", "1*3", "column 'amount': cannot read '1*3' as a code label"),
+    ("card", "ab**", "column 'amount': cannot read 'ab**' as a card label"),
+    ("colour", "red", "column 'amount': unknown column kind 'colour'; use numeric, date, code, card, category"),
+])
+def test_it_names_the_column_and_label_it_cannot_read(kind: str, label: str, message: str) -> None:
+    with pytest.raises(ValueError) as error:
+        label_covers(kind, label, "1", column="amount")
+    assert str(error.value) == message
+
+
+@given(st.integers(-1000, 1000), st.integers(1, 100), st.integers(-1200, 1200))
+def test_it_covers_a_value_with_an_interval_iff_inside(low: int, width: int, value: int) -> None:
+    assert label_covers("numeric", f"[{low}, {low + width})", value) is (low <= value < low + width)
+    assert label_covers("numeric", f"{low}-{low + width - 1}", value) is (low <= value < low + width)
+
+
+@given(st.dates(datetime.date(2000, 1, 1), datetime.date(2030, 12, 31)),
+       st.dates(datetime.date(2000, 1, 1), datetime.date(2030, 12, 31)))
+def test_it_covers_a_day_with_its_month_quarter_and_year_only(label_day: datetime.date, day: datetime.date) -> None:
+    quarter = f"{label_day.year}-Q{(label_day.month - 1) // 3 + 1}"
+    assert label_covers("date", label_day.strftime("%Y-%m"), day) is ((label_day.year, label_day.month)
+                                                                      == (day.year, day.month))
+    assert label_covers("date", quarter, day) is (quarter == f"{day.year}-Q{(day.month - 1) // 3 + 1}")
+    assert label_covers("date", str(label_day.year), day) is (label_day.year == day.year)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["*", "12**", "1***", "12345", "13*"]),
+                          st.sampled_from(["12345", "12999", "13000", "99999"])), min_size=1, max_size=30))
+def test_it_covers_row_by_row_as_the_scalar_rule(pairs: list[tuple[str, str]]) -> None:
+    labels, values = zip(*pairs, strict=True)
+    expected = [label_covers("code", label, value) for label, value in pairs]
+    assert covers("code", list(labels), list(values)).tolist() == expected
+
+
+def test_it_keeps_the_engine_package_free_of_django_and_other_libraries() -> None:
+    imported = set()
+    for path in ATTACKS.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    assert imported - set(sys.stdlib_module_names) - {"numpy", "pandas"} == set()
+
+
+# --- differencing and intersection ---------------------------------------------------------------
+
+def person(age: object, postal: object, day: str = "2026-03", amount: str = "[0, 100)",
+           kind: str = "withdrawal") -> dict[str, object]:
+    return {"age": age, "postal_code": postal, "transaction_date": day, "amount": amount, "kind": kind}
+
+
+def test_it_pins_the_one_new_row_of_a_cumulative_file() -> None:
+    same = person("[20, 30)", "1****")
+    first = frames([same, same, same], ["A", "B", "C"], [1, 2, 3])
+    second = frames([same, same, same, same], ["A", "B", "C", "A"], [1, 2, 3, 4])
+    figures = differencing([first[0], second[0]], [first[1], second[1]], k=2)
+    assert (figures.new_rows, figures.relabeled_rows) == (1, 0)
+    assert (figures.rows_below_k, figures.rows_pinned, figures.customers_below_k) == (1, 1, 1)
+
+
+def four_people_two_ways() -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[pd.DataFrame]]:
+    """Four customers; night 1 hides age, night 2 hides postal code: each file is 2-anonymous."""
+    ages, postals = [22, 27, 22, 27], ["12345", "12345", "12399", "12399"]
+    night1 = frames([person("[20, 30)", p) for p in postals], list("ABCD"), [1, 2, 3, 4])
+    night2 = frames([person(str(a), "123**") for a in ages], list("ABCD"), [1, 2, 3, 4])
+    raw = pd.DataFrame({"age": ages, "postal_code": postals, "transaction_date": "2026-03-02",
+                        "amount": 50.0, "kind": "withdrawal"})
+    return [night1[0], night2[0]], [night1[1], night2[1]], [raw, raw]
+
+
+def test_it_isolates_customers_by_intersecting_two_generalizations() -> None:
+    files, ids, raw = four_people_two_ways()
+    figures = intersection(files, ids, k=2)
+    assert (figures.aligned_entries, figures.aligned_rows, figures.entries) == (4, 8, 4)
+    assert (figures.classes, figures.classes_below_k, figures.entries_pinned, figures.customers_below_k) == (4, 4, 4, 4)
+
+
+def test_it_counts_relabeled_rows_as_new_but_not_below_k() -> None:
+    files, ids, _ = four_people_two_ways()
+    figures = differencing(files, ids, k=2)
+    assert (figures.new_rows, figures.relabeled_rows, figures.rows_below_k) == (4, 4, 0)
+
+
+def test_it_aligns_nothing_for_disjoint_increments() -> None:
+    night1 = frames([person("[20, 30)", "1****")] * 2, ["A", "B"], [1, 2])
+    night2 = frames([person("[20, 30)", "1****")] * 2, ["A", "B"], [3, 4])
+    figures = intersection([night1[0], night2[0]], [night1[1], night2[1]], k=2)
+    assert (figures.aligned_entries, figures.aligned_rows, figures.entries_below_k) == (0, 0, 0)
+
+
+def test_it_narrows_a_target_by_intersecting_demographic_classes_across_increments() -> None:
+    # every night is 2-anonymous, but A is the only customer active on both nights
+    night1 = frames([person("[20, 30)", "1****")] * 2, ["A", "B"], [1, 2])
+    night2 = frames([person("[20, 30)", "1****")] * 2, ["A", "C"], [3, 4])
+    raw = pd.DataFrame({"age": [25, 25], "postal_code": ["12345", "12345"]})
+    figures = intersection([night1[0], night2[0]], [night1[1], night2[1]], k=2, raw=[raw, raw], targets=3,
+                           rng=np.random.default_rng(0))
+    assert (figures.targets, figures.targets_below_k_one_file, figures.targets_below_k_two_files) == (3, 0, 1)
+
+
+# --- known transactions and chaining ---------------------------------------------------------------
+
+def card_release(card_label: str) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[pd.DataFrame]]:
+    """Three customers with distinct exact ages, two withdrawals each, cards shown as ``card_label``."""
+    rows, customers, raw_rows = [], [], []
+    for number, (customer, age) in enumerate([("A", 30), ("B", 40), ("C", 50)] * 2):
+        rows.append({**person(str(age), "12345", "2026-03-0" + str(1 + number % 2), "[-100, 0)"),
+                     "card_number": card_label})
+        customers.append(customer)
+        raw_rows.append({"age": age, "postal_code": "12345", "card_number": "412345",
+                         "transaction_date": "2026-03-0" + str(1 + number % 2), "amount": -50.0, "kind": "withdrawal"})
+    published, ids = frames(rows, customers, list(range(6)))
+    return [published], [ids], [pd.DataFrame(raw_rows)]
+
+
+def test_it_pins_targets_whose_demographics_are_published_exactly() -> None:
+    files, ids, raw = card_release("412345")
+    figures = known_transactions(files, ids, raw, 3, np.random.default_rng(1), k=2)
+    assert (figures.targets, figures.transactions, figures.transactions_below_k) == (3, 6, 6)
+    assert (figures.targets_below_k, figures.targets_pinned, figures.own_rows_missed) == (3, 3, 0)
+
+
+def test_it_reports_true_rows_missed_without_a_network_mapping() -> None:
+    files, ids, raw = card_release("visa")
+    missed = known_transactions(files, ids, raw, 3, np.random.default_rng(1), k=2)
+    mapped = known_transactions(files, ids, raw, 3, np.random.default_rng(1), k=2,
+                                mappings={"card_number": {"visa": ["412345"]}})
+    assert (missed.own_rows_missed, missed.targets_below_k) == (6, 0)
+    assert (mapped.own_rows_missed, mapped.targets_pinned) == (0, 3)
+
+
+def test_it_refuses_files_and_ground_truth_of_different_lengths() -> None:
+    files, ids, raw = card_release("412345")
+    with pytest.raises(ValueError) as error:
+        known_transactions(files, [ids[0].iloc[:5]], raw, 3, np.random.default_rng(1), k=2)
+    assert str(error.value) == "ids[0] has 5 rows but files[0] has 6"
+
+
+def ledger_with_balances(exact: bool) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """A: 100 -> +50 -> 150 -> -30 -> 120; B: 1000 -> -200 -> 800."""
+    entries = [("A", 100, 100), ("A", 50, 150), ("A", -30, 120), ("B", 1000, 1000), ("B", -200, 800)]
+    def shown(value: int) -> str:
+        return str(value) if exact else f"[{value // 500 * 500}, {value // 500 * 500 + 500})"
+    rows = [{"amount": shown(a), "balance_after": shown(b)} for _, a, b in entries]
+    published, ids = frames(rows, [c for c, _, _ in entries], list(range(5)))
+    return [published], [ids]
+
+
+def test_it_chains_rows_by_exact_balances() -> None:
+    figures = balance_chaining(*ledger_with_balances(exact=True))
+    assert (figures.linkable_rows, figures.unique_links, figures.true_links) == (5, 3, 3)
+    assert (figures.customers_exposed, figures.share_customers_exposed) == (2, 1.0)
+
+
+def test_it_cannot_chain_generalized_balances() -> None:
+    figures = balance_chaining(*ledger_with_balances(exact=False))
+    assert (figures.linkable_rows, figures.unique_links, figures.customers_exposed) == (0, 0, 0)
+
+
+# --- row order -------------------------------------------------------------------------------------
+
+def transfers(pairs: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``pairs`` transfers, each a transfer_out then the matching transfer_in, in ledger order."""
+    rows, raw_rows, customers = [], [], []
+    for number in range(pairs):
+        amount = 10 * (number % 40 + 1)
+        for sign, kind in ((-1, "transfer_out"), (1, "transfer_in")):
+            rows.append(person("*", "*", "2026-03", str(sign * amount), kind))
+            raw_rows.append({"age": 30, "postal_code": "12345", "transaction_date": "2026-03-02",
+                             "amount": float(sign * amount), "kind": kind})
+            customers.append(f"c{number % 50}" if sign < 0 else f"c{(number + 1) % 50}")
+    published, ids = frames(rows, customers, list(range(2 * pairs)))
+    return published, ids, pd.DataFrame(raw_rows)
+
+
+def test_it_finds_transfer_pairs_in_a_file_in_ledger_order() -> None:
+    published, ids, raw = transfers(400)
+    figures = row_order([published], [ids], [ids["entry"].to_numpy()], raw=[raw], k=2, targets=10)
+    assert figures.spearman_mean == pytest.approx(1.0)
+    assert (figures.transfer_out_rows, figures.transfer_pairs_adjacent, figures.transfer_pair_share) == (400, 400, 1.0)
+    assert figures.transfer_pair_share_by_chance < 0.05
+
+
+def test_it_finds_no_order_in_a_shuffled_file() -> None:
+    published, ids, raw = transfers(400)
+    shuffle = np.random.default_rng(7).permutation(len(published))
+    files, truth, raws = ([frame.iloc[shuffle].reset_index(drop=True)] for frame in (published, ids, raw))
+    figures = row_order(files, truth, [truth[0]["entry"].to_numpy()], raw=raws, k=2, targets=10)
+    assert abs(figures.spearman_mean) < 0.1
+    assert figures.transfer_pair_share < figures.transfer_pair_share_by_chance + 0.02
+
+
+def daily_pairs(shuffled: bool) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[pd.DataFrame]]:
+    """Twenty days; on day d customers d and d+1 withdraw; every label is coarse except the order."""
+    rows, raw_rows, customers = [], [], []
+    for day in range(20):
+        for customer in (day, (day + 1) % 20):
+            rows.append(person("*", "*", "2026-03", "[-100, 0)"))
+            raw_rows.append({"age": 30, "postal_code": "12345", "transaction_date": f"2026-03-{day + 1:02d}",
+                             "amount": -50.0, "kind": "withdrawal"})
+            customers.append(customer)
+    published, ids = frames(rows, customers, list(range(len(rows))))
+    raw = pd.DataFrame(raw_rows)
+    if shuffled:
+        order = np.random.default_rng(3).permutation(len(rows))
+        published, ids, raw = (frame.iloc[order].reset_index(drop=True) for frame in (published, ids, raw))
+    return [published], [ids], [raw]
+
+
+def test_it_narrows_targets_with_day_windows_when_rows_are_in_ledger_order() -> None:
+    files, ids, raw = daily_pairs(shuffled=False)
+    figures = row_order(files, ids, [ids[0]["entry"].to_numpy()], raw=raw, k=5, targets=20,
+                        rng=np.random.default_rng(0))
+    assert (figures.targets, figures.targets_below_k_without_order) == (20, 0)
+    assert (figures.targets_below_k_window, figures.targets_pinned_window) == (20, 20)
+
+
+def test_it_gains_little_from_day_windows_when_rows_are_shuffled() -> None:
+    files, ids, raw = daily_pairs(shuffled=True)
+    figures = row_order(files, ids, [ids[0]["entry"].to_numpy()], raw=raw, k=5, targets=20,
+                        rng=np.random.default_rng(0))
+    assert figures.targets_below_k_window <= 2
+
+
+# --- the whole report ------------------------------------------------------------------------------
+
+def k_anonymous_increments() -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[pd.DataFrame]]:
+    """Three nightly increments, each 2-anonymous over all columns: two classes of two customers."""
+    files, ids, raws = [], [], []
+    people = {"A": (25, "12345"), "B": (27, "12399"), "C": (45, "55501"), "D": (48, "55599")}
+    for night in range(3):
+        rows, raw_rows = [], []
+        for age, postal in people.values():
+            rows.append({**person(f"[{age // 10 * 10}, {age // 10 * 10 + 10})", postal[:3] + "**",
+                                  "2026-03", "[-100, 0)"), "balance_after": "[0, 1000)"})
+            raw_rows.append({"age": age, "postal_code": postal, "transaction_date": f"2026-03-0{night + 1}",
+                             "amount": -20.0 - night, "kind": "withdrawal", "balance_after": 500.0})
+        published, truth = frames(rows, list(people), [10 * night + i for i in range(4)])
+        files.append(published)
+        ids.append(truth)
+        raws.append(pd.DataFrame(raw_rows))
+    return files, ids, raws
+
+
+def test_it_finds_nothing_below_k_in_k_anonymous_disjoint_increments() -> None:
+    files, ids, raw = k_anonymous_increments()
+    report = attack_report(files, ids, raw, k=2, seed=0, n_targets=4)
+    assert report.below_k == 0
+    assert report.intersection.aligned_rows == 0
+    assert report.known_transactions.targets == 4
+    assert report.differencing.new_rows == 8  # nights 2 and 3, whole files
+    assert ("known_transactions", "chaining.unique_links", 0) in report.rows()
+
+
+def test_it_reports_every_attack_as_table_rows() -> None:
+    files, ids, raw = k_anonymous_increments()
+    attacks = {attack for attack, _, _ in attack_report(files, ids, raw, k=2, seed=0, n_targets=4).rows()}
+    assert attacks == {"differencing", "intersection", "known_transactions", "row_order"}

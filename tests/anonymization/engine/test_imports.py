@@ -1,4 +1,4 @@
-"""The engine is a pure package: stdlib, numpy and pandas only."""
+"""The engine is a pure package, subpackages included: stdlib, numpy and pandas only."""
 
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ def _imported_modules(path: Path) -> list[tuple[str, int]]:
 
 
 def test_it_never_imports_django_in_the_engine() -> None:
-    offenders = [f"{path.name}:{line} imports {module}"
-                 for path in sorted(ENGINE.glob("*.py")) for module, line in _imported_modules(path)
+    offenders = [f"{path.relative_to(ENGINE)}:{line} imports {module}"
+                 for path in sorted(ENGINE.rglob("*.py")) for module, line in _imported_modules(path)
                  if module.split(".")[0] == "django"]
     assert offenders == []
 
 
 def test_it_imports_only_stdlib_numpy_and_pandas() -> None:
-    third_party = {module.split(".")[0] for path in ENGINE.glob("*.py") for module, _ in _imported_modules(path)}
+    third_party = {module.split(".")[0] for path in ENGINE.rglob("*.py") for module, _ in _imported_modules(path)}
     unexpected = third_party - set(sys.stdlib_module_names) - ALLOWED_THIRD_PARTY
     assert unexpected == set()
 

@@ -7,8 +7,11 @@ Rule. Start with one partition holding every row, each quasi-identifier at its w
 domain (ordered) or at its hierarchy's top node (categorical). Repeatedly, for every partition:
 
 * rank the quasi-identifiers by normalized span, widest first (ties: the order given):
-  ordered ``(max - min of the partition's values) / (domain high - domain low)``, categorical
-  ``leaves under the partition's node / all leaves``;
+  ordered ``(label high - label low) / (domain high - domain low)`` (the width the partition's
+  label would publish; on the ledger this beats the observed ``max - min``, which leaves skewed
+  amounts at the whole domain: workload error 0.21 vs 4.7 at 200 customers), categorical
+  ``leaves under the partition's node / all leaves``; an attribute whose values in the partition
+  are all equal (or a categorical leaf) has no cut;
 * split on the first one that has an *allowed cut*:
 
   - ordered: a cut ``c`` between two neighbouring distinct values ``v0 < v1`` of the partition
@@ -469,7 +472,7 @@ def _spans(attributes: list[_Ordered | _Categorical], state: _State, rnd: _Round
             high = np.full(rnd.m, -1)
             np.minimum.at(low, rnd.part, codes)
             np.maximum.at(high, rnd.part, codes)
-            width = (attribute.uniques[high] - attribute.uniques[low]) / attribute.span
+            width = (state.high[:, a] - state.low[:, a]) / attribute.span
             spans[:, a] = np.where(high > low, width, -1.0)
         else:
             level, node = state.level[:, a], state.node[:, a]

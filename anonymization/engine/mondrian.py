@@ -483,6 +483,8 @@ def _spans(attributes: list[_Ordered | _Categorical], state: _State, rnd: _Round
 def _plan(attributes: list[_Ordered | _Categorical], state: _State, rnd: _Round) -> _Plan:
     """Choose for every partition the widest attribute with an allowed cut (see the module rule)."""
     spans = _spans(attributes, state, rnd)
+    # each side of any cut needs k distinct individuals, so at least k rows: smaller ones are final
+    spans[np.bincount(rnd.part, minlength=rnd.m) < 2 * rnd.k] = -1.0
     preference = np.argsort(-spans, axis=1, kind="stable")
     plan = _Plan(np.full(rnd.m, -1), np.zeros(rnd.m), np.zeros(rnd.m, dtype=np.int64))
     for rank in range(len(attributes)):
@@ -491,10 +493,29 @@ def _plan(attributes: list[_Ordered | _Categorical], state: _State, rnd: _Round)
             if not want.any():
                 continue
             if isinstance(attribute, _Ordered):
-                _try_ordered(attribute, a, want, rnd, plan)
+                _try_ordered(attribute, a, _could_cut(attribute, want, rnd), rnd, plan)
             else:
                 _try_categorical(attribute, a, want, state, rnd, plan)
     return plan
+
+
+def _could_cut(attribute: _Ordered, want: np.ndarray, rnd: _Round) -> np.ndarray:
+    """Drop partitions where no cut can leave k individuals on both sides, without sorting rows.
+
+    Both sides count every individual of the partition at most once, plus once more for those
+    whose values differ (only they can sit on both sides): a cut needs
+    ``individuals + individuals with differing values >= 2k``.
+    """
+    chosen = np.flatnonzero(want[rnd.part])
+    pair, codes = rnd.pair[chosen], attribute.codes[rnd.rows[chosen]]
+    low = np.full(len(rnd.pair_part), np.iinfo(np.int64).max)
+    high = np.full(len(rnd.pair_part), -1)
+    np.minimum.at(low, pair, codes)
+    np.maximum.at(high, pair, codes)
+    present = high >= 0
+    spread = present & (high > low)
+    room = np.bincount(rnd.pair_part[present], minlength=rnd.m) + np.bincount(rnd.pair_part[spread], minlength=rnd.m)
+    return want & (room >= 2 * rnd.k)
 
 
 def _try_ordered(attribute: _Ordered, a: int, want: np.ndarray, rnd: _Round, plan: _Plan) -> None:
@@ -505,7 +526,9 @@ def _try_ordered(attribute: _Ordered, a: int, want: np.ndarray, rnd: _Round, pla
     left of it = individuals whose first position is in ``[s, j)``; right of it = individuals
     whose last position is in ``[j, e)``.
     """
-    chosen = want[rnd.part]
+    if not want.any():
+        return
+    chosen = np.flatnonzero(want[rnd.part])
     part, pair = rnd.part[chosen], rnd.pair[chosen]
     codes = attribute.codes[rnd.rows[chosen]]
     order = np.argsort(part * len(attribute.uniques) + codes)
@@ -517,9 +540,10 @@ def _try_ordered(attribute: _Ordered, a: int, want: np.ndarray, rnd: _Round, pla
     ends = np.r_[starts[1:], size]
     j = np.flatnonzero((part[1:] == part[:-1]) & (codes[1:] != codes[:-1])) + 1
     s, e = starts[segment[j]], ends[segment[j]]
+    enough = (firsts[j] - firsts[s] >= rnd.k) & (lasts[e] - lasts[j] >= rnd.k)
+    j, s, e = j[enough], s[enough], e[enough]
     cut, valid = attribute.cuts(attribute.uniques[codes[j - 1]], attribute.uniques[codes[j]])
-    ok = valid & (firsts[j] - firsts[s] >= rnd.k) & (lasts[e] - lasts[j] >= rnd.k)
-    j, s, e, cut = j[ok], s[ok], e[ok], cut[ok]
+    j, s, e, cut = j[valid], s[valid], e[valid], cut[valid]
     if not len(j):
         return
     best = _nearest_to_middle(j, s, e, size)
@@ -573,8 +597,9 @@ def _child_keys(attributes: list[_Ordered | _Categorical], state: _State, rnd: _
     """Return each split row's child within its partition: 0/1 for a cut, the child node otherwise."""
     choice = plan.choice[rnd.part]
     child = np.zeros(len(rnd.rows), dtype=np.int64)
-    for a, attribute in enumerate(attributes):
-        mine = choice == a
+    for a in np.unique(plan.choice[plan.choice >= 0]):
+        attribute = attributes[a]
+        mine = np.flatnonzero(choice == a)
         rows, part = rnd.rows[mine], rnd.part[mine]
         if isinstance(attribute, _Ordered):
             child[mine] = attribute.codes[rows] >= plan.cut_code[part]

@@ -483,8 +483,12 @@ def _spans(attributes: list[_Ordered | _Categorical], state: _State, rnd: _Round
 def _plan(attributes: list[_Ordered | _Categorical], state: _State, rnd: _Round) -> _Plan:
     """Choose for every partition the widest attribute with an allowed cut (see the module rule)."""
     spans = _spans(attributes, state, rnd)
-    # each side of any cut needs k distinct individuals, so at least k rows: smaller ones are final
-    spans[np.bincount(rnd.part, minlength=rnd.m) < 2 * rnd.k] = -1.0
+    # each side of a cut needs k distinct individuals, so at least k rows; a categorical node may
+    # still be refined to its only child (same rows)
+    small = np.bincount(rnd.part, minlength=rnd.m) < 2 * rnd.k
+    for a, attribute in enumerate(attributes):
+        if isinstance(attribute, _Ordered):
+            spans[small, a] = -1.0
     preference = np.argsort(-spans, axis=1, kind="stable")
     plan = _Plan(np.full(rnd.m, -1), np.zeros(rnd.m), np.zeros(rnd.m, dtype=np.int64))
     for rank in range(len(attributes)):

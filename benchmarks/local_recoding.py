@@ -134,13 +134,15 @@ def scale(runs: int) -> None:
     for customers in (1_000, 10_000):
         table = ledger(customers)
         wall, cpu, peak, result = measure(lambda t=table: mondrian(t, mondrian_qis(), 5, "customer"), runs)
-        untraced = []
+        untraced, untraced_cpu = [], []
         for _ in range(runs):
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             mondrian(table, mondrian_qis(), 5, "customer")
             untraced.append(time.perf_counter() - started)
-        print(f"mondrian {len(table):>9,} rows / {customers:,} customers, k=5: wall {wall:.2f} s "
-              f"(without tracemalloc {statistics.median(untraced):.2f} s), cpu {cpu:.2f} s, "
+            untraced_cpu.append(time.process_time() - started_cpu)
+        print(f"mondrian {len(table):>9,} rows / {customers:,} customers, k=5: without tracemalloc wall "
+              f"{statistics.median(untraced):.2f} s cpu {statistics.median(untraced_cpu):.2f} s; "
+              f"traced wall {wall:.2f} s cpu {cpu:.2f} s, "
               f"traced peak {peak:.0f} MiB; {result.classes.count:,} classes, individuals per class "
               f"min {result.classes.min_individuals} mean {result.classes.mean_individuals:.2f} "
               f"max {result.classes.max_individuals}")

@@ -177,7 +177,7 @@ def parallel_on_one_card(cards: list[tuple[int, str, str]], threads: int) -> Non
 
 def bursts_from_one_address(rounds: int, threads: int, limit: int) -> None:
     """Send `rounds` bursts of `threads` simultaneous attempts, each burst from a fresh address."""
-    from accounts.throttle import login_attempt_begin
+    from atm.throttle import login_attempt_begin
 
     through: Counter[int] = Counter()
     for round_ in range(rounds):

@@ -20,6 +20,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Account
+from accounts.money import MAX_AMOUNT_MINOR, format_minor
 
 from .exceptions import (
     AccountNotFound,
@@ -31,7 +32,6 @@ from .exceptions import (
     SameAccountTransfer,
 )
 from .models import LedgerEntry, Terminal
-from .money import MAX_AMOUNT_MINOR, format_minor
 
 Kind = LedgerEntry.Kind
 TRANSFER_IN_SUFFIX = "/in"

@@ -8,10 +8,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts.atm import SESSION_CARD_KEY
 from accounts.models import Card, LoginAttempt
 from accounts.services import card_unblock
-from accounts.throttle import login_attempts_prune
+from atm.session import SESSION_CARD_KEY
+from atm.throttle import login_attempts_prune
 from tests.accounts.conftest import atm_login
 
 pytestmark = pytest.mark.django_db

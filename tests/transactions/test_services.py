@@ -197,13 +197,13 @@ def test_verify_ledger_reports_a_tampered_balance(alice_customer, capsys):
     ],
 )
 def test_it_parses_only_sane_amounts(raw, message):
-    from transactions.money import AmountError, parse_amount
+    from accounts.money import AmountError, parse_amount
 
     with pytest.raises(AmountError, match=re.escape(message)):
         parse_amount(raw)
 
 
 def test_it_parses_amounts_into_cents():
-    from transactions.money import parse_amount
+    from accounts.money import parse_amount
 
     assert [parse_amount(text) for text in ("20", "12.5", "12,50", " 0.01 ")] == [2000, 1250, 1250, 1]

@@ -107,7 +107,7 @@ def test_it_extracts_customer_aggregates(db):
 
 def test_it_keeps_the_heartbeat_fresh_during_the_search(nightly, monkeypatch):
     from anonymization import pipeline
-    from anonymization.sample_data import populate
+    from transactions.demo import population_generate as populate
 
     as_of = datetime.date(2025, 3, 31)
     populate(customers=40, entries=300, last_day=as_of, days=10, seed=7)
@@ -128,7 +128,7 @@ def test_it_keeps_the_heartbeat_fresh_during_the_search(nightly, monkeypatch):
 
 def test_it_stops_a_search_whose_release_was_taken_over(nightly, monkeypatch):
     from anonymization import pipeline
-    from anonymization.sample_data import populate
+    from transactions.demo import population_generate as populate
 
     as_of = datetime.date(2025, 3, 31)
     populate(customers=40, entries=300, last_day=as_of, days=10, seed=8)

@@ -11,8 +11,8 @@ from django.contrib.auth.models import Group, User
 from accounts.models import Card
 from accounts.services import card_block
 from anonymization.models import Release
-from anonymization.sample_data import populate
 from anonymization.services import default_as_of
+from transactions.demo import population_generate as populate
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "a-long-staff-password-1"

@@ -28,7 +28,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from atm.session import SESSION_ACTIVITY_KEY, SESSION_CARD_KEY, idle_message
-from tests.accounts.conftest import atm_login
+from tests.atm.conftest import atm_login
 from tests.factories import CardHolder
 from transactions.models import LedgerEntry
 

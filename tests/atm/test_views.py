@@ -9,7 +9,7 @@ from django.urls import reverse
 from accounts.iban import iban_for
 from accounts.models import Account, Card
 from atm.session import SESSION_CARD_KEY
-from tests.accounts.conftest import atm_login, form_token, money_snapshot
+from tests.atm.conftest import atm_login, form_token, money_snapshot
 from transactions.models import LedgerEntry
 from transactions.services import deposit_create
 

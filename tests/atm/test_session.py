@@ -12,7 +12,7 @@ from django.urls import reverse
 from accounts.models import Card
 from accounts.services import card_block
 from atm.session import SESSION_ACTIVITY_KEY, SESSION_CARD_KEY
-from tests.accounts.conftest import money_snapshot
+from tests.atm.conftest import money_snapshot
 
 pytestmark = pytest.mark.django_db
 

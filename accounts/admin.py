@@ -1,6 +1,7 @@
 """Back office for customers, accounts and cards: an operator UI over accounts.services.
 
-Money is read-only here: balances change only through transactions.services. A card's PAN and
+Money is read-only here: balances change only through the ledger's services, whose admin adds the
+money actions (staff adjustments) and the ledger link to the account admin registered here. A card's PAN and
 PIN are never stored; they are shown once, in the response to the action that issued the card or
 reset the PIN, with caching forbidden, and never put in messages, logs or the admin history.
 """
@@ -8,140 +9,37 @@ reset the PIN, with caching forbidden, and never put in messages, logs or the ad
 from __future__ import annotations
 
 import datetime
-import re
-from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.contrib.admin.options import IncorrectLookupParameters
-from django.db import DataError, ProgrammingError, transaction
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.forms import Form
-from django.http import HttpRequest, HttpResponseBase, QueryDict
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_variables
 
-from transactions.exceptions import TransactionError
-from transactions.money import format_minor
-from transactions.services import Posting, adjustment_create
+from atmsite.lib.admin import (
+    HostileInputMixin,
+    ReadOnlyAdminMixin,
+    action_page,
+    one_time_page,
+    only_one,
+    submitted,
+)
 
-from .admin_forms import AccountChangeForm, AdjustmentForm, ConfirmForm, IssueCardForm, OpenAccountForm
+from .admin_forms import AccountChangeForm, ConfirmForm, IssueCardForm, OpenAccountForm
 from .crypto import blind_index
 from .exceptions import AccountsError
 from .iban import iban_is_valid, normalize_account_number
 from .models import Account, Card, Customer, LoginAttempt
+from .money import format_minor
 from .services import account_open, account_update, card_block, card_issue, card_pin_reset, card_unblock
 
-# An action page posts back with this field, so the action knows its form was submitted.
-APPLY = "apply"
 # Accounts opened in one go at most: selecting every customer by mistake opens nothing.
 OPEN_ACCOUNT_BATCH = 50
-# Raised while a changelist query is compiled or counted from a lookup Django let through but the
-# database cannot take: a string for __range, a year past 9999, text for an IP address column.
-BAD_LOOKUP_ERRORS = (ValueError, TypeError, IndexError, OverflowError, DataError, ProgrammingError)
-# Every model here has a 64-bit integer primary key.
-ROW_ID = re.compile(r"[0-9]{1,19}")
-ROW_ID_MAX = 2**63 - 1
-INVALID_SELECTION_MESSAGE = "The selection is not a list of rows of this page. Nothing was done."
-# Far longer than any name or account number; SQLite refuses LIKE patterns over 50,000 bytes.
-MAX_SEARCH_CHARS = 1000
-
-
-def submitted(request: HttpRequest) -> Any:
-    """Return the POST data when an action page's form was submitted, else None (show the form)."""
-    return request.POST if APPLY in request.POST else None
-
-
-def only_one(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, noun: str) -> Any:
-    """Return the single selected object, or tell the user to select exactly one and return None."""
-    selected = list(queryset[:2])
-    if len(selected) != 1:
-        modeladmin.message_user(request, f"Select exactly one {noun} for this action.", messages.ERROR)
-        return None
-    return selected[0]
-
-
-def action_page(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, objects: list[Model], *,
-    action: str, form: Form, title: str, submit_label: str, intro: str = "",
-) -> TemplateResponse:
-    """Render an action's intermediate page: the selected objects, the form and the hidden action fields."""
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title, "intro": intro, "opts": modeladmin.opts, "objects": objects, "form": form,
-        "action": action, "apply": APPLY, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        "submit_label": submit_label, "media": modeladmin.media + form.media,
-    }
-    request.current_app = modeladmin.admin_site.name
-    return TemplateResponse(request, "admin/atmsite/action_form.html", context)
-
-
-def one_time_page(modeladmin: admin.ModelAdmin, request: HttpRequest, template: str, **context: Any) -> TemplateResponse:
-    """Render a page that shows a secret once: it is the response itself, never stored nor cached."""
-    context = {**modeladmin.admin_site.each_context(request), "opts": modeladmin.opts, **context}
-    request.current_app = modeladmin.admin_site.name
-    response = TemplateResponse(request, template, context)
-    add_never_cache_headers(response)
-    return response
-
-
-def has_nul(data: QueryDict) -> bool:
-    """Return True when a key or value holds a NUL character, which PostgreSQL text cannot hold."""
-    return any("\x00" in key or any("\x00" in value for value in values) for key, values in data.lists())
-
-
-def is_row_id(value: str) -> bool:
-    """Return True for a primary key as the changelist's checkboxes send it: ASCII digits within 64 bits."""
-    return bool(ROW_ID.fullmatch(value)) and int(value) <= ROW_ID_MAX
-
-
-class HostileInputMixin:
-    """Treat junk in a changelist's query string, a search term or an action's selection as bad input.
-
-    Django checks a lookup's name when it builds the filter, but some values fail only while the
-    query is compiled or run (a 500): a NUL byte on PostgreSQL, a year past 9999, text for an IP
-    column, a string for __range. The autocomplete view searches with an unchecked term, neither
-    search limits its length, and an action filters on the selected ids exactly as they were posted.
-    """
-
-    def get_changelist_instance(self, request: HttpRequest) -> Any:
-        """Build the changelist; a query the database cannot run is an invalid lookup (redirect to ?e=1)."""
-        if has_nul(request.GET):
-            raise IncorrectLookupParameters("Null characters are not allowed.")
-        try:
-            return super().get_changelist_instance(request)  # type: ignore[misc]
-        except BAD_LOOKUP_ERRORS as exc:
-            raise IncorrectLookupParameters(exc) from exc
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
-        """Match nothing for a search term holding a NUL character or longer than any searchable value."""
-        if "\x00" in search_term or len(search_term) > MAX_SEARCH_CHARS:
-            return queryset.none(), False
-        return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
-
-    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponseBase | None:
-        """Run an action on row ids only; refuse any other selection with a message."""
-        if not all(is_row_id(value) for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)):
-            self.message_user(request, INVALID_SELECTION_MESSAGE, messages.ERROR)  # type: ignore[attr-defined]
-            return None
-        return super().response_action(request, queryset)  # type: ignore[misc]
-
-
-class ReadOnlyAdminMixin:
-    """Admin over rows that change only through services: view them, never add, edit or delete."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 class AccountNumberSearchMixin:
@@ -155,20 +53,6 @@ class AccountNumberSearchMixin:
         if iban_is_valid(number):
             return queryset.filter(**{self.account_number_lookup: number}), False
         return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
-
-
-def report_posting(modeladmin: admin.ModelAdmin, request: HttpRequest, posting: Posting, what: str) -> None:
-    """Tell staff what was posted, or that a repeated submit posted nothing new."""
-    entry = posting.entry
-    if posting.replayed:
-        modeladmin.message_user(
-            request, f"{what} {entry.reference} was already posted; nothing was posted again.", messages.WARNING
-        )
-        return
-    amount = format_minor(entry.amount_minor, entry.account.currency)
-    modeladmin.message_user(
-        request, f"{what} {entry.reference} of {amount} posted on {entry.account.number}.", messages.SUCCESS
-    )
 
 
 def customers_with_email(queryset: QuerySet, email: str) -> QuerySet:
@@ -275,10 +159,10 @@ class AccountAdmin(HostileInputMixin, AccountNumberSearchMixin, admin.ModelAdmin
     list_select_related = ("customer",)
     search_fields = ("=number", "customer__last_name", "customer__first_name")
     fields = ("number", "customer", "kind", "currency", "balance", "opening_balance", "status",
-              "daily_withdrawal_limit_minor", "opened_at", "ledger")
-    readonly_fields = ("number", "customer", "kind", "currency", "balance", "opening_balance", "opened_at", "ledger")
+              "daily_withdrawal_limit_minor", "opened_at")
+    readonly_fields = ("number", "customer", "kind", "currency", "balance", "opening_balance", "opened_at")
     inlines = [CardInline]
-    actions = ["issue_card", "post_adjustment"]
+    actions = ["issue_card"]
 
     @admin.display(description="Balance", ordering="balance_minor")
     def balance(self, account: Account) -> str:
@@ -291,11 +175,6 @@ class AccountAdmin(HostileInputMixin, AccountNumberSearchMixin, admin.ModelAdmin
     @admin.display(description="Daily ATM limit", ordering="daily_withdrawal_limit_minor")
     def daily_limit(self, account: Account) -> str:
         return format_minor(account.daily_withdrawal_limit_minor, account.currency)
-
-    @admin.display(description="Ledger")
-    def ledger(self, account: Account) -> str:
-        url = reverse("admin:transactions_ledgerentry_changelist") + f"?account__id__exact={account.pk}"
-        return format_html('<a href="{}">Ledger entries of this account</a>', url)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         """Refuse the plain add form: accounts are opened with the customers' "Open an account" action."""
@@ -311,9 +190,6 @@ class AccountAdmin(HostileInputMixin, AccountNumberSearchMixin, admin.ModelAdmin
 
     def has_issue_card_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("accounts.add_card")
-
-    def has_post_ledger_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("transactions.add_ledgerentry")
 
     @admin.action(description="Issue a card on the selected account", permissions=["issue_card"])
     def issue_card(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
@@ -345,28 +221,6 @@ class AccountAdmin(HostileInputMixin, AccountNumberSearchMixin, admin.ModelAdmin
         pan_groups = " ".join(issued.pan[i:i + 4] for i in range(0, len(issued.pan), 4))
         return one_time_page(self, request, "admin/accounts/card/issued.html", title="Card issued",
                              card=issued.card, pan=issued.pan, pan_groups=pan_groups, pin=issued.pin)
-
-    @admin.action(description="Post a staff deposit or adjustment", permissions=["post_ledger"])
-    def post_adjustment(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
-        """Credit or debit the selected account through the ledger, with a reason."""
-        account = only_one(self, request, queryset, "account")
-        if account is None:
-            return None
-        form = AdjustmentForm(submitted(request))
-        if form.is_bound and form.is_valid():
-            try:
-                posting = adjustment_create(
-                    account_id=account.pk, amount_minor=form.signed_amount_minor(), staff_user=request.user,
-                    reason=form.cleaned_data["reason"], idempotency_key=form.idempotency_key(),
-                )
-            except TransactionError as exc:
-                form.add_error(None, str(exc))
-            else:
-                report_posting(self, request, posting, "Adjustment")
-                return None
-        intro = f"Balance now {format_minor(account.balance_minor, account.currency)}. The reason is kept in the ledger."
-        return action_page(self, request, [account], action="post_adjustment", form=form, intro=intro,
-                           title="Post a staff deposit or adjustment", submit_label="Post to the ledger")
 
 
 class CardExpiryFilter(admin.SimpleListFilter):
@@ -473,20 +327,3 @@ class LoginAttemptAdmin(HostileInputMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     list_filter = ("succeeded", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=address",)
     date_hierarchy = "created_at"
-
-
-def guard_registered_admins(site: admin.AdminSite) -> list[str]:
-    """Put HostileInputMixin in front of every registered admin that lacks it (Django's, Celery's).
-
-    Returns the names of the models whose admin was wrapped. Called once all admins are
-    registered (accounts' AppConfig.ready, after admin autodiscovery).
-    """
-    wrapped = []
-    for model, model_admin in list(site._registry.items()):
-        admin_class = type(model_admin)
-        if isinstance(model_admin, HostileInputMixin):
-            continue
-        site.unregister(model)
-        site.register(model, type(f"Guarded{admin_class.__name__}", (HostileInputMixin, admin_class), {}))
-        wrapped.append(model._meta.label)
-    return wrapped

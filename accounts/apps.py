@@ -10,6 +10,6 @@ class AccountsConfig(AppConfig):
         # including Django's and Celery's: give them the same bad-input guard as ours.
         from django.contrib import admin
 
-        from .admin import guard_registered_admins
+        from atmsite.lib.admin import guard_registered_admins
 
         guard_registered_admins(admin.site)

@@ -64,7 +64,7 @@ class Account(models.Model):
     number = models.CharField(max_length=34, unique=True, help_text="IBAN-style account number.")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CHECKING)
     currency = models.CharField(max_length=3, default="EUR")
-    # Minor units (cents). Changed only by transactions.services, under a row lock.
+    # Minor units (cents). Changed only by the ledger services, under a row lock.
     balance_minor = models.BigIntegerField(default=0, editable=False)
     # Balance the account was opened (or migrated) with; verify_ledger checks
     # balance_minor == opening_balance_minor + sum(ledger amounts).

@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from accounts.admin import HostileInputMixin
+from atmsite.lib.admin import HostileInputMixin
 
 from .exceptions import BrokerUnavailable, ReleaseError
 from .forms import QuasiIdentifierForm, QuasiIdentifierFormSet, ReleasePolicyForm

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "csp",
     "accounts",
     "transactions",
+    "atm",
     "anonymization",
 ]
 

@@ -19,5 +19,5 @@ urlpatterns = [
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("releases/", include("anonymization.urls")),
-    path("", include("accounts.urls")),
+    path("", include("atm.urls")),
 ]

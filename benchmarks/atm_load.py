@@ -22,7 +22,6 @@ import multiprocessing as mp
 import os
 import random
 import re
-import secrets
 import signal
 import statistics
 import subprocess
@@ -34,6 +33,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Run as a script: the checkout root goes on sys.path for the shared helpers of tests.support.
+sys.path.insert(0, str(ROOT))
 DB = "atmsite_load"
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 TOKEN_RE = re.compile(r'name="token" value="([0-9a-f]{32})"')
@@ -41,16 +42,9 @@ MIX = (("balance", 0.4), ("withdraw", 0.2), ("deposit", 0.2), ("transfer", 0.2))
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ATM_"))}
-    env.update({
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}", "DJANGO_ENV_FILE": "",
-        "DJANGO_DEBUG": "false", "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_SECURE_COOKIES": "false",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_LOG_LEVEL": "WARNING",
-        "ATM_LOGIN_THROTTLE_ATTEMPTS": "100000",
-        **{name: secrets.token_urlsafe(48) for name in (
-            "DJANGO_SECRET_KEY", "ATM_PAN_HMAC_KEY", "ATM_PIN_PEPPER", "ATM_FIELD_ENCRYPTION_KEY")},
-    })
-    return env
+    from tests.support.deployment import deployment_env
+
+    return deployment_env(database_url=f"postgres://postgres@127.0.0.1:5432/{DB}")
 
 
 def _manage(env: dict[str, str], *args: str) -> str:

@@ -17,6 +17,7 @@ own database `atmsite_pinguess`. A default run takes about a minute.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import statistics
@@ -141,23 +142,15 @@ def one_address(cards: list[tuple[int, str, str]], attempts: int) -> None:
 
 
 def in_threads(count: int, work: Callable[[int], None]) -> None:
-    """Run work(0..count-1) in threads released together, each closing its own connection."""
+    """Run work(0..count-1) in threads released together, each closing its own connection; re-raise a failure."""
     from django.db import connection
 
-    start = threading.Barrier(count)
+    from tests.support.threads import run_together
 
-    def run(number: int) -> None:
-        try:
-            start.wait(timeout=30)
-            work(number)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(number,)) for number in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_together([functools.partial(work, number) for number in range(count)], after_each=connection.close)
+    errors = [outcome.error for outcome in outcomes if outcome.error is not None]
+    if errors:
+        raise errors[0]
 
 
 def parallel_on_one_card(cards: list[tuple[int, str, str]], threads: int) -> None:
@@ -177,7 +170,7 @@ def parallel_on_one_card(cards: list[tuple[int, str, str]], threads: int) -> Non
 
 def bursts_from_one_address(rounds: int, threads: int, limit: int) -> None:
     """Send `rounds` bursts of `threads` simultaneous attempts, each burst from a fresh address."""
-    from accounts.throttle import login_attempt_begin
+    from atm.throttle import login_attempt_begin
 
     through: Counter[int] = Counter()
     for round_ in range(rounds):

@@ -1,7 +1,7 @@
 """Release pipeline benchmark: a million ledger entries on PostgreSQL -> one published, verified release.
 
 Step 1 (a child process) recreates the database `atmsite_release_bench`, migrates it and writes
-synthetic customers, accounts, cards and ledger entries with COPY (anonymization.sample_data).
+synthetic customers, accounts, cards and ledger entries with COPY (transactions.demo.population_generate).
 Step 2 (this process, which never held the generated data) runs the default policy "Nightly
 transactions" through anonymization.release.service.release_run, exactly as the Celery task does, and
 prints the time of each step (extraction, search, writing, verification, publishing), the total,
@@ -53,11 +53,11 @@ def generate(entries: int, customers: int, days: int) -> None:
     django.setup()
     from django.core.management import call_command
 
-    from anonymization.sample_data import populate
+    from transactions.demo import population_generate
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    populate(customers=customers, entries=entries, last_day=AS_OF, days=days, seed=42, copy=True)
+    population_generate(customers=customers, entries=entries, last_day=AS_OF, days=days, seed=42, copy=True)
     print(f"generated {entries:,} entries for {customers:,} customers in {time.perf_counter() - started:.1f} s")
 
 

@@ -1,40 +1,54 @@
-"""Back office for the ledger and the terminals.
+"""Back office for the ledger and the terminals, and the money actions on accounts.
 
 The ledger is browsable, never editable: entries are added only by transactions.services, and a
 mistake is corrected by the "Reverse" action, which posts a compensating entry.
+
+The account admin is registered by `accounts`, which knows nothing of the ledger. This module
+registers its ledger-aware subclass in its place: the same admin plus a link to the account's
+ledger entries and the "Post a staff deposit or adjustment" action.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
-from accounts.admin import (
-    AccountNumberSearchMixin,
-    HostileInputMixin,
-    ReadOnlyAdminMixin,
-    action_page,
-    only_one,
-    report_posting,
-    submitted,
-)
-from accounts.admin_forms import ReversalForm
+from accounts.admin import AccountAdmin, AccountNumberSearchMixin
+from accounts.models import Account
+from accounts.money import format_minor, format_signed_minor
+from atmsite.lib.admin import HostileInputMixin, ReadOnlyAdminMixin, action_page, only_one, submitted
 
 from .exceptions import TransactionError
+from .forms import AdjustmentForm, ReversalForm
 from .models import LedgerEntry, Terminal
-from .money import format_minor
-from .services import reversal_create
+from .services import Posting, adjustment_create, reversal_create
 
 
-def signed_money(minor: int, currency: str) -> str:
-    """Return "+20.00 EUR" for a credit and "-20.00 EUR" for a debit."""
-    return ("+" if minor > 0 else "") + format_minor(minor, currency)
+def report_posting(modeladmin: admin.ModelAdmin, request: HttpRequest, posting: Posting, what: str) -> None:
+    """Tell staff what was posted, or that a repeated submit posted nothing new."""
+    entry = posting.entry
+    if posting.replayed:
+        modeladmin.message_user(
+            request, f"{what} {entry.reference} was already posted; nothing was posted again.", messages.WARNING
+        )
+        return
+    amount = format_minor(entry.amount_minor, entry.account.currency)
+    modeladmin.message_user(
+        request, f"{what} {entry.reference} of {amount} posted on {entry.account.number}.", messages.SUCCESS
+    )
+
+
+def has_post_ledger_permission(request: HttpRequest) -> bool:
+    """Return True when the user may post to the ledger (adjustments, reversals)."""
+    return request.user.has_perm("transactions.add_ledgerentry")
 
 
 class EstimatedCountPaginator(Paginator):
@@ -119,7 +133,7 @@ class LedgerEntryAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearc
 
     @admin.display(description="Amount", ordering="amount_minor")
     def signed_amount(self, entry: LedgerEntry) -> str:
-        return signed_money(entry.amount_minor, entry.account.currency)
+        return format_signed_minor(entry.amount_minor, entry.account.currency)
 
     @admin.display(description="Balance after")
     def balance_after(self, entry: LedgerEntry) -> str:
@@ -131,7 +145,7 @@ class LedgerEntryAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearc
         return f"{reversal.get_kind_display()} #{reversal.pk} ({reversal.reason})" if reversal else "-"
 
     def has_post_ledger_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("transactions.add_ledgerentry")
+        return has_post_ledger_permission(request)
 
     @admin.action(description="Reverse the selected entry", permissions=["post_ledger"])
     def reverse_entry(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
@@ -151,7 +165,7 @@ class LedgerEntryAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearc
                 return None
         intro = (
             f"{entry.get_kind_display()} of {self.signed_amount(entry)} on {entry.account.number}, reference "
-            f"{entry.reference}. The reversal posts {signed_money(-entry.amount_minor, entry.account.currency)} "
+            f"{entry.reference}. The reversal posts {format_signed_minor(-entry.amount_minor, entry.account.currency)} "
             "on the same account."
         )
         return action_page(self, request, [entry], action="reverse_entry", form=form, intro=intro,
@@ -163,3 +177,45 @@ class TerminalAdmin(HostileInputMixin, admin.ModelAdmin):
     list_display = ("code", "kind", "name", "city", "postal_code")
     list_filter = ("kind", "city")
     search_fields = ("code", "name", "city", "postal_code")
+
+
+admin.site.unregister(Account)
+
+
+@admin.register(Account)
+class LedgerAccountAdmin(AccountAdmin):
+    """The accounts app's account admin, plus the ledger: a link to its entries and staff adjustments."""
+
+    fields = (*AccountAdmin.fields, "ledger")
+    readonly_fields = (*AccountAdmin.readonly_fields, "ledger")
+    actions = [*AccountAdmin.actions, "post_adjustment"]
+
+    @admin.display(description="Ledger")
+    def ledger(self, account: Account) -> str:
+        url = reverse("admin:transactions_ledgerentry_changelist") + f"?account__id__exact={account.pk}"
+        return format_html('<a href="{}">Ledger entries of this account</a>', url)
+
+    def has_post_ledger_permission(self, request: HttpRequest) -> bool:
+        return has_post_ledger_permission(request)
+
+    @admin.action(description="Post a staff deposit or adjustment", permissions=["post_ledger"])
+    def post_adjustment(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Credit or debit the selected account through the ledger, with a reason."""
+        account = only_one(self, request, queryset, "account")
+        if account is None:
+            return None
+        form = AdjustmentForm(submitted(request))
+        if form.is_bound and form.is_valid():
+            try:
+                posting = adjustment_create(
+                    account_id=account.pk, amount_minor=form.signed_amount_minor(), staff_user=request.user,
+                    reason=form.cleaned_data["reason"], idempotency_key=form.idempotency_key(),
+                )
+            except TransactionError as exc:
+                form.add_error(None, str(exc))
+            else:
+                report_posting(self, request, posting, "Adjustment")
+                return None
+        intro = f"Balance now {format_minor(account.balance_minor, account.currency)}. The reason is kept in the ledger."
+        return action_page(self, request, [account], action="post_adjustment", form=form, intro=intro,
+                           title="Post a staff deposit or adjustment", submit_label="Post to the ledger")

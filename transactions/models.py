@@ -14,9 +14,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
+from accounts.money import format_minor
 
 from .exceptions import LedgerImmutable
-from .money import format_minor
 
 
 class Terminal(models.Model):

@@ -3,7 +3,8 @@
 Each function runs in one database transaction, locks the account rows it touches with
 SELECT ... FOR UPDATE in ascending pk order (so two transfers in opposite directions cannot
 deadlock; on SQLite the IMMEDIATE transaction mode serializes writers instead), checks the rules
-against the locked balance, changes the balance and appends one ledger entry per account leg.
+against the locked balance (the pure functions of transactions.rules), changes the balance and
+appends one ledger entry per account leg.
 
 Idempotency: a request carries an idempotency key. The key is looked up after the account lock
 is held, so a repeated request waits for the first one and then returns its entries instead of
@@ -21,20 +22,17 @@ from django.utils import timezone
 
 from accounts.models import Account
 
+from . import rules
 from .exceptions import (
     AccountNotFound,
     AccountNotUsable,
-    DailyLimitExceeded,
     IdempotencyConflict,
-    InsufficientFunds,
     InvalidAmount,
     SameAccountTransfer,
 )
 from .models import LedgerEntry, Terminal
-from .money import MAX_AMOUNT_MINOR, format_minor
 
 Kind = LedgerEntry.Kind
-TRANSFER_IN_SUFFIX = "/in"
 
 
 @dataclass(frozen=True)
@@ -52,15 +50,6 @@ class Posting:
 def new_reference() -> str:
     """Return a fresh 16-character operation reference shown on receipts."""
     return uuid.uuid4().hex[:16].upper()
-
-
-def _check_amount(amount_minor: int) -> None:
-    if not isinstance(amount_minor, int) or isinstance(amount_minor, bool):
-        raise InvalidAmount("The amount must be a whole number of cents.")
-    if amount_minor <= 0:
-        raise InvalidAmount("The amount must be more than zero.")
-    if amount_minor > MAX_AMOUNT_MINOR:
-        raise InvalidAmount("This amount is too large.")
 
 
 def _lock_accounts(*account_ids: int) -> dict[int, Account]:
@@ -82,7 +71,7 @@ def _replay(idempotency_key: str, *, account_id: int, kind: str, amount_minor: i
         raise IdempotencyConflict()
     entries = [first]
     if kind == Kind.TRANSFER_OUT:
-        entries += list(LedgerEntry.objects.filter(idempotency_key=idempotency_key + TRANSFER_IN_SUFFIX))
+        entries += list(LedgerEntry.objects.filter(idempotency_key=rules.transfer_in_key(idempotency_key)))
     return Posting(entries=tuple(entries), replayed=True)
 
 
@@ -93,9 +82,7 @@ def _require_open(account: Account) -> None:
 
 def _append(account: Account, *, kind: str, delta: int, **fields: object) -> LedgerEntry:
     """Move `delta` on a locked account and append its ledger entry; refuse a negative balance."""
-    new_balance = account.balance_minor + delta
-    if new_balance < 0:
-        raise InsufficientFunds()
+    new_balance = rules.balance_after(account.balance_minor, delta)
     account.balance_minor = new_balance
     account.save(update_fields=["balance_minor"])
     return LedgerEntry.objects.create(
@@ -105,7 +92,7 @@ def _append(account: Account, *, kind: str, delta: int, **fields: object) -> Led
 
 def withdrawn_today_minor(account: Account) -> int:
     """Return the sum of today's ATM withdrawals on the account (local day), as a positive number."""
-    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = rules.local_day_start(timezone.now())
     total = LedgerEntry.objects.filter(account=account, kind=Kind.WITHDRAWAL, created_at__gte=start).aggregate(
         total=Sum("amount_minor")
     )["total"]
@@ -128,9 +115,8 @@ def withdrawal_create(
     channel: str = LedgerEntry.Channel.ATM, terminal: Terminal | None = None,
 ) -> Posting:
     """Withdraw cash: amount > 0, a multiple of the smallest note, within balance and the daily limit."""
-    _check_amount(amount_minor)
-    if note_minor and amount_minor % note_minor:
-        raise InvalidAmount(f"The ATM pays out multiples of {format_minor(note_minor)}.")
+    rules.amount_check(amount_minor)
+    rules.whole_notes_check(amount_minor, note_minor)
 
     def operation() -> Posting:
         account = _lock_accounts(account_id)[account_id]
@@ -138,13 +124,10 @@ def withdrawal_create(
         if replay:
             return replay
         _require_open(account)
-        if amount_minor > account.balance_minor:
-            raise InsufficientFunds()
-        remaining = account.daily_withdrawal_limit_minor - withdrawn_today_minor(account)
-        if amount_minor > remaining:
-            raise DailyLimitExceeded(
-                f"This exceeds your daily withdrawal limit: {format_minor(max(remaining, 0), account.currency)} left today."
-            )
+        limit_left = rules.daily_limit_left(daily_limit_minor=account.daily_withdrawal_limit_minor,
+                                            withdrawn_today_minor=withdrawn_today_minor(account))
+        rules.withdrawal_check(amount_minor=amount_minor, balance_minor=account.balance_minor,
+                               limit_left_minor=limit_left, currency=account.currency)
         entry = _append(
             account, kind=Kind.WITHDRAWAL, delta=-amount_minor, channel=channel, terminal=terminal,
             reference=new_reference(), idempotency_key=idempotency_key,
@@ -159,7 +142,7 @@ def deposit_create(
     channel: str = LedgerEntry.Channel.ATM, terminal: Terminal | None = None,
 ) -> Posting:
     """Deposit money on an open account."""
-    _check_amount(amount_minor)
+    rules.amount_check(amount_minor)
 
     def operation() -> Posting:
         account = _lock_accounts(account_id)[account_id]
@@ -181,7 +164,7 @@ def transfer_create(
     channel: str = LedgerEntry.Channel.ATM, terminal: Terminal | None = None,
 ) -> Posting:
     """Move money between two different open accounts of the same currency: two legs, one reference."""
-    _check_amount(amount_minor)
+    rules.amount_check(amount_minor)
     target_id = Account.objects.filter(number=to_account_number).values_list("pk", flat=True).first()
     if target_id is None:
         raise AccountNotFound()
@@ -206,7 +189,7 @@ def transfer_create(
         )
         in_leg = _append(
             target, kind=Kind.TRANSFER_IN, delta=amount_minor, counterparty=source,
-            idempotency_key=idempotency_key + TRANSFER_IN_SUFFIX, **common,
+            idempotency_key=rules.transfer_in_key(idempotency_key), **common,
         )
         return Posting(entries=(out_leg, in_leg))
 
@@ -217,12 +200,10 @@ def adjustment_create(
     *, account_id: int, amount_minor: int, staff_user, reason: str, idempotency_key: str,  # type: ignore[no-untyped-def]
 ) -> Posting:
     """Post a staff deposit or correction (signed amount) with a mandatory reason."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidAmount("A reason is required for a staff adjustment.")
+    reason = rules.reason_check(reason, "A reason is required for a staff adjustment.")
     if amount_minor == 0:
         raise InvalidAmount("The amount must not be zero.")
-    _check_amount(abs(amount_minor))
+    rules.amount_check(abs(amount_minor))
 
     def operation() -> Posting:
         account = _lock_accounts(account_id)[account_id]
@@ -245,9 +226,7 @@ def reversal_create(*, entry_id: int, staff_user, reason: str, idempotency_key: 
 
     A transfer is reversed leg by leg (each leg is its own entry). An entry can be reversed once.
     """
-    reason = (reason or "").strip()
-    if not reason:
-        raise InvalidAmount("A reason is required for a reversal.")
+    reason = rules.reason_check(reason, "A reason is required for a reversal.")
     original = LedgerEntry.objects.filter(pk=entry_id).first()
     if original is None:
         raise InvalidAmount("No such ledger entry.")

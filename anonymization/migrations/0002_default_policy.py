@@ -2,7 +2,7 @@
 
 The policy's hierarchies are explained in docs/releases.md. The schedule is a django-celery-beat
 PeriodicTask on a 02:30 local-time crontab, editable in the admin; later changes to policies keep
-schedules in sync through anonymization.services (not signals).
+schedules in sync through anonymization.release.service (not signals).
 
 The "Privacy officers" group is created with its ledger permissions by transactions/migrations/
 0003_staff_groups (a dependency); it is found by name here and permissions are only added. Permission rows

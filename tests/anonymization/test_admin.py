@@ -14,7 +14,7 @@ from django_celery_beat.models import PeriodicTask
 
 from anonymization.models import Release, ReleasePolicy
 from anonymization.release import service
-from anonymization.sample_data import populate
+from transactions.demo import population_generate as populate
 
 ACTION = "_selected_action"
 

@@ -12,7 +12,7 @@ from accounts.models import Card
 from accounts.services import card_block
 from anonymization.models import Release
 from anonymization.release.service import default_as_of
-from anonymization.sample_data import populate
+from transactions.demo import population_generate as populate
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "a-long-staff-password-1"

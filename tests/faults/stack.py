@@ -13,7 +13,6 @@ import json
 import os
 import random
 import re
-import secrets
 import signal
 import socket
 import subprocess
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+
+from tests.support.deployment import deployment_env
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -105,17 +106,8 @@ def database_drop(url: str) -> None:
 
 
 def site_env(database: str, broker: str) -> dict[str, str]:
-    """Return a deployment's environment: DEBUG off, plain HTTP on 127.0.0.1, new random secrets."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ATM_", "CELERY_", "DATABASE_"))}
-    env.update({
-        "DATABASE_URL": database, "CELERY_BROKER_URL": broker, "DJANGO_ENV_FILE": "",
-        "DJANGO_DEBUG": "false", "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_SECURE_COOKIES": "false",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_LOG_LEVEL": "WARNING",
-        "ATM_LOGIN_THROTTLE_ATTEMPTS": "100000",
-        **{name: secrets.token_urlsafe(48) for name in (
-            "DJANGO_SECRET_KEY", "ATM_PAN_HMAC_KEY", "ATM_PIN_PEPPER", "ATM_FIELD_ENCRYPTION_KEY")},
-    })
-    return env
+    """Return a deployment's environment (tests.support.deployment) on this database and broker."""
+    return deployment_env(database_url=database, CELERY_BROKER_URL=broker)
 
 
 def manage(env: dict[str, str], *args: str) -> str:

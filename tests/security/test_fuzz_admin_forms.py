@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import re
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -213,19 +212,16 @@ def test_it_saves_nothing_when_the_inline_management_form_is_forged(
 
 ACCOUNT_MANAGEMENT = {"cards-TOTAL_FORMS": "0", "cards-INITIAL_FORMS": "0",
                       "cards-MIN_NUM_FORMS": "0", "cards-MAX_NUM_FORMS": "1000"}
-LIMIT_SHAPE = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+LIMIT_ZERO = re.compile(r"0+(?:[.,]0{0,2})?|[.,]0{1,2}")
 STATUSES = st.one_of(st.sampled_from(["open", "frozen", "closed", "OPEN", " open"]), junk_text())
 
 
 def daily_limit_minor(raw: str | None) -> int | None:
-    """Return a daily limit typed in major units (plain ASCII decimal, 0 to 10^10, two decimals) in cents."""
-    text = required_text(raw, 10**6)
-    if text is None or not LIMIT_SHAPE.fullmatch(text):
-        return None
-    value = Decimal(text)
-    if -value.as_tuple().exponent > 2 or not 0 <= value <= 10**10:
-        return None
-    return int(value * 100)
+    """Return a daily limit typed in major units (an amount as accounts.money reads it, or zero) in cents."""
+    text = required_text(raw, 20)
+    if text is not None and LIMIT_ZERO.fullmatch(text):
+        return 0
+    return amount_minor(raw)
 
 
 def _account_effect(holder: CardHolder, seen: dict[str, str]) -> dict[str, Any] | None:

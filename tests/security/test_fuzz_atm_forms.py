@@ -18,7 +18,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from accounts.pins import TRIVIAL_PINS
-from tests.accounts.conftest import atm_login
+from tests.atm.conftest import atm_login
 from tests.factories import CardHolder
 
 from .conftest import (

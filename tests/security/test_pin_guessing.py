@@ -9,7 +9,6 @@ refused before any PIN is checked, even with a right card and PIN.
 from __future__ import annotations
 
 import random
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from itertools import count
@@ -22,6 +21,7 @@ from django.urls import reverse
 
 from accounts.models import Card, LoginAttempt
 from tests.factories import CardHolder, funded_card
+from tests.support.threads import run_together
 
 from .conftest import assert_handled, effect, hostile_client, snapshot
 
@@ -120,27 +120,9 @@ def test_it_counts_pin_tries_on_the_money_pages_toward_the_same_three(alice_cust
 
 
 def _in_threads(work: list[Callable[[], str]]) -> list[str]:
-    """Run the calls in threads released together; return their results (each thread its own connection)."""
-    start, results, lock = threading.Barrier(len(work)), [], threading.Lock()
-
-    def run(call: Callable[[], str]) -> None:
-        try:
-            start.wait(timeout=30)
-            outcome = call()
-        except BaseException as exc:  # a crash is an outcome the assertions must see
-            outcome = f"raised {exc!r}"
-        finally:
-            connection.close()
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in work]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a guessing thread is stuck"
-    return results
+    """Run the calls in threads released together; return their results (a crash is an outcome too)."""
+    outcomes = run_together(work, after_each=connection.close)
+    return [outcome.value if outcome.error is None else f"raised {outcome.error!r}" for outcome in outcomes]
 
 
 @pytest.mark.postgres

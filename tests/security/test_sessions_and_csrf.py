@@ -27,8 +27,8 @@ from django.urls import reverse
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from accounts.atm import SESSION_ACTIVITY_KEY, SESSION_CARD_KEY, idle_message
-from tests.accounts.conftest import atm_login
+from atm.session import SESSION_ACTIVITY_KEY, SESSION_CARD_KEY, idle_message
+from tests.atm.conftest import atm_login
 from tests.factories import CardHolder
 from transactions.models import LedgerEntry
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib import admin
 
-from accounts.admin import HostileInputMixin
+from atmsite.lib.admin import HostileInputMixin
 
 pytestmark = pytest.mark.django_db
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
@@ -9,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Account
+from accounts.models import Account, Card
 from transactions.admin import EstimatedCountPaginator
 from transactions.models import LedgerEntry, Terminal
 from transactions.services import adjustment_create, withdrawal_create
@@ -165,3 +167,95 @@ def test_it_estimates_the_count_of_an_unfiltered_ledger_on_postgresql(alice_cust
     assert "pg_class" in sql and "COUNT(" not in sql.upper()
     small = EstimatedCountPaginator(LedgerEntry.objects.all(), 10)
     assert small.count == 2  # below exact_below: the exact count
+
+
+ACCOUNTS = reverse("admin:accounts_account_changelist")
+
+
+def _choose(client, url, action, *pks):
+    """Pick an action on the changelist, as the action dropdown does; return its page."""
+    return client.post(url, {"action": action, "index": "0", ACTION_CHECKBOX_NAME: [str(pk) for pk in pks]})
+
+
+def _apply(client, url, action, *pks, **fields):
+    """Submit an action's intermediate page."""
+    data = {"action": action, "apply": "1", ACTION_CHECKBOX_NAME: [str(pk) for pk in pks],
+            "request_key": str(uuid.uuid4()), **fields}
+    return client.post(url, data)
+
+
+def _form_errors(response) -> list[str]:
+    form = response.context["form"]
+    return [str(error) for errors in form.errors.values() for error in errors]
+
+
+def _accounts_and_cards():
+    return (list(Account.objects.order_by("pk").values_list("pk", "balance_minor", "status")),
+            list(Card.objects.order_by("pk").values_list("pk", "status", "pin_hash")), LedgerEntry.objects.count())
+
+
+# --- Staff adjustments: the ledger's action on the account admin ---------------------------------
+
+def _adjust(client, account, **fields):
+    page = _choose(client, ACCOUNTS, "post_adjustment", account.pk)
+    key = page.context["form"]["request_key"].value()
+    data = {"request_key": str(key), **fields}
+    return key, _apply(client, ACCOUNTS, "post_adjustment", account.pk, **data)
+
+
+def test_it_posts_a_staff_deposit_through_the_ledger(admin_client_, alice_customer):
+    _key, response = _adjust(admin_client_, alice_customer.account, direction="credit", amount="25.50",
+                             reason="Cash deposit at the counter")
+    entry = LedgerEntry.objects.get(kind="adjustment")
+    assert (entry.amount_minor, entry.balance_after_minor, entry.channel) == (2_550, 52_550, "back_office")
+    assert (entry.staff_user.username, entry.reason) == ("root", "Cash deposit at the counter")
+    assert Account.objects.get(pk=alice_customer.account.pk).balance_minor == 52_550
+    assert _messages(response) == [
+        f"Adjustment {entry.reference} of 25.50 EUR posted on {alice_customer.account.number}."
+    ]
+
+
+def test_it_posts_a_double_submitted_adjustment_once(admin_client_, alice_customer):
+    key, first = _adjust(admin_client_, alice_customer.account, direction="debit", amount="10", reason="Fee refund")
+    again = _apply(admin_client_, ACCOUNTS, "post_adjustment", alice_customer.account.pk, request_key=str(key),
+                   direction="debit", amount="10", reason="Fee refund")
+    entry = LedgerEntry.objects.get(kind="adjustment")
+    assert entry.amount_minor == -1_000
+    assert Account.objects.get(pk=alice_customer.account.pk).balance_minor == 49_000
+    assert _messages(again)[-1] == f"Adjustment {entry.reference} was already posted; nothing was posted again."
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"direction": "credit", "amount": "25", "reason": ""}, "A reason is required for a staff adjustment."),
+        ({"direction": "credit", "amount": "25", "reason": "   "}, "A reason is required for a staff adjustment."),
+        ({"direction": "credit", "amount": "12.345", "reason": "Typo"}, "Use at most two decimals."),
+        ({"direction": "credit", "amount": "0", "reason": "Typo"}, "The amount must be more than zero."),
+        ({"direction": "debit", "amount": "500.01", "reason": "Too much"}, "Insufficient funds for this amount."),
+    ],
+)
+def test_it_refuses_bad_adjustments_and_changes_nothing(admin_client_, alice_customer, fields, message):
+    before = _accounts_and_cards()
+    _key, response = _adjust(admin_client_, alice_customer.account, **fields)
+    assert response.status_code == 200
+    assert _form_errors(response) == [message]
+    assert message in response.content.decode()
+    assert _accounts_and_cards() == before
+
+
+def test_it_refuses_an_adjustment_on_a_closed_account(admin_client_, alice_customer):
+    Account.objects.filter(pk=alice_customer.account.pk).update(status="closed")
+    before = _accounts_and_cards()
+    _key, response = _adjust(admin_client_, alice_customer.account, direction="credit", amount="5", reason="Late")
+    assert _form_errors(response) == [f"Account {alice_customer.account.number} is closed."]
+    assert _accounts_and_cards() == before
+
+
+def test_it_lets_tellers_post_staff_deposits_with_a_reason(teller_client, alice_customer):
+    page = teller_client.get(ACCOUNTS)
+    assert "post_adjustment" in page.content.decode()
+    response = _apply(teller_client, ACCOUNTS, "post_adjustment", alice_customer.account.pk,
+                      direction="credit", amount="100", reason="Cash paid in at the counter")
+    assert response.status_code == 302
+    assert Account.objects.get(pk=alice_customer.account.pk).balance_minor == 60_000

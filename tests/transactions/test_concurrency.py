@@ -7,9 +7,9 @@ would deadlock and a check outside the lock would overdraw. Each thread has its 
 
 from __future__ import annotations
 
+import functools
 import io
 import random
-import threading
 from collections import Counter
 from collections.abc import Callable
 
@@ -19,6 +19,7 @@ from django.db import connection
 
 from accounts.models import Account
 from tests.factories import funded_card
+from tests.support.threads import run_together
 from transactions.exceptions import InsufficientFunds, TransactionError
 from transactions.models import LedgerEntry
 from transactions.services import Posting, transfer_create, withdrawal_create
@@ -32,25 +33,9 @@ AMOUNTS = (1_000, 2_000, 5_000)
 
 def _in_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
     """Run work(0..count-1) in threads released together; return what they raised."""
-    start = threading.Barrier(count)
-    raised: list[BaseException] = []
-
-    def run(number: int) -> None:
-        try:
-            start.wait(timeout=30)
-            work(number)
-        except BaseException as exc:  # anything else than the expected outcome fails the test
-            raised.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(number,)) for number in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
-    return raised
+    calls = [functools.partial(work, number) for number in range(count)]
+    outcomes = run_together(calls, after_each=connection.close)
+    return [outcome.error for outcome in outcomes if outcome.error is not None]
 
 
 @pytest.fixture

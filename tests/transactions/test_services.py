@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.core.management import call_command
 
@@ -179,31 +177,3 @@ def test_verify_ledger_reports_a_tampered_balance(alice_customer, capsys):
     with pytest.raises(CommandError, match="1 difference"):
         call_command("verify_ledger")
     assert alice_customer.account.number in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    ("raw", "message"),
-    [
-        ("", "Enter an amount."),
-        ("abc", "Enter the amount as a number, for example 20 or 12.50."),
-        ("1e3", "Enter the amount as a number, for example 20 or 12.50."),
-        ("-5", "Enter the amount as a number, for example 20 or 12.50."),
-        ("١٠", "Enter the amount as a number, for example 20 or 12.50."),
-        ("1.2.3", "Enter the amount as a number, for example 20 or 12.50."),
-        ("0", "The amount must be more than zero."),
-        ("0.001", "Use at most two decimals."),
-        ("10000000001", "This amount is too large."),
-        ("9" * 2_000_000, "This amount is too large."),
-    ],
-)
-def test_it_parses_only_sane_amounts(raw, message):
-    from transactions.money import AmountError, parse_amount
-
-    with pytest.raises(AmountError, match=re.escape(message)):
-        parse_amount(raw)
-
-
-def test_it_parses_amounts_into_cents():
-    from transactions.money import parse_amount
-
-    assert [parse_amount(text) for text in ("20", "12.5", "12,50", " 0.01 ")] == [2000, 1250, 1250, 1]

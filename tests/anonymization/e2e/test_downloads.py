@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from anonymization.models import Release, ReleasePolicy
 from anonymization.release import service
-from anonymization.sample_data import populate
+from transactions.demo import population_generate as populate
 
 AS_OF = datetime.date(2025, 3, 31)
 

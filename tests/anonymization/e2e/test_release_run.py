@@ -17,7 +17,7 @@ from django.utils import timezone
 from anonymization.exceptions import ReleaseBusy
 from anonymization.models import QuasiIdentifier, Release, ReleasePolicy
 from anonymization.release import run, service, write
-from anonymization.sample_data import populate
+from transactions.demo import population_generate as populate
 
 AS_OF = datetime.date(2025, 3, 31)
 

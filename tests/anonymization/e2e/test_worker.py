@@ -23,7 +23,7 @@ from django.db import connection
 
 from anonymization.models import Release, ReleasePolicy
 from anonymization.release import service, write
-from anonymization.sample_data import populate
+from transactions.demo import population_generate as populate
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 AS_OF = datetime.date(2025, 3, 31)

@@ -16,7 +16,7 @@ def nightly(db) -> ReleasePolicy:
 
 
 def test_it_keeps_the_heartbeat_fresh_during_the_search(nightly, monkeypatch):
-    from anonymization.sample_data import populate
+    from transactions.demo import population_generate as populate
 
     as_of = datetime.date(2025, 3, 31)
     populate(customers=40, entries=300, last_day=as_of, days=10, seed=7)
@@ -36,7 +36,7 @@ def test_it_keeps_the_heartbeat_fresh_during_the_search(nightly, monkeypatch):
 
 
 def test_it_stops_a_search_whose_release_was_taken_over(nightly, monkeypatch):
-    from anonymization.sample_data import populate
+    from transactions.demo import population_generate as populate
 
     as_of = datetime.date(2025, 3, 31)
     populate(customers=40, entries=300, last_day=as_of, days=10, seed=8)

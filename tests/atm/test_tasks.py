@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import LoginAttempt
-from accounts.tasks import prune_login_attempts
+from atm.tasks import prune_login_attempts
 
 pytestmark = pytest.mark.django_db
 

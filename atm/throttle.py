@@ -18,8 +18,8 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .exceptions import AccountsError
-from .models import LoginAttempt
+from accounts.exceptions import AccountsError
+from accounts.models import LoginAttempt
 
 
 class LoginThrottled(AccountsError):

@@ -1,7 +1,7 @@
 """python manage.py generate_demo_data: fill a development database with a realistic, valid history.
 
 Prints a few demo cards to stdout as `card=<PAN> pin=<PIN>` (the database keeps only the PAN's
-HMAC); progress and the summary go to stderr. See accounts/demo.py for what is generated.
+HMAC); progress and the summary go to stderr. See transactions/demo.py for what is generated.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts.demo import DemoDataError, demo_data_generate
+from transactions.demo import DemoDataError, demo_data_generate
 
 
 class Command(BaseCommand):

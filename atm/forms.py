@@ -15,6 +15,7 @@ from django import forms
 from accounts.cards import PAN_MAX_LENGTH, PAN_MIN_LENGTH, luhn_checksum_ok, normalize_pan
 from accounts.iban import iban_is_valid, normalize_account_number
 from accounts.models import Card
+from accounts.money import AmountField
 from accounts.pins import pin_problem
 from transactions.exceptions import (
     AccountNotFound,
@@ -23,13 +24,10 @@ from transactions.exceptions import (
     InvalidAmount,
     SameAccountTransfer,
 )
-from transactions.money import AmountError, parse_amount
 
 PIN_FORMAT_MESSAGE = "A PIN is 4 to 6 digits."
 PAN_LENGTH_MESSAGE = f"A card number has {PAN_MIN_LENGTH} to {PAN_MAX_LENGTH} digits."
 ACCOUNT_NUMBER_MESSAGE = "This is not a valid account number. Check it and try again."
-# Longer than any amount the ledger accepts; also keeps huge inputs away from Decimal arithmetic.
-AMOUNT_MAX_CHARS = 20
 TOKEN_MESSAGE = "This form has expired. Please check the details and submit it again."
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")
 
@@ -92,11 +90,7 @@ class OperationForm(forms.Form):
         (InvalidAmount, "amount"), (InsufficientFunds, "amount"), (DailyLimitExceeded, "amount"),
     )
 
-    amount = forms.CharField(
-        label="Amount", max_length=AMOUNT_MAX_CHARS,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
-        error_messages={"required": "Enter an amount.", "max_length": "This amount is too large."},
-    )
+    amount = AmountField(label="Amount", widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}))
     token = forms.CharField(
         max_length=32, widget=forms.HiddenInput, error_messages={"required": TOKEN_MESSAGE, "max_length": TOKEN_MESSAGE}
     )
@@ -105,13 +99,6 @@ class OperationForm(forms.Form):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         if not self.is_bound:
             self.initial["token"] = new_token()
-
-    def clean_amount(self) -> int:
-        """Return the amount in minor units (cents)."""
-        try:
-            return parse_amount(self.cleaned_data["amount"])
-        except AmountError as exc:
-            raise forms.ValidationError(str(exc)) from exc
 
     def clean_token(self) -> str:
         token = self.cleaned_data["token"]

@@ -19,11 +19,11 @@ from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 
+from accounts.exceptions import CardBlocked
+from accounts.models import Card
+from accounts.services import card_authenticate, card_check_pin
 from transactions.services import Posting, withdrawal_create
 
-from .exceptions import CardBlocked
-from .models import Card
-from .services import card_authenticate, card_check_pin
 from .throttle import LoginThrottled, client_address, login_attempt_begin, login_attempt_succeeded
 
 SESSION_CARD_KEY = "atm_card_id"

@@ -16,16 +16,23 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.exceptions import AccountsError, AuthenticationFailed, CardBlocked, PinRejected
+from accounts.models import Card
+from accounts.services import card_change_pin
 from transactions.exceptions import TransactionError
 from transactions.models import LedgerEntry
 from transactions.selectors import ledger_recent_for_account
 from transactions.services import Posting, deposit_create, transfer_create, withdrawn_today_minor
 
-from .atm import atm_authenticate, atm_login, atm_login_required, atm_logout, atm_withdraw, has_atm_session
-from .exceptions import AccountsError, AuthenticationFailed, CardBlocked, PinRejected
 from .forms import DepositForm, LoginForm, OperationForm, PinChangeForm, TransferForm, WithdrawalForm
-from .models import Card
-from .services import card_change_pin
+from .session import (
+    atm_authenticate,
+    atm_login,
+    atm_login_required,
+    atm_logout,
+    atm_withdraw,
+    has_atm_session,
+)
 
 WRONG_PIN_MESSAGE = "The PIN is not correct."
 REPLAYED_MESSAGE = "This operation had already been done. Here is its receipt; no money moved again."

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.models import Card
 from accounts.services import card_pin_reset
-from tests.accounts.conftest import atm_login, money_snapshot
+from tests.atm.conftest import atm_login, money_snapshot
 
 pytestmark = pytest.mark.django_db
 

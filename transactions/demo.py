@@ -1,10 +1,16 @@
-"""Generate realistic demo data: customers, accounts, cards, terminals and a ledger history.
+"""Generate bank data: customers, accounts, cards, terminals and a ledger history. One generator, two uses.
 
-The history is simulated in memory in time order under the same rules as transactions.services
-(no negative balance, withdrawals in whole notes within the daily limit per local day, transfers
-as two legs sharing one reference, a balance_after on every entry, unique idempotency keys) and
-then written with bulk_create in one database transaction, so `verify_ledger` passes afterwards.
-Every account starts with an opening deposit at a branch, posted as a ledger entry.
+- `demo_data_generate` (the `generate_demo_data` command): realistic customers drawn with Faker
+  from a European mix, savings accounts for some, and a few demo cards to log in with.
+- `population_generate` (release tests and benchmarks/release_pipeline.py): plain customers, one
+  account each, and exactly the number of ledger entries asked for, ending on a given day; with
+  `copy=True` the entries go to PostgreSQL through COPY (a million entries in seconds).
+
+Both simulate the history in memory in time order on the pure rules of transactions.rules, the
+ones transactions.services applies (no negative balance, withdrawals in whole notes within the
+daily limit per local day, transfers as two legs sharing one reference, a balance_after on every
+entry, unique idempotency keys), and write it in one database transaction, so `verify_ledger`
+passes afterwards. Every account starts with an opening deposit at a branch, posted as an entry.
 
 Determinism: everything is drawn from random.Random(seed) and Faker instances seeded from the
 seed, so a seed always gives the same customers, PANs, PINs and amounts. Timestamps are laid out
@@ -15,8 +21,9 @@ PINs: argon2 hashing is deliberately slow, so demo cards share a small pool of P
 once, and cards with the same PIN share the hash string (argon2 embeds its own salt, so the hash is
 valid; the only loss is that equal PINs show as equal hashes). Acceptable for demo data only.
 
-Re-runs: a seed's data is recognised by its terminal codes and idempotency keys; running the same
-seed twice is refused before anything is written. A different seed adds an independent set.
+Re-runs: a seed's demo data is recognised by its terminal codes and idempotency keys; running the
+same seed twice is refused before anything is written. A different seed adds an independent set.
+A population uses its own prefixes, so it never collides with demo data of the same seed.
 """
 
 from __future__ import annotations
@@ -31,18 +38,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from faker import Faker
 from tqdm import tqdm
 
-from transactions.models import LedgerEntry, Terminal
+from accounts.cards import generate_pan, network_for_pan, pan_fingerprint
+from accounts.iban import random_iban
+from accounts.models import Account, Card, Customer
+from accounts.pins import hash_pin
+from accounts.services import one_time_pin
 
-from .cards import generate_pan, network_for_pan, pan_fingerprint
-from .iban import random_iban
-from .models import Account, Card, Customer
-from .pins import hash_pin
-from .services import one_time_pin
+from . import rules
+from .exceptions import InsufficientFunds
+from .models import LedgerEntry, Terminal
 
 MAX_SEED = 999_999
 MAX_CUSTOMERS = 100_000
@@ -56,8 +65,24 @@ NETWORKS = (("visa", 40), ("mastercard", 30), ("maestro", 20), ("amex", 5), ("di
 WITHDRAWAL_EUROS = (20, 50, 50, 70, 100, 100, 150, 200, 250, 300, 500)
 # Share of the simulated operations: withdrawals, then deposits, the rest transfers.
 WITHDRAWAL_SHARE, DEPOSIT_SHARE = 0.45, 0.25
+# Plain customers of a population: drawn from short lists, all in Amsterdam (release tests rely on it).
+PLAIN_FIRST = ("Anna", "Bram", "Carla", "Daan", "Eva", "Finn", "Greta", "Hugo", "Iris", "Joris", "Kim", "Lars")
+PLAIN_LAST = ("Jansen", "de Vries", "Bakker", "Visser", "Smit", "Meijer", "Mulder", "Bos", "Vos", "Peters")
 Channel = LedgerEntry.Channel
 Kind = LedgerEntry.Kind
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The prefixes that tell one generation's rows apart: idempotency keys and terminal codes."""
+
+    key: str
+    atm: str
+    branch: str
+
+
+DEMO = Labels(key="demo", atm="ATM", branch="BR")
+POPULATION = Labels(key="population", atm="PATM", branch="PBR")
 
 
 class DemoDataError(ValueError):
@@ -70,6 +95,16 @@ class DemoCard:
 
     pan: str
     pin: str
+
+
+@dataclass(frozen=True)
+class Population:
+    """What population_generate wrote: counts and the last day of the history."""
+
+    customers: int
+    accounts: int
+    entries: int
+    last_day: datetime.date
 
 
 @dataclass(frozen=True)
@@ -158,18 +193,42 @@ def demo_data_generate(
     fakers = _fakers(seed)
     first_day = timezone.localdate() - datetime.timedelta(days=days)
     people = [_person(rng, fakers) for _ in _bar(range(customers), "customers", progress)]
-    terminals = _terminals(rng, fakers["nl_NL"], seed, customers)
+    terminals = _terminals(rng, fakers["nl_NL"], seed, customers, DEMO)
     atms = [i for i, terminal in enumerate(terminals) if terminal.kind == Terminal.Kind.ATM]
     accounts = _open_accounts(rng, people, first_day, atms)
     cards = _issue_cards(rng, accounts)
-    ledger = _Ledger(rng, seed, accounts, terminals)
+    ledger = _Ledger(rng, seed, accounts, terminals, DEMO)
     ledger.open_all()
     _simulate(ledger, rng, _event_times(rng, transactions, first_day, days), _bar_total(transactions, progress))
-    _write(people, accounts, cards, terminals, ledger.entries, progress)
+    _write(people, accounts, cards, terminals, ledger.entries, progress=progress)
     return DemoSummary(
         customers=customers, accounts=len(accounts), cards=len(cards), terminals=len(terminals),
         transactions=transactions, entries=len(ledger.entries), shown_cards=_shown_cards(cards, accounts),
     )
+
+
+def population_generate(
+    *, customers: int, entries: int, last_day: datetime.date, days: int = 60, seed: int = 1, copy: bool = False
+) -> Population:
+    """Write plain customers, one account each, and exactly `entries` ledger entries ending on `last_day`.
+
+    The fast path for release tests and benchmarks: no Faker, no demo cards; `copy=True` writes
+    the entries with PostgreSQL's COPY. Deterministic for a seed and a last day.
+    """
+    if not 1 <= customers <= entries:
+        raise DemoDataError(f"A population needs 1 to {entries:,} customers (one opening entry each), got {customers!r}.")
+    rng = random.Random(seed)
+    first_day = last_day - datetime.timedelta(days=days - 1)
+    people = [_plain_person(rng, number, seed) for number in range(customers)]
+    terminals = _terminals(rng, _fakers(seed)["nl_NL"], seed, customers, POPULATION)
+    atms = [i for i, terminal in enumerate(terminals) if terminal.kind == Terminal.Kind.ATM]
+    accounts = _open_accounts(rng, people, first_day, atms, savings_share=0.0)
+    cards = _issue_cards(rng, accounts)
+    ledger = _Ledger(rng, seed, accounts, terminals, POPULATION)
+    ledger.open_all()
+    _simulate_entries(ledger, rng, _event_times(rng, entries - len(accounts), first_day, days), entries)
+    _write(people, accounts, cards, terminals, ledger.entries, copy=copy)
+    return Population(customers=customers, accounts=len(accounts), entries=len(ledger.entries), last_day=last_day)
 
 
 def _bar(items: Sequence[int], label: str, progress: bool) -> Iterator[int]:
@@ -213,11 +272,24 @@ def _person(rng: random.Random, fakers: dict[str, Faker]) -> dict[str, object]:
     }
 
 
+def _plain_person(rng: random.Random, number: int, seed: int) -> dict[str, object]:
+    """Return the fields of one plain customer (a population's): quick to draw, unique email."""
+    first, last = rng.choice(PLAIN_FIRST), rng.choice(PLAIN_LAST)
+    return {
+        "first_name": first, "last_name": last,
+        "email": f"{first}.{last.replace(' ', '')}.{seed}.{number}@example.com".lower(),
+        "phone": f"+31 6 {rng.randrange(10**7, 10**8)}",
+        "birth_date": datetime.date(rng.randint(1940, 2004), rng.randint(1, 12), rng.randint(1, 28)),
+        "gender": rng.choice("FFMMX" if number % 17 == 0 else "FM"),
+        "postal_code": f"{rng.randint(1000, 1099)} {rng.choice(['AB', 'CD'])}", "city": "Amsterdam",
+    }
+
+
 def _terminal_code(prefix: str, seed: int, number: int) -> str:
     return f"{prefix}-{seed}-{number:03d}"
 
 
-def _terminals(rng: random.Random, fake: Faker, seed: int, customers: int) -> list[Terminal]:
+def _terminals(rng: random.Random, fake: Faker, seed: int, customers: int, labels: Labels) -> list[Terminal]:
     """Return unsaved ATMs and branches at real Dutch places, with a little positional jitter."""
     counts = ((Terminal.Kind.ATM, min(max(customers // 25, 3), 400)),
               (Terminal.Kind.BRANCH, min(max(customers // 150, 1), 60)))
@@ -228,7 +300,7 @@ def _terminals(rng: random.Random, fake: Faker, seed: int, customers: int) -> li
             street = fake.street_name()
             label = f"ATM {place}, {street}" if kind == Terminal.Kind.ATM else f"Branch {place}"
             terminals.append(Terminal(
-                code=_terminal_code("ATM" if kind == Terminal.Kind.ATM else "BR", seed, number),
+                code=_terminal_code(labels.atm if kind == Terminal.Kind.ATM else labels.branch, seed, number),
                 kind=kind, name=label[:120], city=place, postal_code=fake.postcode()[:12],
                 latitude=Decimal(f"{float(lat) + rng.uniform(-0.02, 0.02):.5f}"),
                 longitude=Decimal(f"{float(lng) + rng.uniform(-0.03, 0.03):.5f}"),
@@ -258,9 +330,10 @@ def _account_number(rng: random.Random, taken: set[str]) -> str:
 
 
 def _open_accounts(
-    rng: random.Random, people: list[dict[str, object]], first_day: datetime.date, atms: list[int]
+    rng: random.Random, people: list[dict[str, object]], first_day: datetime.date, atms: list[int],
+    savings_share: float = 0.35,
 ) -> list[_Account]:
-    """Return a checking account for everyone and savings for about a third, opened before the history.
+    """Return a checking account for everyone and savings for `savings_share` of them, opened before the history.
 
     Sets each person's created_at to the day their checking account was opened.
     """
@@ -272,7 +345,7 @@ def _open_accounts(
         checking = _Account(index, Account.Kind.CHECKING, _account_number(rng, taken), opened, _daily_limit(rng),
                             home_atms=tuple(rng.sample(atms, min(2, len(atms)))))
         accounts.append(checking)
-        if rng.random() < 0.35:
+        if rng.random() < savings_share:
             later = opened + datetime.timedelta(days=rng.randint(0, max(0, (_local(first_day, 0) - opened).days - 1)))
             checking.savings = len(accounts)
             accounts.append(_Account(index, Account.Kind.SAVINGS, _account_number(rng, taken), later, 0))
@@ -336,8 +409,10 @@ def _event_times(
 class _Ledger:
     """The in-memory books: applies movements in time order under the service layer's rules."""
 
-    def __init__(self, rng: random.Random, seed: int, accounts: list[_Account], terminals: list[Terminal]) -> None:
-        self.rng, self.seed, self.accounts = rng, seed, accounts
+    def __init__(
+        self, rng: random.Random, seed: int, accounts: list[_Account], terminals: list[Terminal], labels: Labels
+    ) -> None:
+        self.rng, self.seed, self.accounts, self.labels = rng, seed, accounts, labels
         self.atms = [i for i, t in enumerate(terminals) if t.kind == Terminal.Kind.ATM]
         self.branches = [i for i, t in enumerate(terminals) if t.kind == Terminal.Kind.BRANCH]
         self.checking = [i for i, a in enumerate(accounts) if a.kind == Account.Kind.CHECKING]
@@ -345,7 +420,7 @@ class _Ledger:
         self._numbers = itertools.count(1)
 
     def _key(self) -> str:
-        return f"demo:{self.seed}:{next(self._numbers)}"
+        return f"{self.labels.key}:{self.seed}:{next(self._numbers)}"
 
     def _reference(self) -> str:
         return f"{self.rng.getrandbits(64):016X}"
@@ -354,9 +429,10 @@ class _Ledger:
               reference: str, key: str, counterparty: int | None = None) -> None:
         """Apply `delta` to one account and record its entry; the balance can never go below zero."""
         account = self.accounts[index]
-        if account.balance + delta < 0:
-            raise DemoDataError(f"Simulation bug: entry {key} would overdraw account {account.number}.")
-        account.balance += delta
+        try:
+            account.balance = rules.balance_after(account.balance, delta)
+        except InsufficientFunds as exc:
+            raise DemoDataError(f"Simulation bug: entry {key} would overdraw account {account.number}.") from exc
         self.entries.append(_Entry(index, kind, delta, account.balance, at, place[0], place[1],
                                    reference, key, counterparty))
 
@@ -386,12 +462,14 @@ class _Ledger:
         amount = amount // 500 * 500 if place[0] == Channel.ATM else amount
         self._post(index, Kind.DEPOSIT, amount, at, place, self._reference(), self._key())
 
-    def withdraw(self, index: int, day: datetime.date, at: datetime.datetime) -> bool:
-        """Withdraw whole notes within balance and the day's remaining limit; False when nothing can be paid."""
-        account, note = self.accounts[index], settings.ATM_SMALLEST_NOTE_MINOR
+    def withdraw(self, index: int, at: datetime.datetime) -> bool:
+        """Withdraw whole notes within balance and the local day's remaining limit; False when nothing can be paid."""
+        account, note, day = self.accounts[index], settings.ATM_SMALLEST_NOTE_MINOR, rules.local_day(at)
         wanted = max(note, self.rng.choice(WITHDRAWAL_EUROS) * 100 // note * note)
-        room = min(account.balance, account.limit - account.withdrawn.get(day, 0)) // note * note
-        amount = min(wanted, room)
+        limit_left = rules.daily_limit_left(daily_limit_minor=account.limit,
+                                            withdrawn_today_minor=account.withdrawn.get(day, 0))
+        amount = min(wanted, rules.withdrawal_room(balance_minor=account.balance, limit_left_minor=limit_left,
+                                                   note_minor=note))
         if amount <= 0:
             return False
         account.withdrawn[day] = account.withdrawn.get(day, 0) + amount
@@ -405,7 +483,8 @@ class _Ledger:
             return False
         place, reference, key = self.place(source, (20, 10, 70)), self._reference(), self._key()
         self._post(source, Kind.TRANSFER_OUT, -amount, at, place, reference, key, counterparty=target)
-        self._post(target, Kind.TRANSFER_IN, amount, at, place, reference, key + "/in", counterparty=source)
+        self._post(target, Kind.TRANSFER_IN, amount, at, place, reference, rules.transfer_in_key(key),
+                   counterparty=source)
         return True
 
 
@@ -422,26 +501,46 @@ def _transfer(ledger: _Ledger, rng: random.Random, source: int, at: datetime.dat
     return ledger.transfer(source, rng.choice(ledger.checking), 5_000, at)
 
 
+def _operate(ledger: _Ledger, rng: random.Random, actor: int, at: datetime.datetime, transfers: bool = True) -> None:
+    """Run one operation of `actor`; one that cannot go through becomes a deposit, so the count holds."""
+    roll = rng.random()
+    done = (roll < WITHDRAWAL_SHARE and ledger.withdraw(actor, at)) or (
+        transfers and roll >= WITHDRAWAL_SHARE + DEPOSIT_SHARE and _transfer(ledger, rng, actor, at)
+    )
+    if not done:
+        ledger.deposit(actor, at)
+
+
+def _actors(ledger: _Ledger, rng: random.Random, count: int) -> list[int]:
+    """Draw who acts for `count` operations: a few customers are far busier than most."""
+    weights = list(itertools.accumulate(rng.lognormvariate(0, 1) for _ in ledger.checking))
+    return rng.choices(ledger.checking, cum_weights=weights, k=count) if count else []
+
+
 def _simulate(
     ledger: _Ledger, rng: random.Random, moments: list[tuple[datetime.date, datetime.datetime]], bar: tqdm
 ) -> None:
-    """Run the operations in time order; one that cannot go through becomes a deposit, so the count holds."""
-    weights = list(itertools.accumulate(rng.lognormvariate(0, 1) for _ in ledger.checking))
-    actors = rng.choices(ledger.checking, cum_weights=weights, k=len(moments)) if moments else []
-    for (day, at), actor in zip(moments, actors, strict=True):
-        roll = rng.random()
-        done = (roll < WITHDRAWAL_SHARE and ledger.withdraw(actor, day, at)) or (
-            roll >= WITHDRAWAL_SHARE + DEPOSIT_SHARE and _transfer(ledger, rng, actor, at)
-        )
-        if not done:
-            ledger.deposit(actor, at)
+    """Run one operation per moment, in time order."""
+    for (_day, at), actor in zip(moments, _actors(ledger, rng, len(moments)), strict=True):
+        _operate(ledger, rng, actor, at)
         bar.update(1)
     bar.close()
 
 
+def _simulate_entries(
+    ledger: _Ledger, rng: random.Random, moments: list[tuple[datetime.date, datetime.datetime]], total: int
+) -> None:
+    """Run operations in time order until the books hold exactly `total` entries (a transfer writes two)."""
+    for (_day, at), actor in zip(moments, _actors(ledger, rng, len(moments)), strict=True):
+        left = total - len(ledger.entries)
+        if left <= 0:
+            return
+        _operate(ledger, rng, actor, at, transfers=left >= 2)
+
+
 def _write(
     people: list[dict[str, object]], accounts: list[_Account], cards: list[_CardSpec],
-    terminals: list[Terminal], entries: list[_Entry], progress: bool,
+    terminals: list[Terminal], entries: list[_Entry], *, progress: bool = False, copy: bool = False,
 ) -> None:
     """Write everything in one transaction: all of it or nothing."""
     with transaction.atomic():
@@ -453,7 +552,8 @@ def _write(
             for a in accounts
         ], batch_size=BATCH_SIZE)
         Card.objects.bulk_create([_card_row(card, rows) for card in cards], batch_size=BATCH_SIZE)
-        _write_entries(entries, [row.pk for row in rows], [t.pk for t in terminals], progress)
+        write = _copy_entries if copy else _write_entries
+        write(entries, [row.pk for row in rows], [t.pk for t in terminals], progress)
 
 
 def _card_row(card: _CardSpec, rows: list[Account]) -> Card:
@@ -475,6 +575,23 @@ def _write_entries(entries: list[_Entry], account_pks: list[int], terminal_pks: 
             batch = [_entry_row(e, account_pks, terminal_pks) for e in entries[start:start + BATCH_SIZE]]
             LedgerEntry.objects.bulk_create(batch)
             bar.update(len(batch))
+
+
+ENTRY_COLUMNS = ("account_id", "kind", "amount_minor", "balance_after_minor", "created_at", "channel", "terminal_id",
+                 "reference", "idempotency_key", "counterparty_id", "reason")
+
+
+def _copy_entries(entries: list[_Entry], account_pks: list[int], terminal_pks: list[int], progress: bool) -> None:
+    """Insert the entries in time order with PostgreSQL's COPY: the fast path for millions of entries."""
+    with connection.cursor() as cursor, cursor.cursor.copy(
+        f"COPY {LedgerEntry._meta.db_table} ({', '.join(ENTRY_COLUMNS)}) FROM STDIN"
+    ) as copy:
+        for entry in entries:
+            copy.write_row((
+                account_pks[entry.account], entry.kind, entry.amount, entry.balance_after, entry.at, entry.channel,
+                None if entry.terminal is None else terminal_pks[entry.terminal], entry.reference, entry.key,
+                None if entry.counterparty is None else account_pks[entry.counterparty], "",
+            ))
 
 
 def _entry_row(entry: _Entry, account_pks: list[int], terminal_pks: list[int]) -> LedgerEntry:

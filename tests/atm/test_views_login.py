@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts.atm import SESSION_CARD_KEY
 from accounts.models import Card, LoginAttempt
 from accounts.services import card_unblock
-from accounts.throttle import login_attempts_prune
-from tests.accounts.conftest import atm_login
+from atm.session import SESSION_CARD_KEY
+from tests.atm.conftest import atm_login
 
 pytestmark = pytest.mark.django_db
 
@@ -78,6 +75,8 @@ def test_it_never_renders_the_pin_or_the_card_number_back(client, alice_customer
         ("4111111111111112", "This is not a valid card number. Check the digits and try again."),
     ],
 )
+
+
 def test_it_refuses_malformed_card_numbers_with_a_clear_message(client, card_number, message):
     response = _login(client, card_number, "2468")
     assert response.status_code == 200
@@ -114,49 +113,6 @@ def test_it_lets_the_card_in_again_after_staff_unblock(client, alice_customer, b
     assert client.session[SESSION_CARD_KEY] == alice_customer.card.pk
 
 
-def test_it_throttles_an_address_after_too_many_failures(client, settings, alice_customer):
-    settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 3
-    for _ in range(3):
-        assert _errors(_login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.1.1.1")) == {"__all__": [GENERIC]}
-    throttled = atm_login(client, alice_customer, REMOTE_ADDR="10.1.1.1")
-    assert _errors(throttled) == {
-        "__all__": ["Too many login attempts from this address. Please wait a few minutes and try again."]
-    }
-    assert SESSION_CARD_KEY not in client.session
-    assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 0
-    assert atm_login(Client(), alice_customer, REMOTE_ADDR="10.2.2.2").status_code == 302
-
-
-def test_it_counts_only_failures_inside_the_window(client, settings, alice_customer):
-    settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 2
-    settings.ATM_LOGIN_THROTTLE_WINDOW_SECONDS = 600
-    for _ in range(2):
-        _login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.1.1.1")
-    assert atm_login(client, alice_customer, REMOTE_ADDR="10.1.1.1").status_code == 200
-    oldest = LoginAttempt.objects.order_by("pk").first()
-    LoginAttempt.objects.filter(pk=oldest.pk).update(created_at=oldest.created_at - datetime.timedelta(seconds=601))
-    assert atm_login(client, alice_customer, REMOTE_ADDR="10.1.1.1").status_code == 302
-
-
-def test_it_does_not_count_successful_logins_against_the_address(client, settings, alice_customer):
-    settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 1
-    for _ in range(3):
-        assert atm_login(Client(), alice_customer, REMOTE_ADDR="10.3.3.3").status_code == 302
-    assert set(LoginAttempt.objects.values_list("address", "succeeded")) == {("10.3.3.3", True)}
-
-
-def test_it_takes_the_address_our_proxy_appended_when_behind_a_proxy(client, settings):
-    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    _login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7")
-    assert LoginAttempt.objects.get().address == "198.51.100.7"
-
-
-def test_it_ignores_forwarded_headers_when_not_behind_a_proxy(client, settings):
-    settings.SECURE_PROXY_SSL_HEADER = None
-    _login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="198.51.100.7")
-    assert LoginAttempt.objects.get().address == "10.9.9.9"
-
-
 def test_it_hides_card_number_and_pin_from_error_reports(client, alice_customer):
     response = _login(client, alice_customer.pan, "9753")
     assert response.wsgi_request.sensitive_post_parameters == ("card_number", "pin")
@@ -166,13 +122,3 @@ def test_it_refuses_a_login_without_a_csrf_token(alice_customer):
     client = Client(enforce_csrf_checks=True)
     assert atm_login(client, alice_customer).status_code == 403
     assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 0
-
-
-def test_it_prunes_only_attempts_that_left_the_window(client, settings):
-    settings.ATM_LOGIN_THROTTLE_WINDOW_SECONDS = 600
-    for _ in range(3):
-        _login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.4.4.4")
-    oldest = LoginAttempt.objects.order_by("pk").first()
-    LoginAttempt.objects.filter(pk=oldest.pk).update(created_at=oldest.created_at - datetime.timedelta(seconds=601))
-    assert login_attempts_prune() == 1
-    assert LoginAttempt.objects.count() == 2 and not LoginAttempt.objects.filter(pk=oldest.pk).exists()

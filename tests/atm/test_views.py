@@ -6,10 +6,10 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from accounts.atm import SESSION_CARD_KEY
 from accounts.iban import iban_for
 from accounts.models import Account, Card
-from tests.accounts.conftest import atm_login, form_token, money_snapshot
+from atm.session import SESSION_CARD_KEY
+from tests.atm.conftest import atm_login, form_token, money_snapshot
 from transactions.models import LedgerEntry
 from transactions.services import deposit_create
 

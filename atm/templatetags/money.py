@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from transactions.money import format_minor
+from accounts.money import format_minor, format_signed_minor
 
 register = template.Library()
 
@@ -18,5 +18,4 @@ def money(minor: int, currency: str = "") -> str:
 @register.filter
 def signed_money(minor: int, currency: str = "") -> str:
     """Format minor units with an explicit sign, "+20.00 EUR" or "-20.00 EUR", as on a statement."""
-    text = format_minor(int(minor), currency)
-    return f"+{text}" if minor > 0 else text
+    return format_signed_minor(int(minor), currency)

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from tests.accounts.conftest import atm_login, form_token
+from tests.atm.conftest import atm_login, form_token
 from tests.factories import funded_card
 
 pytestmark = pytest.mark.django_db

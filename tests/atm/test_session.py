@@ -9,10 +9,10 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from accounts.atm import SESSION_ACTIVITY_KEY, SESSION_CARD_KEY
 from accounts.models import Card
 from accounts.services import card_block
-from tests.accounts.conftest import money_snapshot
+from atm.session import SESSION_ACTIVITY_KEY, SESSION_CARD_KEY
+from tests.atm.conftest import money_snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,89 @@
+"""The ledger's rules as pure functions: no database, no locks, only numbers in and a verdict out.
+
+transactions.services applies them to locked rows; transactions.demo applies them to its
+in-memory books, so generated histories obey exactly the rules real postings obey:
+- an amount is a whole number of minor units, more than zero and at most MAX_AMOUNT_MINOR;
+- no balance ever goes below zero, and every entry records the balance right after it;
+- an ATM pays out whole notes, within the balance and what is left of the daily limit, where a
+  day is a local calendar day;
+- a transfer is two legs sharing one reference, the incoming leg keyed after the outgoing one.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.utils import timezone
+
+from accounts.money import MAX_AMOUNT_MINOR, format_minor
+
+from .exceptions import DailyLimitExceeded, InsufficientFunds, InvalidAmount
+
+TRANSFER_IN_SUFFIX = "/in"
+
+
+def amount_check(amount_minor: int) -> None:
+    """Refuse an amount that is not a whole number of cents, not positive or too large."""
+    if not isinstance(amount_minor, int) or isinstance(amount_minor, bool):
+        raise InvalidAmount("The amount must be a whole number of cents.")
+    if amount_minor <= 0:
+        raise InvalidAmount("The amount must be more than zero.")
+    if amount_minor > MAX_AMOUNT_MINOR:
+        raise InvalidAmount("This amount is too large.")
+
+
+def balance_after(balance_minor: int, delta_minor: int) -> int:
+    """Return the balance after moving `delta_minor`; refuse a movement that would make it negative."""
+    new_balance = balance_minor + delta_minor
+    if new_balance < 0:
+        raise InsufficientFunds()
+    return new_balance
+
+
+def whole_notes_check(amount_minor: int, note_minor: int | None) -> None:
+    """Refuse a cash amount that is not a multiple of the smallest note (no note given: any amount)."""
+    if note_minor and amount_minor % note_minor:
+        raise InvalidAmount(f"The ATM pays out multiples of {format_minor(note_minor)}.")
+
+
+def daily_limit_left(*, daily_limit_minor: int, withdrawn_today_minor: int) -> int:
+    """Return what may still be withdrawn today (never below zero)."""
+    return max(daily_limit_minor - withdrawn_today_minor, 0)
+
+
+def withdrawal_check(*, amount_minor: int, balance_minor: int, limit_left_minor: int, currency: str) -> None:
+    """Refuse a withdrawal above the balance or above what is left of today's limit."""
+    if amount_minor > balance_minor:
+        raise InsufficientFunds()
+    if amount_minor > limit_left_minor:
+        raise DailyLimitExceeded(
+            f"This exceeds your daily withdrawal limit: {format_minor(limit_left_minor, currency)} left today."
+        )
+
+
+def withdrawal_room(*, balance_minor: int, limit_left_minor: int, note_minor: int) -> int:
+    """Return the largest amount withdrawal_check and whole_notes_check accept (0: nothing can be paid)."""
+    return max(min(balance_minor, limit_left_minor), 0) // note_minor * note_minor
+
+
+def transfer_in_key(idempotency_key: str) -> str:
+    """Return the idempotency key of a transfer's incoming leg, derived from the outgoing leg's key."""
+    return idempotency_key + TRANSFER_IN_SUFFIX
+
+
+def local_day_start(moment: datetime.datetime) -> datetime.datetime:
+    """Return the start of the local calendar day of `moment`: daily limits count from there."""
+    return timezone.localtime(moment).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def local_day(moment: datetime.datetime) -> datetime.date:
+    """Return the local calendar day of `moment`."""
+    return timezone.localtime(moment).date()
+
+
+def reason_check(reason: str | None, message: str) -> str:
+    """Return the stripped reason of a staff posting; refuse an empty one with `message`."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidAmount(message)
+    return reason

@@ -25,7 +25,7 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         return decrypt_text(value) if value else value
 
-    def get_lookup(self, lookup_name: str):  # type: ignore[no-untyped-def]
+    def get_lookup(self, lookup_name: str) -> Any:
         if lookup_name != "isnull":
             raise FieldError(f"Encrypted field {self.name!r} cannot be filtered with {lookup_name!r}; use its blind index.")
         return super().get_lookup(lookup_name)
@@ -34,10 +34,13 @@ class EncryptedTextField(models.TextField):
 class EncryptedEmailField(EncryptedTextField):
     default_validators = [validators.validate_email]
 
-    def formfield(self, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def formfield(self, form_class: Any = None, choices_form_class: Any = None, **kwargs: Any) -> Any:
         from django import forms
 
-        return super().formfield(**{"form_class": forms.EmailField, "max_length": 254, **kwargs})
+        return super().formfield(
+            form_class=form_class or forms.EmailField, choices_form_class=choices_form_class,
+            **{"max_length": 254, **kwargs},
+        )
 
 
 class BlindIndexField(models.CharField):
@@ -50,7 +53,7 @@ class BlindIndexField(models.CharField):
         kwargs.setdefault("blank", True)
         super().__init__(*args, **kwargs)
 
-    def deconstruct(self):  # type: ignore[no-untyped-def]
+    def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
         kwargs["source"] = self.source
         return name, path, args, kwargs

@@ -14,8 +14,10 @@ moving money again. A key reused for a different operation raises IdempotencyCon
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -99,7 +101,7 @@ def withdrawn_today_minor(account: Account) -> int:
     return -(total or 0)
 
 
-def _run(operation, idempotency_key: str):  # type: ignore[no-untyped-def]
+def _run(operation: Callable[[], Posting], idempotency_key: str) -> Posting:
     """Run `operation` atomically; a concurrent insert of the same key becomes a conflict error."""
     try:
         with transaction.atomic():
@@ -197,7 +199,7 @@ def transfer_create(
 
 
 def adjustment_create(
-    *, account_id: int, amount_minor: int, staff_user, reason: str, idempotency_key: str,  # type: ignore[no-untyped-def]
+    *, account_id: int, amount_minor: int, staff_user: AbstractBaseUser, reason: str, idempotency_key: str,
 ) -> Posting:
     """Post a staff deposit or correction (signed amount) with a mandatory reason."""
     reason = rules.reason_check(reason, "A reason is required for a staff adjustment.")
@@ -221,7 +223,9 @@ def adjustment_create(
     return _run(operation, idempotency_key)
 
 
-def reversal_create(*, entry_id: int, staff_user, reason: str, idempotency_key: str) -> Posting:  # type: ignore[no-untyped-def]
+def reversal_create(
+    *, entry_id: int, staff_user: AbstractBaseUser, reason: str, idempotency_key: str,
+) -> Posting:
     """Compensate one entry with an entry of the opposite amount on the same account.
 
     A transfer is reversed leg by leg (each leg is its own entry). An entry can be reversed once.

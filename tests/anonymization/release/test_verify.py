@@ -8,7 +8,8 @@ import pytest
 
 from anonymization.exceptions import VerificationFailed
 from anonymization.policy.catalog import Identifiers
-from anonymization.release.verify import Expectations, emd, verify
+from anonymization.release.verify import Expectations, emd
+from anonymization.release.verify import verify as release_verify
 
 IDS = Identifiers(names={"anna", "jansen", "anna jansen", "dorpsstraat 1"}, full_names={"anna jansen"},
                   emails={"anna@example.com"}, phones={"31612345678"}, accounts={"NL91ATMB0123456789"},
@@ -20,7 +21,14 @@ def _data(rows: list[tuple[str, str]]) -> pd.DataFrame:
 
 
 def _expect(**overrides) -> Expectations:
-    return Expectations(**{"columns": ["age", "kind"], "quasi_identifiers": ["age"], "k": 2, **overrides})
+    return Expectations(**{"columns": ["age", "kind"], "quasi_identifiers": ["age"], "k": 2, "source": "transactions",
+                           **overrides})
+
+
+def verify(*, data: pd.DataFrame, **kwargs):
+    """Verify with ledger positions in reverse order (not ledger order) unless the test gives them."""
+    kwargs.setdefault("positions", np.arange(len(data))[::-1])
+    return release_verify(data=data, **kwargs)
 
 
 def test_it_counts_k_over_distinct_customers_not_rows():

@@ -272,9 +272,11 @@ def test_it_never_publishes_a_hierarchy_label_as_a_live_formula(population, nigh
 
 
 def test_it_leaves_no_temporary_folder_after_publishing_or_failing(population, nightly, monkeypatch):
-    assert _run(nightly).status == Release.Status.PUBLISHED
-    assert _temporary_folders() == []
+    original = write.write_data
     _with_extra_column(monkeypatch, "email", "x")
     failed = _run(nightly, as_of=AS_OF - datetime.timedelta(days=1))
     assert failed.status == Release.Status.FAILED
+    assert _temporary_folders() == []
+    monkeypatch.setattr(write, "write_data", original)
+    assert _run(nightly).status == Release.Status.PUBLISHED
     assert _temporary_folders() == []

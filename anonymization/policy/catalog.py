@@ -4,6 +4,12 @@ Only the columns listed here can be extracted at all: direct identifiers (names,
 card numbers, account numbers, database ids) are not in any catalog, so no policy can select them.
 The verifier (release/verify.py) scans released cells for the database's identifiers, which the
 selectors collect into :class:`Identifiers`.
+
+Every column declares its role. A GENERALIZE column (a person or transaction attribute: age,
+gender, postal code, card, date, amounts, balances, counts) is released only through a hierarchy,
+as a quasi-identifier. A DESCRIPTIVE column (kind, channel: a few values shared by many rows) may
+be released without one; it is then a quasi-identifier with the trivial hierarchy value -> `*`.
+Either way every released column except the sensitive one forms the equivalence classes.
 """
 
 from __future__ import annotations
@@ -16,14 +22,23 @@ CODE = "code"
 DATE = "date"
 CARD = "card"
 
+GENERALIZE = "generalize"
+DESCRIPTIVE = "descriptive"
+
 
 @dataclass(frozen=True)
 class Column:
-    """One releasable column: its name, its kind (which hierarchy builders fit) and its meaning."""
+    """One releasable column: its name, its kind (which hierarchy builders fit), its meaning and its role."""
 
     name: str
     kind: str
     label: str
+    role: str = GENERALIZE
+
+    @property
+    def must_generalize(self) -> bool:
+        """Return True when the column may only be released through a hierarchy."""
+        return self.role == GENERALIZE
 
 
 _PERSON = (
@@ -39,8 +54,8 @@ TRANSACTION_COLUMNS: dict[str, Column] = {c.name: c for c in (
     Column("transaction_date", DATE, "Local date of the ledger entry"),
     Column("amount", NUMERIC, "Signed amount in major units (credits positive)"),
     Column("balance_after", NUMERIC, "Account balance after the entry, in major units"),
-    Column("kind", CATEGORY, "Kind of ledger entry (withdrawal, deposit, ...)"),
-    Column("channel", CATEGORY, "Channel (ATM, branch, online, back office)"),
+    Column("kind", CATEGORY, "Kind of ledger entry (withdrawal, deposit, ...)", DESCRIPTIVE),
+    Column("channel", CATEGORY, "Channel (ATM, branch, online, back office)", DESCRIPTIVE),
 )}
 
 CUSTOMER_COLUMNS: dict[str, Column] = {c.name: c for c in (

@@ -5,6 +5,13 @@
 cleanly can only fail at run time because of the data (a value an uploaded hierarchy does not
 cover, or criteria no generalization can meet), never because of its own shape. The database's
 CheckConstraints on k and the suppression limit stay as a backstop for writes that skip validation.
+
+Classes are formed over every released column but the sensitive one: a column the catalog says
+must be generalized needs a hierarchy; a descriptive column without one gets the trivial hierarchy
+value -> `*` (`class_hierarchies`). Two rules keep a file from linking its own rows: no hierarchy
+level may repeat another released column, and `balance_after` and `amount` are released together
+only when one of them is cut into bands of at least LINK_BAND (previous balance + amount = next
+balance would otherwise chain a customer's entries).
 """
 
 from __future__ import annotations
@@ -15,11 +22,18 @@ from typing import Any, Protocol
 
 from ..engine import METRICS, Criterion, DistinctLDiversity, KAnonymity, TCloseness
 from ..exceptions import PolicyInvalid
-from .catalog import CATALOGS, DIRECT_IDENTIFIERS, NUMERIC, catalog_for
+from .catalog import CATALOGS, DESCRIPTIVE, DIRECT_IDENTIFIERS, NUMERIC, catalog_for
 from .hierarchies import check_definition
 
 MIN_K = 2
 MIN_L = 2
+# The narrowest band (major units, i.e. EUR) that breaks the balance_after/amount chain.
+LINK_BAND = 10
+CHAINED = ("balance_after", "amount")
+# (column, builder) whose hierarchy has a level equal to another column: card_number's card
+# hierarchy goes BIN -> prefixes -> network -> *, so its network level repeats card_network.
+REPEATED_LEVELS = {("card_number", "card"): "card_network"}
+TRIVIAL_BUILDER, TRIVIAL_PARAMS = "categories", {"levels": [{"*": "*"}]}
 
 
 class PolicyRecord(Protocol):
@@ -131,7 +145,19 @@ class PolicySpec:
 
     @property
     def qi_columns(self) -> list[str]:
+        """Return the columns the policy gives a hierarchy (the admin's quasi-identifiers)."""
         return [qi.column for qi in self.quasi_identifiers]
+
+    @property
+    def class_hierarchies(self) -> tuple[QuasiIdentifierSpec, ...]:
+        """Return a hierarchy for every released column but the sensitive one: the policy's, then
+        the trivial value -> `*` for each descriptive column the policy releases without one."""
+        given = set(self.qi_columns)
+        implicit = tuple(
+            QuasiIdentifierSpec(column=name, builder=TRIVIAL_BUILDER, params=TRIVIAL_PARAMS)
+            for name in self.columns if name not in given and name != self.sensitive_column
+            and catalog_for(self.source)[name].role == DESCRIPTIVE)
+        return (*self.quasi_identifiers, *implicit)
 
     @property
     def sensitive_is_ordered(self) -> bool:
@@ -219,3 +245,45 @@ class PolicySpec:
         for qi in self.quasi_identifiers:
             check_definition(column=qi.column, kind=catalog[qi.column].kind, builder=qi.builder, params=qi.params,
                              arx_csv=qi.arx_csv)
+        self.validate_roles()
+
+    def validate_roles(self) -> None:
+        """Raise PolicyInvalid unless every released column fits its catalog role and no rows can be chained.
+
+        A must-generalize column needs a hierarchy and cannot be the sensitive column (released
+        exactly, outside the classes); no hierarchy level may repeat another released column; and
+        balance_after with amount needs one of them in bands of at least LINK_BAND.
+        """
+        catalog = catalog_for(self.source)
+        given = set(self.qi_columns)
+        for name in self.columns:
+            if catalog[name].must_generalize and name not in given and name != self.sensitive_column:
+                raise PolicyInvalid(f"The column {name} must be generalized: give it a hierarchy or do not "
+                                    "release it.")
+        if self.sensitive_column and catalog[self.sensitive_column].must_generalize:
+            raise PolicyInvalid(f"The sensitive column {self.sensitive_column} must be generalized, so it cannot be "
+                                "released outside the classes; only a descriptive column (kind, channel) can be "
+                                "sensitive.", field="sensitive_column")
+        self._validate_repeated_levels()
+        self._validate_chain()
+
+    def _validate_repeated_levels(self) -> None:
+        for qi in self.quasi_identifiers:
+            repeated = REPEATED_LEVELS.get((qi.column, qi.builder))
+            if repeated in self.columns:
+                raise PolicyInvalid(f"The {qi.builder} hierarchy of {qi.column} has a level that repeats the column "
+                                    f"{repeated}; release only one of them.")
+
+    def _banded(self, column: str) -> bool:
+        """Return True when the column's finest level is a band at least LINK_BAND wide (not exact values)."""
+        qi = next((qi for qi in self.quasi_identifiers if qi.column == column), None)
+        if qi is None or qi.builder != "intervals":
+            return False
+        width = qi.params.get("bin", 1)
+        return _is_number(width) and width >= LINK_BAND
+
+    def _validate_chain(self) -> None:
+        if all(name in self.columns for name in CHAINED) and not any(self._banded(name) for name in CHAINED):
+            raise PolicyInvalid(f"balance_after and amount together chain a customer's rows (previous balance + "
+                                f"amount = next balance): cut at least one of them into bands of at least "
+                                f"{LINK_BAND} (intervals with bin >= {LINK_BAND}).")

@@ -2,9 +2,12 @@
 
 It turns each quasi-identifier into its leaf values and engine hierarchy (policy/hierarchies.py),
 takes the policy's criteria (PolicySpec.criteria(): k over customers through the in-memory
-customer column, optional l and t on the sensitive column), calls the engine once, and hands back the released rows in input order with
-their customer codes kept aside (never in the released frame). Engine errors become release errors
-with messages a privacy officer can act on.
+customer column, optional l and t on the sensitive column), calls the engine once, and hands back the
+released rows in a secret random order (release/order.py) with their customer codes and ledger
+positions kept aside, row-aligned (never in the released frame). Every released column but the
+sensitive one is a quasi-identifier (`PolicySpec.class_hierarchies`: descriptive columns without a
+hierarchy get the trivial one), so classes are formed over all of them. Engine errors become
+release errors with messages a privacy officer can act on.
 """
 
 from __future__ import annotations
@@ -24,16 +27,22 @@ from ..exceptions import HierarchyInvalid, ReleaseUnsatisfiable
 from ..policy.catalog import INDIVIDUAL
 from ..policy.hierarchies import ColumnHierarchy, build_hierarchy
 from ..policy.spec import PolicySpec
+from .order import secret_order
 
 ENGINE_DIR = Path(engine.__file__).resolve().parent
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """The released rows (policy columns only, input order) and how they were obtained."""
+    """The released rows (policy columns only, secret order) and how they were obtained.
+
+    `individuals` and `positions` hold each released row's customer code and ledger position (its
+    row in the extraction), for the verifier only.
+    """
 
     released: pd.DataFrame
     individuals: np.ndarray
+    positions: np.ndarray
     leaves: dict[str, pd.Series]
     checksums: dict[str, str]
     levels: dict[str, int]
@@ -58,10 +67,10 @@ def engine_version() -> str:
 
 
 def _hierarchies(frame: pd.DataFrame, spec: PolicySpec) -> dict[str, ColumnHierarchy]:
-    """Return each quasi-identifier's leaves and hierarchy, in the policy's order."""
+    """Return the leaves and hierarchy of every column forming the classes, the policy's first."""
     return {qi.column: build_hierarchy(column=qi.column, series=frame[qi.column], builder=qi.builder,
                                        params=qi.params, arx_csv=qi.arx_csv)
-            for qi in spec.quasi_identifiers}
+            for qi in spec.class_hierarchies}
 
 
 def _search(work: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnHierarchy],
@@ -102,9 +111,11 @@ def anonymize(frame: pd.DataFrame, spec: PolicySpec,
     # The engine sees only what it needs: quasi-identifiers, the sensitive column and the customer.
     needed = [*hierarchies, *([spec.sensitive_column] if spec.sensitive_column else []), INDIVIDUAL]
     result = _search(work[needed], spec, hierarchies, on_check)
-    released = _released(frame, result.data, spec)
+    kept = result.data.index.to_numpy()
+    order = secret_order(kept)
+    released = _released(frame, result.data, spec).iloc[order].reset_index(drop=True)
     return Outcome(
-        released=released, individuals=result.data[INDIVIDUAL].to_numpy(),
+        released=released, individuals=result.data[INDIVIDUAL].to_numpy()[order], positions=kept[order],
         leaves={column: built.leaves for column, built in hierarchies.items()},
         checksums={column: built.checksum for column, built in hierarchies.items()},
         levels={column: int(level) for column, level in result.levels.items()},

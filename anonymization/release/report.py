@@ -65,7 +65,7 @@ def metadata(release: Release, spec: PolicySpec, summary: dict, checksums: dict[
     policy = spec.to_json()
     policy["quasi_identifiers"] = [
         {"column": qi.column, "builder": qi.builder, "params": qi.params,
-         "hierarchy_sha256": checksums[qi.column]} for qi in spec.quasi_identifiers]
+         "hierarchy_sha256": checksums[qi.column]} for qi in spec.class_hierarchies]
     return {
         "release": {"id": release.pk, "as_of": release.as_of.isoformat(), "policy": spec.name,
                     "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")},

@@ -87,7 +87,7 @@ def _extract(run: _Run, spec: PolicySpec) -> Extraction:
 def _verify(written: list[write.Written], outcome: Outcome, spec: PolicySpec, extraction: Extraction) -> Verified:
     """Check the written files against the policy, independently of the search; return the figures."""
     overall = extraction.frame[spec.sensitive_column] if spec.sensitive_column else None
-    return verify_written(written=written, individuals=outcome.individuals, spec=spec,
+    return verify_written(written=written, individuals=outcome.individuals, positions=outcome.positions, spec=spec,
                           ids=identifiers_in_database(), overall_sensitive=overall)
 
 

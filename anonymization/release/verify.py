@@ -8,6 +8,15 @@ writer keeps row order), and the verifier joins them back by position. It also r
 identifier columns and any cell that carries a customer's name, email address, phone number,
 account number or card number (BIN + last four digits). Error messages never repeat the value found.
 `verify_written` re-reads the files from storage and runs every check.
+
+Classes are formed over every released column but the sensitive one, and a column the catalog says
+must be generalized is refused unless a hierarchy covered it. Rows must not link to each other:
+`balance_after` and `amount` may not both hold exact numbers, and the row order must be unrelated
+to the ledger. The run keeps each row's ledger position in memory (never written), so the verifier
+requires |Spearman rank correlation| between file and ledger positions below ORDER_BOUND in files of
+at least ORDER_MIN_ROWS rows (a random order of fewer rows correlates by chance), and at most
+MAX_LEDGER_NEIGHBOURS rows followed by the very next ledger entry (the two legs of a transfer are
+consecutive entries). A cell a spreadsheet would run as a formula is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import VerificationFailed
-from ..policy.catalog import DIRECT_IDENTIFIERS, Identifiers
+from ..policy.catalog import DIRECT_IDENTIFIERS, Identifiers, catalog_for
 from ..policy.spec import PolicySpec
 from . import write
 
@@ -29,6 +38,14 @@ _SEPARATORS = re.compile(r"[\s\-*./()+]")
 _IBAN = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{10,30}")
 _WORDS = re.compile(r"[^\W\d_]+")
 BIN_LAST4_LENGTH = 10
+# Row order: a random permutation of n rows has a Spearman correlation with the ledger of about
+# +-1/sqrt(n), so the bound is applied from ORDER_MIN_ROWS rows (the writer redraws the rare order
+# that fails it). Ledger neighbours follow a Poisson law of mean ~1 in a random order: more than
+# MAX_LEDGER_NEIGHBOURS happen by chance about once in a million files.
+ORDER_MIN_ROWS = 100
+ORDER_BOUND = 0.1
+MAX_LEDGER_NEIGHBOURS = 8
+CHAINED = ("balance_after", "amount")
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,7 @@ class Expectations:
     columns: list[str]
     quasi_identifiers: list[str]
     k: int
+    source: str
     sensitive: str = ""
     l_diversity: int | None = None
     t_closeness: float | None = None
@@ -45,10 +63,15 @@ class Expectations:
 
     @classmethod
     def from_spec(cls, spec: PolicySpec) -> Expectations:
-        """Return what a file released under the policy must satisfy."""
-        return cls(columns=list(spec.columns), quasi_identifiers=spec.qi_columns, k=spec.k,
-                   sensitive=spec.sensitive_column, l_diversity=spec.l_diversity, t_closeness=spec.t_closeness,
-                   ordered_sensitive=spec.sensitive_is_ordered)
+        """Return what a file released under the policy must satisfy (its hierarchies include the trivial ones)."""
+        return cls(columns=list(spec.columns), quasi_identifiers=[qi.column for qi in spec.class_hierarchies],
+                   k=spec.k, source=spec.source, sensitive=spec.sensitive_column, l_diversity=spec.l_diversity,
+                   t_closeness=spec.t_closeness, ordered_sensitive=spec.sensitive_is_ordered)
+
+    @property
+    def class_columns(self) -> list[str]:
+        """Return the columns that form the classes: every released column but the sensitive one."""
+        return [name for name in self.columns if name != self.sensitive]
 
 
 def _fail(message: str) -> VerificationFailed:
@@ -62,6 +85,69 @@ def check_columns(data: pd.DataFrame, expected: Expectations) -> None:
         raise _fail(f"the file has direct identifier column(s) {', '.join(map(repr, leaked))}.")
     if list(data.columns) != list(expected.columns):
         raise _fail(f"the file's columns {list(map(str, data.columns))} differ from the policy's {expected.columns}.")
+
+
+def check_generalized(data: pd.DataFrame, expected: Expectations) -> None:
+    """Refuse a column the catalog says must be generalized when no hierarchy covered it."""
+    catalog = catalog_for(expected.source)
+    for name in map(str, data.columns):
+        if catalog[name].must_generalize and name not in expected.quasi_identifiers:
+            raise _fail(f"column {name!r} must be generalized, but no hierarchy covered it.")
+
+
+def _is_exact(column: pd.Series) -> bool:
+    """Return True when a released column holds plain numbers (exact values, not bands)."""
+    return any(write.is_plain_number(value) for value in _distinct_strings(column))
+
+
+def check_chain(data: pd.DataFrame) -> None:
+    """Refuse exact balances with exact amounts: previous balance + amount = next balance chains a customer's rows."""
+    if all(name in data.columns for name in CHAINED) and all(_is_exact(data[name]) for name in CHAINED):
+        raise _fail("columns 'balance_after' and 'amount' both hold exact values, which chain a customer's rows "
+                    "(previous balance + amount = next balance).")
+
+
+def check_formulas(data: pd.DataFrame) -> None:
+    """Refuse a cell that a spreadsheet would run as a formula (the writer neutralizes them)."""
+    for name in data.columns:
+        if any(write.is_live_formula(value) for value in _distinct_strings(data[name])):
+            raise _fail(f"column {str(name)!r} has a cell a spreadsheet would run as a formula.")
+
+
+def rank_correlation(positions: np.ndarray) -> float:
+    """Return Spearman's rank correlation between file positions (0, 1, ...) and ledger positions."""
+    if len(positions) < 2:
+        return 0.0
+    ranks = np.empty(len(positions), dtype=float)
+    ranks[np.argsort(positions, kind="stable")] = np.arange(len(positions))
+    return float(np.corrcoef(np.arange(len(positions), dtype=float), ranks)[0, 1])
+
+
+def ledger_neighbours(positions: np.ndarray) -> int:
+    """Return how many rows are directly followed in the file by the next ledger entry."""
+    return int((np.diff(np.asarray(positions, dtype=np.int64)) == 1).sum())
+
+
+def order_problem(positions: np.ndarray) -> str | None:
+    """Return why the row order links rows through the ledger, or None when it looks random."""
+    correlation = rank_correlation(positions)
+    if len(positions) >= ORDER_MIN_ROWS and abs(correlation) >= ORDER_BOUND:
+        return (f"the rows follow ledger order (rank correlation {correlation:.2f} between file and ledger "
+                f"positions; allowed below {ORDER_BOUND:g}).")
+    neighbours = ledger_neighbours(positions)
+    if neighbours > MAX_LEDGER_NEIGHBOURS:
+        return (f"{neighbours} rows are directly followed by the next ledger entry, such as a transfer's other "
+                f"leg (a random order has about 1; at most {MAX_LEDGER_NEIGHBOURS} allowed).")
+    return None
+
+
+def check_order(positions: np.ndarray, rows: int) -> None:
+    """Refuse a row order that follows the ledger (the positions are kept in memory, row-aligned)."""
+    if len(positions) != rows:
+        raise _fail(f"the file has {rows} rows but the run kept {len(positions)} ledger positions.")
+    problem = order_problem(positions)
+    if problem:
+        raise _fail(problem)
 
 
 def class_ids(data: pd.DataFrame, quasi_identifiers: list[str]) -> np.ndarray:
@@ -146,7 +232,12 @@ def _digits(value: str) -> str:
 
 
 def _leak_kind(value: str, ids: Identifiers) -> str | None:
-    """Return what kind of identifier the cell carries (never the identifier itself), or None."""
+    """Return what kind of identifier the cell carries (never the identifier itself), or None.
+
+    A neutralized formula is scanned as it was before its apostrophe, so the guard hides nothing.
+    """
+    if write.is_live_formula(value.removeprefix(write.FORMULA_GUARD)):
+        value = value.removeprefix(write.FORMULA_GUARD)
     folded = value.strip().casefold()
     if folded in ids.names:
         return "a customer name or address"
@@ -189,12 +280,19 @@ class Verified:
     class_customers: np.ndarray
 
 
-def verify(*, data: pd.DataFrame, individuals: np.ndarray, expected: Expectations, ids: Identifiers,
-           overall_sensitive: pd.Series | None = None) -> Verified:
-    """Run every check on a re-read release file; return the recomputed figures or raise VerificationFailed."""
+def verify(*, data: pd.DataFrame, individuals: np.ndarray, positions: np.ndarray, expected: Expectations,
+           ids: Identifiers, overall_sensitive: pd.Series | None = None) -> Verified:
+    """Run every check on a re-read release file; return the recomputed figures or raise VerificationFailed.
+
+    `individuals` and `positions` are each row's customer code and ledger position, kept in memory.
+    """
     check_columns(data, expected)
+    check_generalized(data, expected)
     check_cells(data, ids)
-    classes = class_ids(data, expected.quasi_identifiers)
+    check_formulas(data)
+    check_chain(data)
+    check_order(positions, len(data))
+    classes = class_ids(data, expected.class_columns)
     figures: dict[str, float | int] = dict(check_k(classes, individuals, expected.k))
     if expected.sensitive and expected.l_diversity:
         figures["smallest_l"] = check_l(classes, data[expected.sensitive], expected.l_diversity)
@@ -211,19 +309,25 @@ def customers_per_class(classes: np.ndarray, individuals: np.ndarray) -> np.ndar
     return pairs.groupby("c").size().to_numpy()
 
 
+def _as_csv_text(column: pd.Series) -> np.ndarray:
+    """Return a Parquet column's true values as the CSV writes them (formulas neutralized)."""
+    codes, uniques = pd.factorize(column.astype(str))
+    return np.asarray([write.neutralize_cell(value) for value in uniques], dtype=object)[codes]
+
+
 def check_same_table(parquet: pd.DataFrame, data: pd.DataFrame) -> None:
-    """Require the Parquet file to hold the CSV's table, value for value (compared as text, column by column)."""
+    """Require the Parquet file (true values) to hold the CSV's table once neutralized, compared as text."""
     same = list(parquet.columns) == list(data.columns) and len(parquet) == len(data) and all(
-        (parquet[name].astype(str).to_numpy() == data[name].astype(str).to_numpy()).all() for name in data.columns)
+        (_as_csv_text(parquet[name]) == data[name].astype(str).to_numpy()).all() for name in data.columns)
     if not same:
         raise _fail("the Parquet file differs from the CSV file.")
 
 
-def verify_written(*, written: list[write.Written], individuals: np.ndarray, spec: PolicySpec, ids: Identifiers,
-                   overall_sensitive: pd.Series | None = None) -> Verified:
+def verify_written(*, written: list[write.Written], individuals: np.ndarray, positions: np.ndarray,
+                   spec: PolicySpec, ids: Identifiers, overall_sensitive: pd.Series | None = None) -> Verified:
     """Re-read the written files from storage and check them independently of the search; return the figures."""
     by_kind = {item.kind: item for item in written}
     data = write.read_csv(by_kind[write.Kind.CSV].name)
     check_same_table(write.read_parquet(by_kind[write.Kind.PARQUET].name), data)
-    return verify(data=data, individuals=individuals, expected=Expectations.from_spec(spec), ids=ids,
-                  overall_sensitive=overall_sensitive)
+    return verify(data=data, individuals=individuals, positions=positions, expected=Expectations.from_spec(spec),
+                  ids=ids, overall_sensitive=overall_sensitive)

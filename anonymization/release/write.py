@@ -4,17 +4,26 @@ Layout: releases/<policy id>/<as-of date>/<release id>/<file>. A run writes into
 folder below that; publishing copies each verified file to its final name and removes the
 temporary folder. Anything found in a release's folder when a run starts, or when a run fails, is
 deleted, so a worker killed half-way never leaves a file that looks published. Only the storage
-API is used (open/save/delete/listdir), so an S3-compatible backend works unchanged. The file
+API is used (open/save/delete/listdir), so an S3-compatible backend works unchanged; on a local
+file system the emptied folders are removed too, so no empty `.tmp-*` folder stays behind. The file
 kinds are the Artifact model's kinds.
+
+CSV cells a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, a tab or a
+carriage return) get a leading apostrophe, except plain numbers such as `-12.50`, which stay as
+they are (`neutralize_cell`). The Parquet file keeps the true values: it is typed data that no
+spreadsheet evaluates, and the verifier compares it with the CSV through the same rule.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+import re
 import tempfile
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,6 +39,38 @@ FILENAMES = {Kind.CSV: "release.csv", Kind.PARQUET: "release.parquet", Kind.META
 CONTENT_TYPES = {Kind.CSV: "text/csv", Kind.PARQUET: "application/vnd.apache.parquet",
                  Kind.METADATA: "application/json", Kind.REPORT: "text/html"}
 _READ_CHUNK = 1 << 20
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_GUARD = "'"
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def is_plain_number(text: str) -> bool:
+    """Return True for a plain decimal number such as `-12.50` or `3e5` (what a spreadsheet reads as a number)."""
+    return bool(_PLAIN_NUMBER.fullmatch(text))
+
+
+def is_live_formula(text: str) -> bool:
+    """Return True when a spreadsheet would run the cell as a formula: it starts with = + - @, a tab
+    or a carriage return and is not a plain number."""
+    return text.startswith(FORMULA_STARTS) and not is_plain_number(text)
+
+
+def neutralize_cell(text: str) -> str:
+    """Return the cell as the CSV holds it: a live formula gets a leading apostrophe, anything else stays."""
+    return FORMULA_GUARD + text if is_live_formula(text) else text
+
+
+def _neutralized_text(column: pd.Series) -> pd.Series:
+    """Return a text column with every live formula neutralized, each distinct value converted once."""
+    codes, uniques = pd.factorize(column.astype(str))
+    safe = np.asarray([neutralize_cell(value) for value in uniques], dtype=object)
+    return pd.Series(safe[codes], index=column.index, dtype="category")
+
+
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the frame as the CSV file holds it: text columns neutralized, numbers untouched."""
+    text = [name for name in frame.columns if not pd.api.types.is_numeric_dtype(frame[name])]
+    return frame.assign(**{str(name): _neutralized_text(frame[name]) for name in text}) if text else frame
 
 
 @dataclass(frozen=True)
@@ -95,10 +136,10 @@ def save(name: str, content: File) -> Written:
 
 
 def write_data(frame: pd.DataFrame, folder: str) -> list[Written]:
-    """Write the released rows as CSV and Parquet into `folder`, keeping row order."""
+    """Write the released rows as CSV (formulas neutralized) and Parquet (true values) into `folder`, keeping row order."""
     written = []
     with tempfile.TemporaryFile() as handle:
-        frame.to_csv(handle, index=False, lineterminator="\n")
+        csv_frame(frame).to_csv(handle, index=False, lineterminator="\n")
         handle.seek(0)
         written.append(save(f"{folder}/{FILENAMES[Kind.CSV]}", File(handle)))
     with tempfile.TemporaryFile() as handle:
@@ -126,7 +167,13 @@ def read_parquet(name: str) -> pd.DataFrame:
 
 
 def remove_folder(folder: str) -> int:
-    """Delete every file below a storage folder; return how many were deleted."""
+    """Delete every file below a storage folder, then the emptied local folders; return how many files went."""
+    removed = _remove_files(folder)
+    _remove_empty_folders(folder)
+    return removed
+
+
+def _remove_files(folder: str) -> int:
     storage = _storage()
     try:
         folders, files = storage.listdir(folder)
@@ -137,8 +184,26 @@ def remove_folder(folder: str) -> int:
         storage.delete(f"{folder}/{name}")
         removed += 1
     for sub in folders:
-        removed += remove_folder(f"{folder}/{sub}")
+        removed += _remove_files(f"{folder}/{sub}")
     return removed
+
+
+def _remove_empty_folders(folder: str) -> None:
+    """Remove the empty directories left below (and at) a local storage folder, deepest first.
+
+    Storage without local paths (S3) has no folders: a prefix disappears with its last file.
+    """
+    try:
+        root = _storage().path(folder)
+    except NotImplementedError:
+        return
+    if not os.path.isdir(root):
+        return
+    for path, _folders, _files in os.walk(root, topdown=False):
+        try:
+            os.rmdir(path)
+        except OSError:  # not empty: a file another run wrote meanwhile stays with its folder
+            continue
 
 
 def local_path(name: str) -> str:

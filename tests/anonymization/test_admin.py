@@ -109,12 +109,14 @@ def _policy_post(**overrides) -> dict:
         "name": "Customers yearly", "source": "customers", "columns": ["age", "gender", "balance"],
         "sensitive_column": "", "l_diversity": "", "t_closeness": "", "k": "5", "suppression_limit": "0.02",
         "metric": "loss", "enabled": "on",
-        "quasi_identifiers-TOTAL_FORMS": "2", "quasi_identifiers-INITIAL_FORMS": "0",
+        "quasi_identifiers-TOTAL_FORMS": "3", "quasi_identifiers-INITIAL_FORMS": "0",
         "quasi_identifiers-MIN_NUM_FORMS": "0", "quasi_identifiers-MAX_NUM_FORMS": "1000",
         "quasi_identifiers-0-column": "age", "quasi_identifiers-0-builder": "intervals",
         "quasi_identifiers-0-params": '{"widths": [10, 20]}', "quasi_identifiers-0-arx_csv": "",
         "quasi_identifiers-1-column": "gender", "quasi_identifiers-1-builder": "arx",
         "quasi_identifiers-1-params": "{}", "quasi_identifiers-1-arx_csv": "",
+        "quasi_identifiers-2-column": "balance", "quasi_identifiers-2-builder": "intervals",
+        "quasi_identifiers-2-params": '{"bin": 100, "widths": [1000]}', "quasi_identifiers-2-arx_csv": "",
     }
     data.update(overrides)
     return data
@@ -141,8 +143,10 @@ def test_it_adds_a_policy_with_an_uploaded_hierarchy_and_schedules_it(client, ad
      "Give l or t for the sensitive column balance."),
     ({"sensitive_column": "gender", "l_diversity": "2", "quasi_identifiers-1-arx_csv": "F;*\n"},
      "The sensitive column gender cannot also be a quasi-identifier."),
-    ({"columns": ["age", "gender"], "quasi_identifiers-1-arx_csv": "F;*\n", "quasi_identifiers-0-column": "balance"},
-     "Quasi-identifier(s) balance must be released columns."),
+    ({"columns": ["age", "gender"], "quasi_identifiers-1-arx_csv": "F;*\n", "quasi_identifiers-0-column": "balance",
+      "quasi_identifiers-TOTAL_FORMS": "2"}, "Quasi-identifier(s) balance must be released columns."),
+    ({"quasi_identifiers-1-arx_csv": "F;*\n", "quasi_identifiers-TOTAL_FORMS": "2"},
+     "The column balance must be generalized: give it a hierarchy or do not release it."),
     ({"k": "1", "quasi_identifiers-1-arx_csv": "F;*\n"}, "k must be a whole number of at least 2."),
 ])
 def test_it_refuses_a_broken_policy_with_a_clear_message(client, admin_user, overrides, message):

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from anonymization.exceptions import ReleaseBusy
 from anonymization.models import QuasiIdentifier, Release, ReleasePolicy
-from anonymization.release import run, service, write
+from anonymization.release import run, service, verify, write
 from transactions.demo import population_generate as populate
 
 AS_OF = datetime.date(2025, 3, 31)
@@ -230,3 +230,53 @@ def test_it_reports_a_failed_release_from_the_command_line(population, nightly):
         call_command("run_release", "Nightly transactions", "--as-of", "2025-03-31", "--no-progress", stdout=out)
     release = Release.objects.get(policy=nightly)
     assert out.getvalue() == f"release={release.pk} status=failed\n"
+
+
+# --- a file that is safe to combine -------------------------------------------------------------------
+
+LABEL = "=cmd|' /C calc'!A0"
+
+
+def _temporary_folders() -> list[str]:
+    root = Path(default_storage.path("releases"))
+    return [str(path) for path in root.rglob(".tmp-*")] if root.exists() else []
+
+
+def test_it_publishes_rows_in_a_secret_order_not_ledger_order(population, nightly, monkeypatch):
+    kept = {}
+    original = run.verify_written
+
+    def spy(**kwargs):
+        kept["positions"] = kwargs["positions"]
+        return original(**kwargs)
+
+    monkeypatch.setattr(run, "verify_written", spy)
+    release = _run(nightly)
+    assert release.status == Release.Status.PUBLISHED, release.error
+    positions = kept["positions"]
+    assert len(positions) == release.rows_out == len(write.read_csv(release.artifacts.get(kind="csv").name))
+    assert abs(verify.rank_correlation(positions)) < verify.ORDER_BOUND
+    assert verify.ledger_neighbours(positions) <= verify.MAX_LEDGER_NEIGHBOURS
+    assert "kind" in release.levels and "card_network" not in release.levels
+
+
+def test_it_never_publishes_a_hierarchy_label_as_a_live_formula(population, nightly, monkeypatch):
+    _with_extra_column(monkeypatch, "kind", LABEL)
+    release = _run(nightly)
+    assert release.status == Release.Status.PUBLISHED, release.error
+    with default_storage.open(release.artifacts.get(kind="csv").name, "rb") as handle:
+        rows = handle.read().decode().splitlines()
+    assert rows[0].split(",")[-1] == "kind"
+    assert all(row.endswith(f",'{LABEL}") for row in rows[1:])
+    assert set(write.read_parquet(release.artifacts.get(kind="parquet").name)["kind"]) == {LABEL}
+
+
+def test_it_leaves_no_temporary_folder_after_publishing_or_failing(population, nightly, monkeypatch):
+    original = write.write_data
+    _with_extra_column(monkeypatch, "email", "x")
+    failed = _run(nightly, as_of=AS_OF - datetime.timedelta(days=1))
+    assert failed.status == Release.Status.FAILED
+    assert _temporary_folders() == []
+    monkeypatch.setattr(write, "write_data", original)
+    assert _run(nightly).status == Release.Status.PUBLISHED
+    assert _temporary_folders() == []

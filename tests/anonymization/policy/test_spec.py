@@ -13,8 +13,10 @@ from anonymization.models import ReleasePolicy
 from anonymization.policy.spec import PolicySpec, QuasiIdentifierSpec
 
 AGE = QuasiIdentifierSpec(column="age", builder="intervals", params={"widths": [10, 20]})
+GENDER = QuasiIdentifierSpec(column="gender", builder="categories", params={"levels": [{"*": "*"}]})
+BALANCE = QuasiIdentifierSpec(column="balance", builder="intervals", params={"bin": 100, "widths": [1000]})
 VALID = PolicySpec(name="Customers", source="customers", columns=("age", "gender", "balance"),
-                   quasi_identifiers=(AGE,), k=5, suppression_limit=0.02, metric="loss")
+                   quasi_identifiers=(AGE, GENDER, BALANCE), k=5, suppression_limit=0.02, metric="loss")
 
 
 def _with(**changes) -> PolicySpec:
@@ -52,7 +54,7 @@ def test_it_words_each_policy_rule_once(changes, field, message):
 @pytest.mark.parametrize(("qis", "message"), [
     ((), "Give at least one quasi-identifier with a hierarchy."),
     ((QuasiIdentifierSpec("postal_code", "mask", {"keep": [2]}),), "Quasi-identifier(s) postal_code must be released columns."),
-    ((AGE, AGE), "Each quasi-identifier can have only one hierarchy."),
+    ((AGE, AGE, GENDER, BALANCE), "Each quasi-identifier can have only one hierarchy."),
 ])
 def test_it_checks_the_quasi_identifiers(qis, message):
     with pytest.raises(PolicyInvalid, match=rf"^{message.replace('(', '[(]').replace(')', '[)]')}$"):
@@ -64,7 +66,7 @@ def test_it_refuses_a_sensitive_quasi_identifier_and_a_bad_hierarchy():
         _with(sensitive_column="age", l_diversity=2).validate()
     broken = QuasiIdentifierSpec("age", "intervals", {"widths": [10, 15]})
     with pytest.raises(HierarchyInvalid, match=r"^Hierarchy of age: width 15 must be a larger multiple of 10"):
-        _with(quasi_identifiers=(broken,)).validate()
+        _with(quasi_identifiers=(broken, GENDER, BALANCE)).validate()
 
 
 def test_it_round_trips_through_json_with_the_snapshot_keys_releases_have_always_recorded():
@@ -72,8 +74,8 @@ def test_it_round_trips_through_json_with_the_snapshot_keys_releases_have_always
     data = spec.to_json()
     assert list(data) == ["id", "name", "source", "columns", "quasi_identifiers", "sensitive_column", "l_diversity",
                           "t_closeness", "k", "suppression_limit", "metric"]
-    assert data["quasi_identifiers"] == [{"column": "age", "builder": "intervals", "params": {"widths": [10, 20]},
-                                          "arx_csv": ""}]
+    assert data["quasi_identifiers"][0] == {"column": "age", "builder": "intervals", "params": {"widths": [10, 20]},
+                                            "arx_csv": ""}
     assert PolicySpec.from_json(data) == spec
 
 
@@ -99,8 +101,9 @@ def test_it_reads_a_saved_policy_with_its_hierarchies(db):
     nightly = ReleasePolicy.objects.get(name="Nightly transactions")
     spec = PolicySpec.from_model(nightly)
     assert (spec.id, spec.k, spec.columns[0]) == (nightly.pk, 5, "age")
-    assert spec.qi_columns == ["age", "gender", "postal_code", "card_network", "card_number", "transaction_date",
-                               "amount", "balance_after"]
+    assert spec.qi_columns == ["age", "gender", "postal_code", "card_number", "transaction_date", "amount",
+                               "balance_after", "kind"]
+    assert "card_network" not in spec.columns
     spec.validate()
 
 
@@ -122,3 +125,81 @@ def test_it_shows_exactly_one_message_when_the_admin_posts_k_1(client, admin_use
     assert page.count("k must be a whole number of at least 2.") == 1
     assert "greater than or equal to 2" not in page
     assert "policy_k_at_least_2" not in page
+
+
+# --- column roles and rows that must not link --------------------------------------------------------
+
+KIND = QuasiIdentifierSpec(column="kind", builder="categories", params={"levels": [{"*": "*"}]})
+AMOUNT = QuasiIdentifierSpec(column="amount", builder="intervals", params={"bin": 10, "widths": [50]})
+BALANCE_AFTER = QuasiIdentifierSpec(column="balance_after", builder="intervals", params={"bin": 100, "widths": [1000]})
+LEDGER = PolicySpec(name="Ledger", source="transactions", columns=("age", "amount", "balance_after", "kind"),
+                    quasi_identifiers=(AGE, AMOUNT, BALANCE_AFTER), k=5, suppression_limit=0.02, metric="loss")
+
+
+def test_it_refuses_a_column_that_must_be_generalized_without_a_hierarchy():
+    with pytest.raises(PolicyInvalid) as caught:
+        _with(quasi_identifiers=(AGE, GENDER)).validate()
+    assert str(caught.value) == "The column balance must be generalized: give it a hierarchy or do not release it."
+    postal = dataclasses.replace(LEDGER, columns=(*LEDGER.columns, "postal_code"))
+    with pytest.raises(PolicyInvalid, match=r"^The column postal_code must be generalized: give it a hierarchy"):
+        postal.validate()
+
+
+def test_it_forms_classes_over_a_descriptive_column_released_without_a_hierarchy():
+    LEDGER.validate()
+    assert [qi.column for qi in LEDGER.class_hierarchies] == ["age", "amount", "balance_after", "kind"]
+    assert LEDGER.class_hierarchies[-1] == KIND
+    assert LEDGER.qi_columns == ["age", "amount", "balance_after"]
+    given = dataclasses.replace(LEDGER, quasi_identifiers=(AGE, AMOUNT, BALANCE_AFTER, KIND))
+    assert given.class_hierarchies == given.quasi_identifiers
+
+
+def test_it_lets_only_a_descriptive_column_be_released_outside_the_classes():
+    sensitive_kind = dataclasses.replace(LEDGER, sensitive_column="kind", l_diversity=2)
+    sensitive_kind.validate()
+    assert "kind" not in [qi.column for qi in sensitive_kind.class_hierarchies]
+    with pytest.raises(PolicyInvalid) as caught:
+        _with(quasi_identifiers=(AGE, GENDER), sensitive_column="balance", l_diversity=2).validate()
+    assert (caught.value.field, str(caught.value)) == (
+        "sensitive_column", "The sensitive column balance must be generalized, so it cannot be released outside the "
+                            "classes; only a descriptive column (kind, channel) can be sensitive.")
+
+
+def test_it_refuses_a_hierarchy_level_that_repeats_a_released_column():
+    card = QuasiIdentifierSpec(column="card_number", builder="card", params={"prefix_lengths": [4]})
+    network = QuasiIdentifierSpec(column="card_network", builder="categories", params={"levels": [{"*": "*"}]})
+    both = dataclasses.replace(LEDGER, columns=(*LEDGER.columns, "card_network", "card_number"),
+                               quasi_identifiers=(*LEDGER.quasi_identifiers, network, card))
+    with pytest.raises(PolicyInvalid) as caught:
+        both.validate()
+    assert str(caught.value) == ("The card hierarchy of card_number has a level that repeats the column card_network; "
+                                 "release only one of them.")
+    dataclasses.replace(both, columns=LEDGER.columns + ("card_number",),
+                        quasi_identifiers=(*LEDGER.quasi_identifiers, card)).validate()
+
+
+@pytest.mark.parametrize(("amount", "balance", "valid"), [
+    ({"bin": 1, "widths": [10]}, {"bin": 1, "widths": [10]}, False),
+    ({"bin": 5, "widths": [10]}, {"bin": 1, "widths": [10]}, False),
+    ({"bin": 10, "widths": [50]}, {"bin": 1, "widths": [10]}, True),
+    ({"bin": 1, "widths": [10]}, {"bin": 100, "widths": [1000]}, True),
+])
+def test_it_releases_balance_after_with_amount_only_when_one_is_in_bands(amount, balance, valid):
+    spec = dataclasses.replace(LEDGER, quasi_identifiers=(
+        AGE, QuasiIdentifierSpec("amount", "intervals", amount), QuasiIdentifierSpec("balance_after", "intervals",
+                                                                                    balance)))
+    if valid:
+        spec.validate()
+        return
+    with pytest.raises(PolicyInvalid) as caught:
+        spec.validate()
+    assert str(caught.value) == ("balance_after and amount together chain a customer's rows (previous balance + "
+                                 "amount = next balance): cut at least one of them into bands of at least 10 "
+                                 "(intervals with bin >= 10).")
+
+
+def test_it_counts_exact_amounts_from_a_category_hierarchy_as_exact():
+    exact = QuasiIdentifierSpec("amount", "categories", {"levels": [{"*": "*"}]})
+    fine_balance = QuasiIdentifierSpec("balance_after", "intervals", {"bin": 1, "widths": [10]})
+    with pytest.raises(PolicyInvalid, match=r"^balance_after and amount together chain a customer's rows"):
+        dataclasses.replace(LEDGER, quasi_identifiers=(AGE, exact, fine_balance)).validate()

@@ -45,3 +45,7 @@ class BrokerUnavailable(ReleaseError):
 
 class ReleaseOutOfOrder(ReleaseNotRunnable):
     """The as-of date is on or before the policy's last published release, or its day is not over."""
+
+
+class IncrementsIncompatible(ReleaseError):
+    """The increments of a period cannot be joined into one file (their columns differ)."""

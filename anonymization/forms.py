@@ -38,11 +38,11 @@ class IncrementPeriodForm(forms.Form):
         super().__init__({"start": query.get("from"), "end": query.get("to")})
 
     def clean(self) -> dict:
-        cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
+        super().clean()
+        start, end = self.cleaned_data.get("start"), self.cleaned_data.get("end")
         if start and end and start > end:
             raise ValidationError(f"The period starts ({start:%Y-%m-%d}) after it ends ({end:%Y-%m-%d}).")
-        return cleaned
+        return self.cleaned_data
 
     def message(self) -> str:
         """Return every error in one sentence list (for a 400 response)."""

@@ -13,13 +13,14 @@ from django.http import (
     HttpResponseBadRequest,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 
 from . import selectors
 from .exceptions import IncrementsIncompatible
 from .forms import IncrementPeriodForm
-from .models import ReleasePolicy
+from .models import Artifact, ReleasePolicy
 from .release.period import check_one_header, concatenated_csv
 from .release.write import CONTENT_TYPES
 
@@ -51,7 +52,7 @@ def _bad_request(message: str) -> HttpResponse:
 
 @require_GET
 @login_required
-def download_period(request: HttpRequest, policy_id: int) -> HttpResponse:
+def download_period(request: HttpRequest, policy_id: int) -> HttpResponseBase:
     """Stream one CSV of the policy's increments published as of `from`..`to` (ISO dates, both included)."""
     _require_download_permission(request)
     policy = get_object_or_404(ReleasePolicy, pk=policy_id)
@@ -66,7 +67,7 @@ def download_period(request: HttpRequest, policy_id: int) -> HttpResponse:
         header = check_one_header(artifacts)  # before the response starts: a mismatch is a 400, not a cut file
     except IncrementsIncompatible as exc:
         return _bad_request(str(exc))
-    response = StreamingHttpResponse(concatenated_csv(artifacts, header), content_type=CONTENT_TYPES["csv"])
+    response = StreamingHttpResponse(concatenated_csv(artifacts, header), content_type=CONTENT_TYPES[Artifact.Kind.CSV])
     filename = f"releases-{policy.pk}-{start:%Y-%m-%d}-{end:%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"

@@ -202,3 +202,12 @@ def test_it_takes_a_failed_night_into_the_next_window(population, nightly, seen)
     third = _run(nightly, NIGHT_3)
     assert third.window_start == NIGHT_2  # the failed night's entries are in this increment
     assert seen[NIGHT_3]["in"] == (_ledger_until(NIGHT_3) - _ledger_until(NIGHT_1)) | seen[NIGHT_1]["held"]
+
+
+def test_it_refuses_an_earlier_date_from_the_command_line(population, nightly):
+    from django.core.management import CommandError, call_command
+
+    _run(nightly, NIGHT_2)
+    with pytest.raises(CommandError, match="was last published as of 2025-03-31; a release as of 2025-03-30"):
+        call_command("run_release", "Nightly transactions", "--as-of", "2025-03-30", "--no-progress")
+    assert not Release.objects.filter(as_of=NIGHT_1).exists()

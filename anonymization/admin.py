@@ -19,6 +19,7 @@ from .models import Artifact, QuasiIdentifier, Release, ReleasePolicy
 from .policy.spec import PolicySpec
 from .release import service
 from .release.report import release_summary, report_charts
+from .selectors import published_period
 
 
 class QuasiIdentifierInline(admin.TabularInline):
@@ -43,7 +44,7 @@ def _enqueue_message(release: Release) -> tuple[int, str]:
 class ReleasePolicyAdmin(HostileInputMixin, admin.ModelAdmin):
     form = ReleasePolicyForm
     inlines = [QuasiIdentifierInline]
-    list_display = ["name", "source", "k", "suppression_limit", "metric", "enabled", "schedule"]
+    list_display = ["name", "source", "k", "suppression_limit", "metric", "enabled", "schedule", "increments"]
     list_filter = ["enabled", "source"]
     search_fields = ["name"]
     actions = ["run_release_now", "enable_policies", "disable_policies"]
@@ -55,6 +56,16 @@ class ReleasePolicyAdmin(HostileInputMixin, admin.ModelAdmin):
             return "-"
         url = reverse("admin:django_celery_beat_periodictask_change", args=[task.pk])
         return format_html('<a href="{}">{}</a>', url, "on" if task.enabled else "off")
+
+    @admin.display(description="Published increments")
+    def increments(self, policy: ReleasePolicy) -> str:
+        """Link one CSV of every published increment; other periods take ?from=&to= on the same URL."""
+        period = published_period(policy_id=policy.pk)
+        if period is None:
+            return "-"
+        url = reverse("releases:download_period", args=[policy.pk])
+        return format_html('<a href="{}?from={}&amp;to={}">CSV {} to {}</a>', url, period[0], period[1],
+                           period[0], period[1])
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:  # type: ignore[no-untyped-def]
         super().save_related(request, form, formsets, change)
@@ -106,7 +117,8 @@ class ArtifactInline(admin.TabularInline):
 
 @admin.register(Release)
 class ReleaseAdmin(HostileInputMixin, admin.ModelAdmin):
-    list_display = ["__str__", "status", "progress_bar", "rows_out", "suppressed_rows", "created_at", "report"]
+    list_display = ["__str__", "status", "progress_bar", "window", "policy_version", "rows_out", "held_rows",
+                    "suppressed_rows", "created_at", "report"]
     list_filter = ["status", "policy"]
     list_select_related = ["policy"]
     inlines = [ArtifactInline]
@@ -120,6 +132,11 @@ class ReleaseAdmin(HostileInputMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # releases are the audit trail of what was published
+
+    @admin.display(description="Window")
+    def window(self, release: Release) -> str:
+        start = f"{release.window_start:%Y-%m-%d}" if release.window_start else "all history"
+        return f"{start} to {release.as_of:%Y-%m-%d}"
 
     @admin.display(description="Progress")
     def progress_bar(self, release: Release) -> str:

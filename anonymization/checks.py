@@ -10,7 +10,7 @@ from django.core.checks import CheckMessage, Error, register
 
 @register()
 def release_settings_check(app_configs: object = None, **kwargs: object) -> list[CheckMessage]:
-    """Require a broker unless tasks run eagerly, a sane stale timeout, and unpublished media."""
+    """Require a broker unless tasks run eagerly, sane stale and hold-back limits, and unpublished media."""
     problems: list[CheckMessage] = []
     if not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False) and not getattr(settings, "CELERY_BROKER_URL", ""):
         problems.append(Error("CELERY_BROKER_URL is empty, so nightly releases can never be queued.",
@@ -19,6 +19,10 @@ def release_settings_check(app_configs: object = None, **kwargs: object) -> list
     if isinstance(stale, bool) or not isinstance(stale, int) or stale < 0:
         problems.append(Error(f"ANONYMIZATION_STALE_SECONDS must be a whole number of seconds >= 0, not {stale!r}.",
                               id="anonymization.E002"))
+    hold = settings.ANONYMIZATION_MAX_HOLD_DAYS
+    if isinstance(hold, bool) or not isinstance(hold, int) or hold < 0:
+        problems.append(Error(f"ANONYMIZATION_MAX_HOLD_DAYS must be a whole number of days >= 0, not {hold!r}.",
+                              id="anonymization.E004"))
     media = Path(settings.MEDIA_ROOT).resolve()
     public = [Path(p).resolve() for p in [settings.STATIC_ROOT, *getattr(settings, "STATICFILES_DIRS", [])] if p]
     if any(media == folder or folder in media.parents for folder in public):

@@ -41,3 +41,11 @@ class ReleaseNotRunnable(ReleaseError):
 
 class BrokerUnavailable(ReleaseError):
     """The task queue (Celery broker) could not be reached."""
+
+
+class ReleaseOutOfOrder(ReleaseNotRunnable):
+    """The as-of date is on or before the policy's last published release, or its day is not over."""
+
+
+class IncrementsIncompatible(ReleaseError):
+    """The increments of a period cannot be joined into one file (their columns differ)."""

@@ -24,6 +24,31 @@ def _column_choices() -> list[tuple[str, str]]:
     return [(name, f"{name}: {column.label}") for name, column in ALL_COLUMNS.items()]
 
 
+class IncrementPeriodForm(forms.Form):
+    """The period of a policy's increments to download: as-of dates `from` and `to`, both included."""
+
+    start = forms.DateField(input_formats=["%Y-%m-%d"], error_messages={
+        "required": "Give the first as-of date as from=YYYY-MM-DD.",
+        "invalid": "from must be a date like 2025-03-31."})
+    end = forms.DateField(input_formats=["%Y-%m-%d"], error_messages={
+        "required": "Give the last as-of date as to=YYYY-MM-DD.",
+        "invalid": "to must be a date like 2025-03-31."})
+
+    def __init__(self, query: dict) -> None:
+        super().__init__({"start": query.get("from"), "end": query.get("to")})
+
+    def clean(self) -> dict:
+        super().clean()
+        start, end = self.cleaned_data.get("start"), self.cleaned_data.get("end")
+        if start and end and start > end:
+            raise ValidationError(f"The period starts ({start:%Y-%m-%d}) after it ends ({end:%Y-%m-%d}).")
+        return self.cleaned_data
+
+    def message(self) -> str:
+        """Return every error in one sentence list (for a 400 response)."""
+        return " ".join(str(error) for errors in self.errors.values() for error in errors)
+
+
 class ReleasePolicyForm(forms.ModelForm):
     columns = forms.MultipleChoiceField(
         choices=_column_choices, widget=forms.CheckboxSelectMultiple,

@@ -100,6 +100,10 @@ class Release(models.Model):
     as_of = models.DateField("as of")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     policy_snapshot = models.JSONField(default=dict, editable=False)
+    # The increment: entries whose local day is in [window_start, as_of]; no start = all history.
+    # Set at each claim from the policy's last published release (release/increments.py).
+    window_start = models.DateField("window from", null=True, blank=True)
+    policy_version = models.CharField(max_length=16, blank=True, help_text="Fingerprint of the policy as run.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -113,6 +117,9 @@ class Release(models.Model):
     rows_in = models.PositiveIntegerField(null=True, blank=True)
     rows_out = models.PositiveIntegerField(null=True, blank=True)
     suppressed_rows = models.PositiveIntegerField(null=True, blank=True)
+    held_rows = models.PositiveIntegerField("held back", null=True, blank=True,
+                                            help_text="Entries held back to a later night's release.")
+    carried_rows = models.PositiveIntegerField("taken in from earlier nights", null=True, blank=True)
     levels = models.JSONField(default=dict, blank=True)
     information_loss = models.FloatField(null=True, blank=True)
     class_stats = models.JSONField(default=dict, blank=True)
@@ -139,6 +146,26 @@ class Release(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in {self.Status.RUNNING, self.Status.VERIFYING}
+
+
+class HeldEntry(models.Model):
+    """A ledger entry a policy's increment could not release safely yet; the next release takes it in again.
+
+    The set of a policy changes only when a release is published, in the same transaction, so a
+    release that fails or whose worker dies neither loses nor duplicates held entries.
+    """
+
+    policy = models.ForeignKey(ReleasePolicy, on_delete=models.CASCADE, related_name="held_entries")
+    entry_id = models.BigIntegerField()
+    first_held_on = models.DateField(help_text="As-of date of the release that first held the entry back.")
+
+    class Meta:
+        ordering = ["policy", "entry_id"]
+        verbose_name_plural = "held entries"
+        constraints = [models.UniqueConstraint(fields=["policy", "entry_id"], name="held_entry_once_per_policy")]
+
+    def __str__(self) -> str:
+        return f"entry {self.entry_id} held for {self.policy_id} since {self.first_held_on:%Y-%m-%d}"
 
 
 class Artifact(models.Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 
 from django.db.models import QuerySet
@@ -42,6 +43,22 @@ def identifiers_in_database() -> Identifiers:
 def release_list() -> QuerySet[Release]:
     """Return releases with their policy, newest first."""
     return Release.objects.select_related("policy").order_by("-as_of", "-pk")
+
+
+def increment_csvs(*, policy_id: int, start: datetime.date, end: datetime.date) -> list[Artifact]:
+    """Return the CSV files of the policy's published releases as of `start`..`end`, in as-of order."""
+    return list(Artifact.objects.select_related("release")
+                .filter(kind=Artifact.Kind.CSV, release__policy_id=policy_id, release__status=Release.Status.PUBLISHED,
+                        release__as_of__gte=start, release__as_of__lte=end)
+                .order_by("release__as_of"))
+
+
+def published_period(*, policy_id: int) -> tuple[datetime.date, datetime.date] | None:
+    """Return the as-of dates of the policy's first and last published releases, or None."""
+    dates = (Release.objects.filter(policy_id=policy_id, status=Release.Status.PUBLISHED)
+             .order_by("as_of").values_list("as_of", flat=True))
+    first, last = dates.first(), dates.last()
+    return (first, last) if first and last else None
 
 
 def artifact_for_download(*, release_id: int, kind: str) -> Artifact | None:

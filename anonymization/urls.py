@@ -10,4 +10,5 @@ app_name = "releases"
 
 urlpatterns = [
     path("<int:release_id>/files/<str:kind>/", views.download, name="download"),
+    path("policies/<int:policy_id>/increments.csv", views.download_period, name="download_period"),
 ]

@@ -241,6 +241,9 @@ CELERY_BEAT_SCHEDULE = {
 # A running release whose heartbeat is older than this is taken to have lost its worker and may
 # be claimed again. A run beats at every step and at most every 10 s during the search.
 ANONYMIZATION_STALE_SECONDS = env.int("ANONYMIZATION_STALE_SECONDS", default=1800)
+# Entries a night's increment cannot release k-anonymously are held back to later nights while
+# they are younger than this many days (counted from their local day), then suppressed for good.
+ANONYMIZATION_MAX_HOLD_DAYS = env.int("ANONYMIZATION_MAX_HOLD_DAYS", default=7)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

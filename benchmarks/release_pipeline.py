@@ -80,7 +80,8 @@ def run_release() -> None:
         print(f"{step:>12}: {release.timings.get(step, 0):6.2f} s")
     print(f"{'total':>12}: {total:6.2f} s   (target < 60 s)")
     print(f"{'peak RSS':>12}: {peak_mib:6.0f} MiB (target < 1024 MiB)")
-    print(f"rows in {release.rows_in:,}, out {release.rows_out:,}, suppressed {release.suppressed_rows:,}; "
+    print(f"rows in {release.rows_in:,}, out {release.rows_out:,}, held back {release.held_rows or 0:,}, "
+          f"suppressed {release.suppressed_rows:,}; "
           f"levels {release.levels}; loss {release.information_loss:.4f}; classes "
           f"{release.class_stats.get('classes')}; nodes checked {release.nodes_checked}")
 

@@ -54,6 +54,7 @@ class Outcome:
     nodes_checked: int
     search_seconds: float
     engine_version: str
+    kept: np.ndarray  # positions (in the extracted frame) of the released rows, in order
 
 
 @cache
@@ -123,4 +124,4 @@ def anonymize(frame: pd.DataFrame, spec: PolicySpec,
         information_loss=float(result.info_loss), rows_in=int(result.rows_in), suppressed=int(result.suppressed_rows),
         risk={"basis": result.risk.basis, "highest": float(result.risk.max), "average": float(result.risk.average)},
         nodes_checked=int(result.search.nodes_checked), search_seconds=float(result.search.elapsed_s),
-        engine_version=engine_version())
+        engine_version=engine_version(), kept=result.data.index.to_numpy())

@@ -5,7 +5,9 @@ running state whose heartbeat is older than ANONYMIZATION_STALE_SECONDS, i.e. it
 and writes a fresh claim token; every later write is conditional on that token, so a worker that
 lost its claim can never overwrite its successor. Claims of one policy are serialized by locking
 the policy row, so at most one release of a policy runs at a time. The claim records the policy
-as it is run (PolicySpec.to_json()) on the release.
+as it is run (PolicySpec.to_json()) and its version on the release, and the release's window
+(release/increments.py): a release whose as-of date is not after the policy's last published one
+is refused, and nothing changes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from django.utils import timezone
 from ..exceptions import ReleaseBusy, ReleaseNotRunnable
 from ..models import Release, ReleasePolicy
 from ..policy.spec import PolicySpec
+from .increments import check_as_of, policy_version
 from .write import discard_files
 
 logger = logging.getLogger(__name__)
@@ -42,8 +45,9 @@ def _claimable(cutoff: datetime.datetime) -> Q:
 def release_claim(*, release_id: int) -> str:
     """Move the release to running for this worker and return the claim token.
 
-    Raises ReleaseNotRunnable when it is published or missing, ReleaseBusy when a live worker runs
-    it or another release of the same policy.
+    Raises ReleaseNotRunnable when it is published or missing, ReleaseOutOfOrder when its as-of
+    date is not after the policy's last published release, ReleaseBusy when a live worker runs it
+    or another release of the same policy.
     """
     now = timezone.now()
     cutoff = now - datetime.timedelta(seconds=stale_seconds())
@@ -58,11 +62,13 @@ def release_claim(*, release_id: int) -> str:
                  .exclude(pk=release_id).first())
         if other is not None:
             raise ReleaseBusy(f"Release #{other.pk} of policy {policy.name!r} is running; try again later.")
+        window_start = check_as_of(policy=policy, as_of=release.as_of)
+        spec = PolicySpec.from_model(policy).to_json()
         token = uuid.uuid4().hex
         claimed = Release.objects.filter(_claimable(cutoff), pk=release_id).update(
             status=Release.Status.RUNNING, claim_token=token, started_at=now, heartbeat_at=now, finished_at=None,
             attempts=F("attempts") + 1, progress=0, progress_step="claimed", error="",
-            policy_snapshot=PolicySpec.from_model(policy).to_json())
+            policy_snapshot=spec, policy_version=policy_version(spec), window_start=window_start)
     if claimed != 1:
         raise ReleaseBusy(f"Release #{release_id} is being run by another worker; try again later.")
     return token

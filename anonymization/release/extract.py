@@ -5,6 +5,11 @@ Joins and aggregations run in SQL; ledger entries are read through a server-side
 arrays, so a million entries cost tens of megabytes rather than a million model instances. Text
 columns become pandas categoricals. Rows carry their customer in the INDIVIDUAL column (an int
 code, not the database id), which is used to count k over customers and is never written out.
+
+A release reads an increment (release/increments.py): the entries of its window (local days from
+`since` to `as_of`) plus the entries held back from earlier nights (`held_ids`). For transaction
+releases the extraction keeps each row's entry id and local day aside (never in the frame), for
+hold-back; customer releases aggregate the window's entries, with balances as of the as-of date.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db.models import BigIntegerField, Count, Func, Q, Sum
+from django.db.models import BigIntegerField, Count, Func, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Account, Card, Customer
@@ -26,6 +31,9 @@ from transactions.models import LedgerEntry
 from ..policy.catalog import INDIVIDUAL, catalog_for
 
 CHUNK_SIZE = 50_000
+HELD_BATCH = 500  # ids per IN (...) query: well below SQLite's limit on query parameters
+ENTRY = "__entry__"
+ENTRY_DAY = "__entry_day__"
 NO_CARD = "none"
 ProgressCallback = Callable[[int], None]
 
@@ -44,12 +52,30 @@ class EpochSeconds(Func):
 
 
 @dataclass(frozen=True)
+class Scope:
+    """Which entries a release reads: its window [start, end) plus held-back entries by id."""
+
+    end: datetime.datetime
+    start: datetime.datetime | None = None
+    held_ids: tuple[int, ...] = ()
+
+    def window(self) -> Q:
+        """Return the filter of the window's entries (on the posting timestamp)."""
+        return Q(created_at__lt=self.end) & (Q(created_at__gte=self.start) if self.start else Q())
+
+
+@dataclass(frozen=True)
 class Extraction:
-    """The extracted rows: released columns plus the in-memory customer code column."""
+    """The extracted rows: released columns plus the in-memory customer code column.
+
+    `entries` and `entry_days` (transaction sources) are row-aligned and never written out.
+    """
 
     source: str
     as_of: datetime.date
     frame: pd.DataFrame
+    entries: np.ndarray | None = None
+    entry_days: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
@@ -103,20 +129,30 @@ def _pack(name: str, values: tuple) -> np.ndarray:
     return np.fromiter(values, dtype=np.int64, count=len(values))
 
 
-def _entry_arrays(cutoff: datetime.datetime, progress: ProgressCallback) -> dict[str, np.ndarray]:
-    """Stream the entries before the cutoff into one numpy array per field, ordered by entry id."""
-    queryset = LedgerEntry.objects.filter(created_at__lt=cutoff).order_by().values_list(
-        "pk", "account_id", EpochSeconds("created_at"), "kind", "amount_minor", "balance_after_minor", "channel")
+def _entry_querysets(scope: Scope) -> list[QuerySet]:
+    """Return the window's entries, then the held-back entries in batches of ids (outside the window)."""
+    window = scope.window()
+    held = sorted(scope.held_ids)
+    batches = [LedgerEntry.objects.filter(pk__in=held[i:i + HELD_BATCH]).exclude(window)
+               for i in range(0, len(held), HELD_BATCH)]
+    return [LedgerEntry.objects.filter(window), *batches]
+
+
+def _entry_arrays(scope: Scope, progress: ProgressCallback) -> dict[str, np.ndarray]:
+    """Stream the scope's entries into one numpy array per field (with "pk"), ordered by entry id."""
     parts: dict[str, list[np.ndarray]] = {name: [] for name in _ENTRY_FIELDS}
     done = 0
-    for chunk in _batched(queryset.iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE):
-        for name, values in zip(_ENTRY_FIELDS, zip(*chunk, strict=True), strict=True):
-            parts[name].append(_pack(name, values))
-        done += len(chunk)
-        progress(done)
+    for entries in _entry_querysets(scope):
+        queryset = entries.order_by().values_list(
+            "pk", "account_id", EpochSeconds("created_at"), "kind", "amount_minor", "balance_after_minor", "channel")
+        for chunk in _batched(queryset.iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE):
+            for name, values in zip(_ENTRY_FIELDS, zip(*chunk, strict=True), strict=True):
+                parts[name].append(_pack(name, values))
+            done += len(chunk)
+            progress(done)
     arrays = {name: np.concatenate(p) if p else np.array([], dtype=np.int64) for name, p in parts.items()}
     order = np.argsort(arrays["pk"], kind="stable")
-    return {name: array[order] for name, array in arrays.items() if name != "pk"}
+    return {name: array[order] for name, array in arrays.items()}
 
 
 def _local_days(epoch: np.ndarray) -> pd.Series:
@@ -128,9 +164,9 @@ def _entry_codes(arrays: dict[str, np.ndarray], name: str) -> pd.Categorical:
     return pd.Categorical.from_codes(arrays[name], categories=_ENTRY_CATEGORIES[name])
 
 
-def _transactions(as_of: datetime.date, columns: list[str], progress: ProgressCallback) -> pd.DataFrame:
-    """Return one row per ledger entry before the cutoff, joined to its customer and its account's card."""
-    arrays = _entry_arrays(cutoff_for(as_of), progress)
+def _transactions(as_of: datetime.date, columns: list[str], progress: ProgressCallback, scope: Scope) -> pd.DataFrame:
+    """Return one row per ledger entry of the scope, joined to its customer and its account's card."""
+    arrays = _entry_arrays(scope, progress)
     accounts = _cards_by_account()
     account_rows = accounts.index.get_indexer(arrays["account_id"])
     people = _people(as_of)
@@ -149,6 +185,8 @@ def _transactions(as_of: datetime.date, columns: list[str], progress: ProgressCa
     }
     frame = pd.DataFrame({name: makers[name]() for name in columns})
     frame[INDIVIDUAL] = person_rows.astype(np.int32)
+    frame[ENTRY] = arrays["pk"]
+    frame[ENTRY_DAY] = _local_days(arrays["epoch"]).to_numpy().astype("datetime64[D]")
     return frame
 
 
@@ -162,11 +200,13 @@ def _people(as_of: datetime.date) -> pd.DataFrame:
     }, index=pd.Index(np.array(ids, dtype=np.int64), name="customer"))
 
 
-def _customer_totals(cutoff: datetime.datetime) -> pd.DataFrame:
-    """Return per customer with entries before the cutoff: entry count, credits, debits and closing balance."""
-    entries = LedgerEntry.objects.filter(created_at__lt=cutoff).order_by().values("account__customer_id").annotate(
-        n=Count("pk"), credits=Sum("amount_minor", filter=Q(amount_minor__gt=0), default=0),
-        debits=Sum("amount_minor", filter=Q(amount_minor__lt=0), default=0), net=Sum("amount_minor"))
+def _customer_totals(scope: Scope) -> pd.DataFrame:
+    """Return per customer with entries in the window: entry count, credits, debits, and balance at its end."""
+    window = scope.window()
+    entries = LedgerEntry.objects.filter(created_at__lt=scope.end).order_by().values("account__customer_id").annotate(
+        n=Count("pk", filter=window), credits=Sum("amount_minor", filter=window & Q(amount_minor__gt=0), default=0),
+        debits=Sum("amount_minor", filter=window & Q(amount_minor__lt=0), default=0),
+        net=Sum("amount_minor")).filter(n__gt=0)
     opening = dict(Account.objects.order_by().values("customer_id").annotate(total=Sum("opening_balance_minor"))
                    .values_list("customer_id", "total"))
     rows = [(e["account__customer_id"], e["n"], e["credits"], -e["debits"], opening.get(e["account__customer_id"], 0)
@@ -190,9 +230,9 @@ def _first_card_by_customer() -> pd.DataFrame:
                         index=pd.Index(np.array(ids, dtype=np.int64), name="customer"))
 
 
-def _customers(as_of: datetime.date, columns: list[str], progress: ProgressCallback) -> pd.DataFrame:
-    """Return one row per customer with ledger activity before the cutoff, with aggregates."""
-    totals = _customer_totals(cutoff_for(as_of))
+def _customers(as_of: datetime.date, columns: list[str], progress: ProgressCallback, scope: Scope) -> pd.DataFrame:
+    """Return one row per customer with ledger activity in the window, with aggregates."""
+    totals = _customer_totals(scope)
     progress(len(totals))
     people = _people(as_of).join(_first_card_by_customer()).reindex(totals.index)
     for name in ("card_number", "card_network"):
@@ -202,16 +242,23 @@ def _customers(as_of: datetime.date, columns: list[str], progress: ProgressCallb
     return frame
 
 
-_SOURCES: dict[str, Callable[[datetime.date, list[str], ProgressCallback], pd.DataFrame]] = {
+_SOURCES: dict[str, Callable[[datetime.date, list[str], ProgressCallback, Scope], pd.DataFrame]] = {
     "transactions": _transactions, "customers": _customers,
 }
 
 
-def extract(*, source: str, as_of: datetime.date, columns: list[str],
-            progress: ProgressCallback | None = None) -> Extraction:
-    """Extract the source table's `columns` as of the end of `as_of` (bank time zone)."""
+def extract(*, source: str, as_of: datetime.date, columns: list[str], progress: ProgressCallback | None = None,
+            since: datetime.date | None = None, held_ids: tuple[int, ...] = ()) -> Extraction:
+    """Extract the source table's `columns` for the local days `since`..`as_of` (default: all up to `as_of`).
+
+    Transaction sources also read the held-back entries `held_ids`, wherever their day lies.
+    """
     unknown = [name for name in columns if name not in catalog_for(source)]
     if unknown:
         raise ValueError(f"Unknown columns for the {source} source: {', '.join(unknown)}.")
-    frame = _SOURCES[source](as_of, list(columns), progress or (lambda _done: None))
-    return Extraction(source=source, as_of=as_of, frame=frame)
+    scope = Scope(end=cutoff_for(as_of), held_ids=tuple(held_ids),
+                  start=cutoff_for(since - datetime.timedelta(days=1)) if since else None)
+    frame = _SOURCES[source](as_of, list(columns), progress or (lambda _done: None), scope)
+    entries = frame.pop(ENTRY).to_numpy() if ENTRY in frame else None
+    days = frame.pop(ENTRY_DAY).to_numpy() if ENTRY_DAY in frame else None
+    return Extraction(source=source, as_of=as_of, frame=frame, entries=entries, entry_days=days)

@@ -6,6 +6,8 @@ release row and its artifact rows change together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -28,10 +30,17 @@ def publish_files(written: list[write.Written], folder: str) -> list[write.Writt
     return published
 
 
-def record_published(*, release_id: int, token: str, published: list[write.Written], summary: dict) -> None:
-    """Mark the release published and record its artifacts, in one transaction, under the claim."""
+def record_published(*, release_id: int, token: str, published: list[write.Written], summary: dict,
+                     also: Callable[[], None] | None = None) -> None:
+    """Mark the release published and record its artifacts, in one transaction, under the claim.
+
+    `also` runs first in the same transaction (the increment's checks and held entries); if it
+    raises, nothing is recorded.
+    """
     now = timezone.now()
     with transaction.atomic():
+        if also is not None:
+            also()
         updated = Release.objects.filter(pk=release_id, claim_token=token).update(
             status=Release.Status.PUBLISHED, progress=100, progress_step="published", finished_at=now,
             heartbeat_at=now, error="", **summary)

@@ -20,7 +20,7 @@ from .write import FILENAMES, Written
 
 TOP_VALUES = 12
 DISTRIBUTION_COLUMNS = 4
-SUMMARY_FIELDS = ("rows_in", "rows_out", "suppressed_rows", "levels", "information_loss", "class_stats", "risk",
+SUMMARY_FIELDS = ("rows_in", "rows_out", "suppressed_rows", "held_rows", "carried_rows", "levels", "information_loss", "class_stats", "risk",
                   "nodes_checked", "engine_version", "distributions", "timings", "duration_seconds")
 
 
@@ -68,16 +68,24 @@ def metadata(release: Release, spec: PolicySpec, summary: dict, checksums: dict[
          "hierarchy_sha256": checksums[qi.column]} for qi in spec.class_hierarchies]
     return {
         "release": {"id": release.pk, "as_of": release.as_of.isoformat(), "policy": spec.name,
+                    "policy_version": release.policy_version, "window": window_of(release),
                     "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")},
         "policy": policy, "levels": summary["levels"],
         "metrics": {"metric": spec.metric, "information_loss": summary["information_loss"],
                     "nodes_checked": summary["nodes_checked"]},
-        "rows": {"in": summary["rows_in"], "out": summary["rows_out"], "suppressed": summary["suppressed_rows"]},
+        "rows": {"in": summary["rows_in"], "out": summary["rows_out"], "suppressed": summary["suppressed_rows"],
+                 "held_back": summary["held_rows"], "taken_in_from_earlier_nights": summary["carried_rows"]},
         "class_statistics": summary["class_stats"], "risk": summary["risk"],
         "files": [{"name": FILENAMES[item.kind], "kind": item.kind, "size": item.size, "sha256": item.sha256}
                   for item in files],
         "engine": {"name": "flash", "version": summary["engine_version"]},
     }
+
+
+def window_of(release: Release) -> dict[str, str | None]:
+    """Return the local days the release's increment covers ("from" is None for a policy's first release)."""
+    start = release.window_start
+    return {"from": start.isoformat() if start else None, "to": release.as_of.isoformat()}
 
 
 def release_summary(release: Release) -> dict:

@@ -6,6 +6,11 @@ Files are written into the claim's temporary folder and copied to their final na
 verification passed; the release row and its artifact rows then change in one transaction.
 The policy is the one recorded by the claim (a PolicySpec), validated once more before the run
 because a release may be re-run long after its policy was saved.
+
+A run reads its increment: the window the claim recorded plus the entries the policy holds back
+from earlier nights; the rows the engine suppressed are then held back or suppressed for good
+(holdback.py). The new held set is recorded in the publication transaction, after checking that no
+other release of the policy was published meanwhile (increments.py).
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ import numpy as np
 from django.utils import timezone
 
 from ..exceptions import ReleaseNotRunnable, ReleaseUnsatisfiable
-from ..models import Release
+from ..models import Release, ReleasePolicy
 from ..policy.spec import PolicySpec
 from ..selectors import identifiers_in_database
 from . import report, write
 from .anonymize import Outcome, anonymize
 from .extract import Extraction, extract
+from .holdback import Holdback, held_entries, hold_back, max_hold_days, record_held
+from .increments import check_still_next
 from .publish import publish_files, record_published
 from .verify import Verified, verify_written
 
@@ -73,15 +80,34 @@ class _Run:
             raise ReleaseNotRunnable(f"Release #{self.release.pk} was taken over by another worker.")
 
 
-def _extract(run: _Run, spec: PolicySpec) -> Extraction:
+def _extract(run: _Run, spec: PolicySpec, held: dict) -> Extraction:
+    """Extract the release's increment: its window's entries plus the entries held from earlier nights."""
     def tick(rows: int) -> None:
         if run.progress:
             run.progress(5, f"extracting ({rows:,} rows)")
 
-    extraction = extract(source=spec.source, as_of=run.release.as_of, columns=list(spec.columns), progress=tick)
+    release = run.release
+    extraction = extract(source=spec.source, as_of=release.as_of, columns=list(spec.columns), progress=tick,
+                         since=release.window_start, held_ids=tuple(held))
+    if extraction.rows == 0 and release.window_start is None:
+        raise ReleaseUnsatisfiable(f"There is no data to release as of {release.as_of:%Y-%m-%d}.")
     if extraction.rows == 0:
-        raise ReleaseUnsatisfiable(f"There is no data to release as of {run.release.as_of:%Y-%m-%d}.")
+        raise ReleaseUnsatisfiable(f"There are no new entries to release from {release.window_start:%Y-%m-%d} "
+                                   f"to {release.as_of:%Y-%m-%d}; the next release will cover these days.")
     return extraction
+
+
+def _hold_back(run: _Run, extraction: Extraction, outcome: Outcome, held: dict) -> Holdback:
+    """Decide which of the rows the engine suppressed wait for a later night and which are suppressed for good."""
+    return hold_back(entries=extraction.entries, days=extraction.entry_days, kept=outcome.kept,
+                     rows=extraction.rows, as_of=run.release.as_of, max_days=max_hold_days(), previously_held=held)
+
+
+def _record_increment(release: Release, holdback: Holdback) -> None:
+    """Check, with the policy locked, that the window still follows the last published release; keep the held set."""
+    ReleasePolicy.objects.select_for_update().get(pk=release.policy_id)
+    check_still_next(release=release)
+    record_held(policy_id=release.policy_id, held=holdback.held)
 
 
 def _verify(written: list[write.Written], outcome: Outcome, spec: PolicySpec, extraction: Extraction) -> Verified:
@@ -91,10 +117,12 @@ def _verify(written: list[write.Written], outcome: Outcome, spec: PolicySpec, ex
                           ids=identifiers_in_database(), overall_sensitive=overall)
 
 
-def _summary(outcome: Outcome, verified_figures: dict, class_customers: np.ndarray, spec: PolicySpec) -> dict:
+def _summary(outcome: Outcome, verified_figures: dict, class_customers: np.ndarray, spec: PolicySpec,
+             holdback: Holdback) -> dict:
     """Return the release fields recorded at publication (also the data of the report)."""
     return {
-        "rows_in": outcome.rows_in, "rows_out": len(outcome.released), "suppressed_rows": outcome.suppressed,
+        "rows_in": outcome.rows_in, "rows_out": len(outcome.released), "suppressed_rows": holdback.suppressed,
+        "held_rows": len(holdback.held), "carried_rows": holdback.carried,
         "levels": outcome.levels, "information_loss": outcome.information_loss,
         "class_stats": report.class_statistics(class_customers, spec.k, verified_figures, outcome.heights),
         "risk": outcome.risk, "nodes_checked": outcome.nodes_checked, "engine_version": outcome.engine_version,
@@ -120,19 +148,22 @@ def run_stages(*, release_id: int, token: str, progress: Progress | None = None)
     folder = write.folder_of(release)
     write.remove_folder(folder)  # leftovers of a run whose worker died
     run.step(5, "extracting")
-    extraction = _extract(run, spec)
+    held = held_entries(policy_id=release.policy_id)
+    extraction = _extract(run, spec, held)
     run.step(25, "anonymizing")
     outcome = anonymize(extraction.frame, spec, on_check=run.searching)
+    holdback = _hold_back(run, extraction, outcome, held)
     run.step(60, "writing")
     temp = write.temp_folder(folder, token)
     data_files = write.write_data(outcome.released, temp)
     run.step(75, "verifying", status=Release.Status.VERIFYING)
     verified = _verify(data_files, outcome, spec, extraction)
-    summary = _summary(outcome, verified.figures, verified.class_customers, spec)
+    summary = _summary(outcome, verified.figures, verified.class_customers, spec, holdback)
     documents = _write_documents(run, spec, summary, outcome.checksums, data_files, temp)
     run.step(90, "publishing", status=Release.Status.VERIFYING)
     published = publish_files([*data_files, *documents], folder)
     run.step(99, "recording", status=Release.Status.VERIFYING)
     summary.update(timings=run.timings, duration_seconds=round(time.perf_counter() - started, 3))
-    record_published(release_id=release.pk, token=token, published=published, summary=summary)
+    record_published(release_id=release.pk, token=token, published=published, summary=summary,
+                     also=lambda: _record_increment(release, holdback))
     write.remove_folder(temp)

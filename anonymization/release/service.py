@@ -20,6 +20,7 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 from ..exceptions import BrokerUnavailable, ReleaseError
 from ..models import Release, ReleasePolicy
 from .claim import ACTIVE, release_claim, release_fail, release_requeue
+from .increments import check_as_of
 from .run import Progress, run_stages
 
 logger = logging.getLogger(__name__)
@@ -75,8 +76,16 @@ def default_as_of() -> datetime.date:
 
 
 def release_request(*, policy_id: int, as_of: datetime.date) -> tuple[Release, bool]:
-    """Return the release of this policy and date, creating it queued; the second value says if it is new."""
+    """Return the release of this policy and date, creating it queued; the second value says if it is new.
+
+    A published release is returned as it is; otherwise an as-of date on or before the policy's
+    last published release (or today or later) raises ReleaseOutOfOrder and nothing is created.
+    """
     policy = ReleasePolicy.objects.get(pk=policy_id)
+    existing = Release.objects.filter(policy=policy, as_of=as_of, status=Release.Status.PUBLISHED).first()
+    if existing is not None:
+        return existing, False
+    check_as_of(policy=policy, as_of=as_of)
     with transaction.atomic():
         release, created = Release.objects.get_or_create(policy=policy, as_of=as_of)
     return release, created

@@ -24,3 +24,11 @@ def test_it_needs_a_broker_unless_tasks_run_eagerly_and_a_sane_stale_timeout(set
     settings.CELERY_BROKER_URL = ""
     settings.ANONYMIZATION_STALE_SECONDS = -1
     assert _ids() == ["anonymization.E001", "anonymization.E002"]
+
+
+def test_it_refuses_a_negative_or_fractional_hold_back_limit(settings):
+    for bad in (-1, 1.5, True):
+        settings.ANONYMIZATION_MAX_HOLD_DAYS = bad
+        assert _ids() == ["anonymization.E004"]
+    settings.ANONYMIZATION_MAX_HOLD_DAYS = 0
+    assert _ids() == []

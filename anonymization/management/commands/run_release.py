@@ -61,7 +61,11 @@ class Command(BaseCommand):
             bar.set_description(step)
             bar.update(max(percent - bar.n, 0))
 
-        release, _created = service.release_request(policy_id=policy.pk, as_of=as_of)
+        try:
+            release, _created = service.release_request(policy_id=policy.pk, as_of=as_of)
+        except ReleaseError as exc:  # a date the policy has already gone past, or a day not over yet
+            bar.close()
+            raise CommandError(str(exc)) from exc
         try:
             if release.status != Release.Status.PUBLISHED:
                 release = service.release_run(release_id=release.pk, progress=progress)

@@ -80,3 +80,98 @@ def test_it_does_not_serve_release_files_from_a_media_url(client, published, off
     name = published.artifacts.get(kind="csv").name
     assert client.get(f"/media-not-served/{name}").status_code == 404
     assert client.get(f"/media/{name}").status_code == 404
+
+
+# --- a period's increments as one CSV ----------------------------------------------------------------
+
+NIGHTS = [datetime.date(2025, 3, 29), datetime.date(2025, 3, 30), datetime.date(2025, 3, 31)]
+
+
+@pytest.fixture
+def increments(db) -> list[Release]:
+    populate(customers=120, entries=2_400, last_day=NIGHTS[-1], days=20, seed=5)
+    policy = ReleasePolicy.objects.get(name="Nightly transactions")
+    releases = [service.release_run_for_policy(policy_id=policy.pk, as_of=night) for night in NIGHTS]
+    assert all(release.status == Release.Status.PUBLISHED for release in releases), [r.error for r in releases]
+    return releases
+
+
+def _period_url(release: Release, query: str) -> str:
+    return f"{reverse('releases:download_period', args=[release.policy_id])}?{query}"
+
+
+def _csv_bytes(release: Release) -> bytes:
+    with default_storage.open(release.artifacts.get(kind="csv").name, "rb") as handle:
+        return handle.read()
+
+
+def test_it_joins_a_periods_increments_into_one_csv(client, increments, officer):
+    client.force_login(officer)
+    response = client.get(_period_url(increments[0], "from=2025-03-30&to=2025-03-31"))
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="releases-{increments[0].policy_id}-2025-03-30-2025-03-31.csv"')
+    assert response["Cache-Control"] == "private, no-store"
+    second, third = _csv_bytes(increments[1]), _csv_bytes(increments[2])
+    header, rest = second.split(b"\n", 1)
+    assert third.startswith(header + b"\n")
+    assert b"".join(response.streaming_content) == second + third[len(header) + 1:]
+
+
+def test_it_counts_every_row_of_the_period_exactly_once(client, increments, officer):
+    from anonymization.release import write
+
+    client.force_login(officer)
+    body = b"".join(client.get(_period_url(increments[0], "from=2025-01-01&to=2025-12-31")).streaming_content)
+    assert body.count(b"\n") == 1 + sum(release.rows_out for release in increments)
+    assert sum(len(write.read_csv(r.artifacts.get(kind="csv").name)) for r in increments) == body.count(b"\n") - 1
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("", "Give the first as-of date as from=YYYY-MM-DD. Give the last as-of date as to=YYYY-MM-DD."),
+    ("from=2025-03-30&to=31/03/2025", "to must be a date like 2025-03-31."),
+    ("from=2025-02-30&to=2025-03-31", "from must be a date like 2025-03-31."),
+    ("from=2025-03-31&to=2025-03-29", "The period starts (2025-03-31) after it ends (2025-03-29)."),
+    ("from=%00&to=2025-03-31", "from must be a date like 2025-03-31."),
+])
+def test_it_explains_a_bad_period_with_a_400(client, increments, officer, query, message):
+    client.force_login(officer)
+    response = client.get(_period_url(increments[0], query))
+    assert response.status_code == 400
+    assert response.content.decode() == message
+
+
+def test_it_finds_no_increment_outside_the_published_period(client, increments, officer):
+    client.force_login(officer)
+    assert client.get(_period_url(increments[0], "from=2024-01-01&to=2024-12-31")).status_code == 404
+    assert client.get(reverse("releases:download_period", args=[999]) + "?from=2025-03-29&to=2025-03-31"
+                      ).status_code == 404
+
+
+def test_it_refuses_increments_of_different_columns(client, increments, officer):
+    from anonymization.release import write
+
+    last = increments[-1]
+    name = last.artifacts.get(kind="csv").name
+    data = write.read_csv(name).drop(columns=["kind"])  # as if a later version had released fewer columns
+    default_storage.delete(name)
+    with default_storage.open(name, "wb") as handle:
+        handle.write(data.to_csv(index=False, lineterminator="\n").encode())
+    client.force_login(officer)
+    response = client.get(_period_url(last, "from=2025-03-29&to=2025-03-31"))
+    assert response.status_code == 400
+    assert response.content.decode().startswith("The increments of this period have different columns (policy ")
+
+
+def test_it_refuses_the_period_download_to_a_teller_and_anonymous_visitors(client, increments, bob_teller):
+    url = _period_url(increments[0], "from=2025-03-29&to=2025-03-31")
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    client.force_login(bob_teller)
+    assert client.get(url).status_code == 403
+
+
+def test_it_links_the_period_download_from_the_policy_admin(increments, admin_client_):
+    response = admin_client_.get(reverse("admin:anonymization_releasepolicy_changelist"))
+    url = reverse("releases:download_period", args=[increments[0].policy_id])
+    assert f'href="{url}?from=2025-03-29&amp;to=2025-03-31"' in response.content.decode()

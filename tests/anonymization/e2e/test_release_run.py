@@ -62,8 +62,8 @@ def test_it_publishes_a_verified_release_of_the_default_policy(population, night
     release = _run(nightly)
     assert release.status == Release.Status.PUBLISHED, release.error
     assert release.rows_in == 1_500
-    assert release.rows_out + release.suppressed_rows == 1_500
-    assert release.suppressed_rows <= 30
+    assert release.rows_out + release.held_rows + release.suppressed_rows == 1_500
+    assert release.held_rows + release.suppressed_rows <= 30
     assert release.class_stats["smallest"] >= 5
     assert set(release.levels) == {qi.column for qi in nightly.quasi_identifiers.all()}
     assert set(release.artifacts.values_list("kind", flat=True)) == {"csv", "parquet", "metadata", "report"}
@@ -84,7 +84,10 @@ def test_it_records_the_sha256_of_every_file_in_the_metadata(population, nightly
     assert metadata["policy"]["k"] == 5
     assert metadata["levels"] == release.levels
     assert all(len(qi["hierarchy_sha256"]) == 64 for qi in metadata["policy"]["quasi_identifiers"])
-    assert metadata["rows"] == {"in": 1_500, "out": release.rows_out, "suppressed": release.suppressed_rows}
+    assert metadata["rows"] == {"in": 1_500, "out": release.rows_out, "suppressed": release.suppressed_rows,
+                                "held_back": release.held_rows, "taken_in_from_earlier_nights": 0}
+    assert metadata["release"]["window"] == {"from": None, "to": "2025-03-31"}
+    assert metadata["release"]["policy_version"] == release.policy_version != ""
 
 
 def test_it_fails_clearly_when_k_exceeds_the_customers(population, nightly):

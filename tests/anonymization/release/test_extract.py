@@ -51,3 +51,45 @@ def test_it_extracts_customer_aggregates(db):
     columns = ["age", "card_network", "transactions", "deposits_total", "withdrawals_total", "balance"]
     frame = extract(source="customers", as_of=datetime.date(2025, 3, 31), columns=columns).frame
     assert frame[columns].iloc[0].tolist() == [45, "none", 2, 500.0, 200.0, 300.0]
+
+
+def _account(first_name: str) -> Account:
+    person = Customer.objects.create(first_name=first_name, last_name="Window", birth_date=datetime.date(1985, 6, 1),
+                                     gender="F", postal_code="1012 AB", city="Amsterdam")
+    return account_open(customer=person, rng=random.Random(3))
+
+
+def test_it_extracts_the_window_by_local_day_plus_held_entries(db):
+    account = _account("Wim")
+    days = [datetime.datetime(2025, 3, d, 0, 15, tzinfo=AMSTERDAM) for d in (28, 29, 30, 31)]
+    for n, at in enumerate(days):
+        _entry(account, at, 100 + n, 100 + n)
+    ids = list(LedgerEntry.objects.order_by("created_at").values_list("pk", flat=True))
+    extraction = extract(source="transactions", as_of=datetime.date(2025, 3, 31), columns=["amount"],
+                         since=datetime.date(2025, 3, 30), held_ids=(ids[0],))
+    assert extraction.entries.tolist() == [ids[0], ids[2], ids[3]]  # 00:15 local is still the day, not the one before
+    assert extraction.entry_days.astype("datetime64[D]").astype(str).tolist() == [
+        "2025-03-28", "2025-03-30", "2025-03-31"]
+    assert extraction.frame["amount"].tolist() == [1.0, 1.02, 1.03]
+    assert list(extraction.frame.columns) == ["amount", INDIVIDUAL]
+
+
+def test_it_reads_a_held_entry_once_even_when_it_lies_in_the_window(db):
+    account = _account("Olga")
+    _entry(account, datetime.datetime(2025, 3, 31, 9, tzinfo=AMSTERDAM), 100, 100)
+    entry = LedgerEntry.objects.get()
+    extraction = extract(source="transactions", as_of=datetime.date(2025, 3, 31), columns=["amount"],
+                         since=datetime.date(2025, 3, 31), held_ids=(entry.pk,))
+    assert extraction.entries.tolist() == [entry.pk]
+
+
+def test_it_aggregates_customers_over_the_window_with_the_balance_at_its_end(db):
+    account = _account("Cor")
+    quiet = _account("Quiet")
+    _entry(account, datetime.datetime(2025, 3, 1, 12, tzinfo=AMSTERDAM), 50_000, 50_000)
+    _entry(account, datetime.datetime(2025, 3, 31, 12, tzinfo=AMSTERDAM), -20_000, 30_000, kind="withdrawal")
+    _entry(quiet, datetime.datetime(2025, 3, 2, 12, tzinfo=AMSTERDAM), 7_000, 7_000)
+    columns = ["transactions", "deposits_total", "withdrawals_total", "balance"]
+    frame = extract(source="customers", as_of=datetime.date(2025, 3, 31), columns=columns,
+                    since=datetime.date(2025, 3, 31)).frame
+    assert frame[columns].values.tolist() == [[1, 0.0, 200.0, 300.0]]  # the quiet customer has nothing new

@@ -226,7 +226,7 @@ def population_generate(
     cards = _issue_cards(rng, accounts)
     ledger = _Ledger(rng, seed, accounts, terminals, POPULATION)
     ledger.open_all()
-    _simulate_entries(ledger, rng, _event_times(rng, entries - len(accounts), first_day, days), entries)
+    _simulate_entries(ledger, rng, first_day, days, entries - len(accounts))
     _write(people, accounts, cards, terminals, ledger.entries, copy=copy)
     return Population(customers=customers, accounts=len(accounts), entries=len(ledger.entries), last_day=last_day)
 
@@ -501,11 +501,11 @@ def _transfer(ledger: _Ledger, rng: random.Random, source: int, at: datetime.dat
     return ledger.transfer(source, rng.choice(ledger.checking), 5_000, at)
 
 
-def _operate(ledger: _Ledger, rng: random.Random, actor: int, at: datetime.datetime, transfers: bool = True) -> None:
+def _operate(ledger: _Ledger, rng: random.Random, actor: int, at: datetime.datetime) -> None:
     """Run one operation of `actor`; one that cannot go through becomes a deposit, so the count holds."""
     roll = rng.random()
     done = (roll < WITHDRAWAL_SHARE and ledger.withdraw(actor, at)) or (
-        transfers and roll >= WITHDRAWAL_SHARE + DEPOSIT_SHARE and _transfer(ledger, rng, actor, at)
+        roll >= WITHDRAWAL_SHARE + DEPOSIT_SHARE and _transfer(ledger, rng, actor, at)
     )
     if not done:
         ledger.deposit(actor, at)
@@ -527,15 +527,39 @@ def _simulate(
     bar.close()
 
 
+def _slot_sizes(rng: random.Random, total: int) -> list[int]:
+    """Split `total` entries into operation slots of 1 entry or 2 (a transfer's two legs), summing exactly to `total`.
+
+    A slot is a transfer with the share transfers have among operations (1 - withdrawals - deposits).
+    """
+    transfer_share = 1 - WITHDRAWAL_SHARE - DEPOSIT_SHARE
+    sizes: list[int] = []
+    left = total
+    while left > 0:
+        size = 2 if left >= 2 and rng.random() < transfer_share else 1
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
 def _simulate_entries(
-    ledger: _Ledger, rng: random.Random, moments: list[tuple[datetime.date, datetime.datetime]], total: int
+    ledger: _Ledger, rng: random.Random, first_day: datetime.date, days: int, total: int
 ) -> None:
-    """Run operations in time order until the books hold exactly `total` entries (a transfer writes two)."""
-    for (_day, at), actor in zip(moments, _actors(ledger, rng, len(moments)), strict=True):
-        left = total - len(ledger.entries)
-        if left <= 0:
-            return
-        _operate(ledger, rng, actor, at, transfers=left >= 2)
+    """Post exactly `total` entries spread over all `days`, in time order.
+
+    Each slot is drawn first as one entry (a withdrawal, or a deposit when no cash can be paid) or
+    two (a transfer; when the source is empty, two deposits), so the count holds without running
+    out of entries before the last day.
+    """
+    sizes = _slot_sizes(rng, total)
+    moments = _event_times(rng, len(sizes), first_day, days)
+    for size, (_day, at), actor in zip(sizes, moments, _actors(ledger, rng, len(sizes)), strict=True):
+        if size == 1:
+            if not (rng.random() < WITHDRAWAL_SHARE / (WITHDRAWAL_SHARE + DEPOSIT_SHARE) and ledger.withdraw(actor, at)):
+                ledger.deposit(actor, at)
+        elif not _transfer(ledger, rng, actor, at):
+            ledger.deposit(actor, at)
+            ledger.deposit(actor, at)
 
 
 def _write(

@@ -233,3 +233,18 @@ def test_it_refuses_to_generate_demo_data_without_debug(settings):
     with pytest.raises(CommandError, match="generate_demo_data only runs with DJANGO_DEBUG=true"):
         _generate()
     assert _counts() == (0, 0, 0, 0, 0)
+
+
+@pytest.mark.django_db
+def test_it_spreads_a_population_over_every_day_up_to_its_last_day():
+    from transactions.demo import population_generate
+
+    last_day = datetime.date(2025, 3, 31)
+    population = population_generate(customers=120, entries=2_400, last_day=last_day, days=20, seed=5)
+    per_day: dict[datetime.date, int] = defaultdict(int)
+    for created_at in LedgerEntry.objects.values_list("created_at", flat=True):
+        per_day[timezone.localdate(created_at)] += 1
+    assert population.entries == LedgerEntry.objects.count() == 2_400
+    history = [last_day - datetime.timedelta(days=offset) for offset in range(5)]
+    assert all(per_day[day] > 0 for day in history), {day: per_day[day] for day in history}
+    assert max(per_day) == last_day

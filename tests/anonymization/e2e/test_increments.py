@@ -16,7 +16,7 @@ from anonymization.exceptions import ReleaseOutOfOrder, VerificationFailed
 from anonymization.models import HeldEntry, Release, ReleasePolicy
 from anonymization.release import run, service, write
 from anonymization.release.extract import cutoff_for
-from anonymization.sample_data import populate
+from transactions.demo import population_generate as populate
 from transactions.models import LedgerEntry
 
 NIGHT_1 = datetime.date(2025, 3, 30)

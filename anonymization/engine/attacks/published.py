@@ -9,7 +9,7 @@ Inputs, all lists with one item per published file, in publication order:
 
 :class:`Stack` concatenates the files: one row per published row with its file number, position in
 its file, dense customer and entry codes, and per column the code of its label in a shared
-:class:`ColumnLabels` (each distinct label is parsed once for all files).
+:class:`~anonymization.engine.coverage.ColumnLabels` (each distinct label is parsed once for all files).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .labels import KINDS, ColumnLabels
+from ..coverage import KINDS, ColumnLabels
 
 __all__ = ["COLUMN_KINDS", "DEMOGRAPHICS", "TRANSACTION", "Mappings", "Stack", "stack_files"]
 

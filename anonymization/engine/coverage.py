@@ -6,24 +6,17 @@ column's public domain (:class:`CoverageResolver`), the attacks read them withou
 
 Grammar, by column kind (:data:`KINDS`; a domain's kind is ``numeric``, ``date`` or ``category``):
 
-=========  =======================================  ==========================================
-kind       label                                    coverage
-=========  =======================================  ==========================================
-any        ``*``                                    :class:`Anything` (with a domain: the domain)
-numeric    ``[a, b)`` ``[a, b]`` ``(a, b]`` ``(a, b)``  that :class:`Interval`
-           ``20-24`` (legacy integer bin)           ``[20, 25)``: the whole numbers 20..24
-           ``34``, ``-12.5`` (a raw value, or the   the point ``[34, 34]``
-           width-1 whole-number band)
-date       ``2026-03-14``                           that :class:`DayRange` of one day
-           ``2026-03``, ``2026-Q1``, ``2026``       that calendar month, quarter, year
-           ``2020-2029`` (decade)                   Jan 1 2020 .. Dec 31 2029
-           ``2026-03-01..2026-03-14``               those days, both ends included
-code,      a key of ``mapping`` (a hierarchy node   a :class:`ValueSet` of its members
-category,  or a generalized category)
-card       a right mask ``12**``                    :class:`Prefix` ``12``: values starting with
-                                                    ``12``, whatever the number of stars
-           any other text without ``*``             the :class:`ValueSet` of that value
-=========  =======================================  ==========================================
+* every kind: ``*`` is :class:`Anything` (against a domain: the whole domain);
+* ``numeric``: an :class:`Interval` ``[a, b)``, ``[a, b]``, ``(a, b]`` or ``(a, b)``; the legacy
+  integer bin ``20-24`` is ``[20, 25)`` (the whole numbers 20..24); a number ``34`` or ``-12.5``
+  (a raw value, or a width-1 whole-number band) is the point ``[34, 34]``;
+* ``date``: a :class:`DayRange` (both ends included): the day ``2026-03-14``, the month
+  ``2026-03``, quarter ``2026-Q1``, year ``2026``, years ``2020-2029`` (a decade) or the day range
+  ``2026-03-01..2026-03-14``;
+* ``code``, ``category``, ``card``: a key of ``mapping`` (hierarchy node, card network) is the
+  :class:`ValueSet` of its members; a right mask ``12**`` is the :class:`Prefix` ``12`` (values
+  starting with ``12``, whatever the number of stars, so ``Hierarchy.prefixes``' ``10*`` reads
+  too); any other text without ``*`` is the :class:`ValueSet` of that value.
 
 A ``card`` mask must keep digits (``4123**``); a ``*`` anywhere but at the right end is refused.
 Against a :class:`CategoricalDomain`, a prefix or value set becomes the domain values it covers
@@ -50,7 +43,7 @@ from .hierarchy import Hierarchy
 __all__ = [
     "KINDS", "Anything", "Interval", "DayRange", "Prefix", "ValueSet", "Coverage",
     "NumericDomain", "DateDomain", "CategoricalDomain", "Domain",
-    "parse_label", "label_covers", "covers", "ColumnLabels", "CoverageResolver", "ResolvedColumn",
+    "check_kind", "parse_label", "label_covers", "covers", "ColumnLabels", "CoverageResolver", "ResolvedColumn",
     "LabelMapping", "hierarchy_leaves", "day_number", "day_numbers", "day_date", "format_number", "format_day_range",
 ]
 
@@ -212,14 +205,19 @@ def _unreadable(column: str, kind: str, label: str) -> ValueError:
     return ValueError(f"column {column!r}: cannot read {label!r} as a {kind} label")
 
 
+def check_kind(column: str, kind: str) -> None:
+    """Raise ``ValueError`` naming the column unless ``kind`` is one of :data:`KINDS`."""
+    if kind not in KINDS:
+        raise ValueError(f"column {column!r}: unknown column kind {kind!r}; use {', '.join(KINDS)}")
+
+
 def parse_label(kind: str, label: str, *, column: str = "", mapping: LabelMapping | None = None) -> Coverage:
     """Return the coverage of one published ``label`` of a ``kind`` column (grammar: module docstring).
 
     ``mapping`` maps a generalized label (hierarchy node, card network) to its raw members; it is
     read for the string kinds only. Raise ``ValueError`` naming the column for unreadable labels.
     """
-    if kind not in KINDS:
-        raise ValueError(f"column {column!r}: unknown column kind {kind!r}; use {', '.join(KINDS)}")
+    check_kind(column, kind)
     if not isinstance(label, str):
         raise ValueError(f"column {column!r}: label {label!r} is not text")
     if label == ANY:

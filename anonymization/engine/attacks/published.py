@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..coverage import KINDS, ColumnLabels
+from ..coverage import ColumnLabels, check_kind
 
 __all__ = ["COLUMN_KINDS", "DEMOGRAPHICS", "TRANSACTION", "Mappings", "Stack", "stack_files"]
 
@@ -95,8 +95,8 @@ def _kinds(columns: Sequence[str], kinds: Mapping[str, str] | None) -> dict[str,
     merged = {**COLUMN_KINDS, **(kinds or {})}
     if missing := [c for c in columns if c not in merged]:
         raise ValueError(f"no column kind for {', '.join(repr(c) for c in missing)}; pass kinds={{column: kind}}")
-    if bad := {c: merged[c] for c in columns if merged[c] not in KINDS}:
-        raise ValueError(f"unknown column kind(s) {bad}; use {', '.join(KINDS)}")
+    for column in columns:
+        check_kind(column, merged[column])
     return {c: merged[c] for c in columns}
 
 

@@ -121,6 +121,14 @@ def test_it_refuses_files_and_ground_truth_of_different_lengths() -> None:
     assert str(error.value) == "ids[0] has 5 rows but files[0] has 6"
 
 
+def test_it_refuses_an_unknown_column_kind_with_the_grammar_message() -> None:
+    files, ids, raw = card_release("412345")
+    with pytest.raises(ValueError) as error:
+        known_transactions(files, ids, raw, 3, np.random.default_rng(1), k=2, kinds={"card_number": "colour"})
+    assert str(error.value) == ("column 'card_number': unknown column kind 'colour'; "
+                                "use numeric, date, code, card, category")
+
+
 def ledger_with_balances(exact: bool) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
     """A: 100 -> +50 -> 150 -> -30 -> 120; B: 1000 -> -200 -> 800."""
     entries = [("A", 100, 100), ("A", 50, 150), ("A", -30, 120), ("B", 1000, 1000), ("B", -200, 800)]

@@ -56,6 +56,7 @@ from .coverage import (
     day_number,
     format_day_range,
     format_number,
+    hierarchy_leaves,
 )
 from .hierarchy import Hierarchy
 
@@ -223,19 +224,11 @@ class _Categorical:
         for level, counts in enumerate(hierarchy.leaf_counts):
             self.under[level, :len(counts)] = counts
 
-        self.leaves = {label: frozenset(values) for label, values in _leaves_by_label(hierarchy).items()}
+        self.leaves = hierarchy_leaves(hierarchy)
 
     def label(self, level: int, node: int) -> tuple[str, Coverage]:
         text = self.hierarchy.labels[level][node]
         return text, ValueSet(self.leaves[text])
-
-
-def _leaves_by_label(hierarchy: Hierarchy) -> dict[str, set[str]]:
-    leaves: dict[str, set[str]] = {}
-    for row in hierarchy.rows:
-        for label in row:
-            leaves.setdefault(label, set()).add(row[0])
-    return leaves
 
 
 def _text(value: object) -> str:

@@ -14,7 +14,7 @@ Each attack takes the published files, the row-aligned ground truth only the ban
 * :func:`row_order` (:mod:`.order`);
 * :func:`attack_report` runs them all; ``report.rows()`` gives ``(attack, metric, value)`` rows.
 
-The label grammar (:mod:`.labels`) is kept self-contained for a later merge with the utility one.
+Published labels are read with the engine's one label grammar (:mod:`anonymization.engine.coverage`).
 """
 
 from __future__ import annotations
@@ -26,14 +26,13 @@ import numpy as np
 import pandas as pd
 
 from .knowledge import ChainingFigures, KnownTransactionFigures, balance_chaining, known_transactions
-from .labels import ColumnLabels, covers, label_covers, parse_label
 from .linkage import DifferencingFigures, IntersectionFigures, PairFigures, differencing, intersection
 from .order import RowOrderFigures, row_order
 from .published import COLUMN_KINDS, DEMOGRAPHICS, Mappings, stack_files
 
 __all__ = [
     "AttackReport", "attack_report", "differencing", "intersection", "known_transactions", "balance_chaining",
-    "row_order", "label_covers", "covers", "parse_label", "ColumnLabels", "COLUMN_KINDS", "DEMOGRAPHICS",
+    "row_order", "COLUMN_KINDS", "DEMOGRAPHICS",
     "DifferencingFigures", "PairFigures", "IntersectionFigures", "KnownTransactionFigures", "ChainingFigures",
     "RowOrderFigures",
 ]

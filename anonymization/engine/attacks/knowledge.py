@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..coverage import day_number
 from .figures import Figures
-from .labels import day_number
 from .matching import Known, Matcher, candidates, choose_known
 from .published import DEMOGRAPHICS, Mappings, Stack, check_inputs, stack_files
 
@@ -68,7 +68,7 @@ def play(stack: Stack, matcher: Matcher, known: Known, window_day: np.ndarray | 
                 truth[name][t, side] = customer in found_set
                 found[name].append(found_set)
         for name in ("union", "held"):
-            both = np.intersect1d(*found[name], assume_unique=True)
+            both = np.intersect1d(found[name][0], found[name][1], assume_unique=True)
             target[name][t], target_truth[name][t] = len(both), customer in both
     return Outcome(sizes["union"], truth["union"], sizes["held"], truth["held"], missed,
                    target["union"], target_truth["union"], target["held"], target_truth["held"])

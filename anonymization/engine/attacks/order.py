@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..coverage import ColumnLabels, day_numbers
 from .figures import Figures
 from .knowledge import play, summarize
-from .labels import ColumnLabels, day_numbers
 from .matching import Matcher, choose_known
 from .published import DEMOGRAPHICS, Mappings, Stack, check_inputs, stack_files
 

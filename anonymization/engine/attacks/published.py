@@ -9,7 +9,7 @@ Inputs, all lists with one item per published file, in publication order:
 
 :class:`Stack` concatenates the files: one row per published row with its file number, position in
 its file, dense customer and entry codes, and per column the code of its label in a shared
-:class:`ColumnLabels` (each distinct label is parsed once for all files).
+:class:`~anonymization.engine.coverage.ColumnLabels` (each distinct label is parsed once for all files).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .labels import KINDS, ColumnLabels
+from ..coverage import ColumnLabels, check_kind
 
 __all__ = ["COLUMN_KINDS", "DEMOGRAPHICS", "TRANSACTION", "Mappings", "Stack", "stack_files"]
 
@@ -95,8 +95,8 @@ def _kinds(columns: Sequence[str], kinds: Mapping[str, str] | None) -> dict[str,
     merged = {**COLUMN_KINDS, **(kinds or {})}
     if missing := [c for c in columns if c not in merged]:
         raise ValueError(f"no column kind for {', '.join(repr(c) for c in missing)}; pass kinds={{column: kind}}")
-    if bad := {c: merged[c] for c in columns if merged[c] not in KINDS}:
-        raise ValueError(f"unknown column kind(s) {bad}; use {', '.join(KINDS)}")
+    for column in columns:
+        check_kind(column, merged[column])
     return {c: merged[c] for c in columns}
 
 

@@ -145,3 +145,16 @@ def test_it_reports_progress_after_every_check() -> None:
     result = anonymize(_people(), {"age": AGE, "zip": ZIP}, [KAnonymity(4)], 0.0, progress=lambda *a: calls.append(a))
     assert calls[-1] == (result.search.nodes_checked, 25)
     assert [c[0] for c in calls] == list(range(1, len(calls) + 1))
+
+
+def test_it_exports_a_small_public_api_from_the_modules_that_define_it() -> None:
+    import importlib
+
+    import anonymization.engine as engine
+
+    homes = {"anonymize": "api", "mondrian": "mondrian", "workload_error": "utility", "attack_report": "attacks",
+             "parse_label": "coverage", "CoverageResolver": "coverage", "Interval": "coverage"}
+    assert len(engine.__all__) == len(set(engine.__all__))
+    assert all(hasattr(engine, name) for name in engine.__all__)
+    for name, home in homes.items():
+        assert getattr(engine, name) is getattr(importlib.import_module(f"anonymization.engine.{home}"), name)

@@ -1,4 +1,4 @@
-"""Coverage of released labels, the query workload and its error (no database)."""
+"""The query workload, its error on releases and column survival (no database)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anonymization.engine import Hierarchy, KAnonymity, anonymize
-from anonymization.engine.coverage import (
-    CategoricalDomain,
-    CoverageResolver,
-    DateDomain,
-    DayRange,
-    Interval,
-    NumericDomain,
-    ValueSet,
-    day_number,
-)
+from anonymization.engine.coverage import CategoricalDomain, DateDomain, NumericDomain, day_number
 from anonymization.engine.mondrian import NumericQI, mondrian
 from anonymization.engine.utility import (
     ColumnSurvival,
@@ -40,64 +31,6 @@ AGE = NumericDomain(0, 100)
 DATES = DateDomain("2026-01-01", "2026-12-31")
 ZIPS = CategoricalDomain(("1234", "1299", "5555"))
 KIND = Hierarchy.from_mapping({"deposit": ["in"], "withdrawal": ["out"], "card": ["out"]})
-
-
-def days(first: str, last: str) -> DayRange:
-    return DayRange(day_number(first), day_number(last))
-
-
-@pytest.mark.parametrize(("domain", "label", "coverage"), [
-    (AGE, "*", Interval(0, 100)),
-    (AGE, "[20, 25)", Interval(20, 25)),
-    (AGE, "[55, 100]", Interval(55, 100, closed=True)),
-    (AGE, "20-24", Interval(20, 25)),
-    (AGE, "-5--1", Interval(-5, 0)),
-    (AGE, "37", Interval(37, 37, closed=True)),
-    (AGE, 37.5, Interval(37.5, 37.5, closed=True)),
-    (DATES, "*", days("2026-01-01", "2026-12-31")),
-    (DATES, "2026-03-15", days("2026-03-15", "2026-03-15")),
-    (DATES, "2026-03-01..2026-03-14", days("2026-03-01", "2026-03-14")),
-    (DATES, "2026-02", days("2026-02-01", "2026-02-28")),
-    (DATES, "2026-Q4", days("2026-10-01", "2026-12-31")),
-    (DATES, "2026", days("2026-01-01", "2026-12-31")),
-    (DATES, "2020-2029", days("2020-01-01", "2029-12-31")),
-    (DATES, pd.Timestamp("2026-05-02"), days("2026-05-02", "2026-05-02")),
-    (ZIPS, "*", ValueSet(frozenset({"1234", "1299", "5555"}))),
-    (ZIPS, "12**", ValueSet(frozenset({"1234", "1299"}))),
-    (ZIPS, "****", ValueSet(frozenset({"1234", "1299", "5555"}))),
-    (ZIPS, "5555", ValueSet(frozenset({"5555"}))),
-    (CategoricalDomain.from_hierarchy(KIND), "out", ValueSet(frozenset({"withdrawal", "card"}))),
-    (CategoricalDomain.from_hierarchy(KIND), "card", ValueSet(frozenset({"card"}))),
-])
-def test_it_resolves_every_label_format(domain, label, coverage) -> None:
-    assert CoverageResolver("c", domain).resolve(label) == coverage
-
-
-@pytest.mark.parametrize(("domain", "label"), [
-    (AGE, "young"), (AGE, "[20, 25"), (DATES, "2026-13"), (DATES, "2026-Q5"), (DATES, "2026-02-30"),
-    (ZIPS, "9***"), (ZIPS, "77"),
-])
-def test_it_rejects_unknown_labels_naming_column_and_label(domain, label) -> None:
-    with pytest.raises(ValueError) as raised:
-        CoverageResolver("c", domain).resolve(label)
-    assert str(raised.value) == f"column 'c': unknown label {label!r}"
-
-
-def test_it_resolves_flash_builder_labels() -> None:
-    ages = Hierarchy.intervals(range(100), widths=[5, 20])
-    dates = Hierarchy.dates(["2026-03-15"], levels=("day", "month", "quarter", "year", "decade"))
-    for hierarchy, domain in ((ages, AGE), (dates, DATES)):
-        for row in hierarchy.rows:
-            inner = CoverageResolver("c", domain).resolve(row[0])
-            for label in row[1:]:
-                outer = CoverageResolver("c", domain).resolve(label)
-                assert _within(inner, outer), (label, row[0])
-
-
-def _within(inner, outer) -> bool:
-    if isinstance(inner, Interval):
-        return outer.low <= inner.low and inner.high <= outer.high
-    return outer.first <= inner.first and inner.last <= outer.last
 
 
 def ledger(rows: int = 600, seed: int = 3) -> pd.DataFrame:

@@ -176,14 +176,17 @@ class _Problem:
                 f"{top.suppressed} of {self.space.n_rows} rows, at most {self.checker.allowed} allowed")
 
     def result(self, outcome: SearchOutcome, algorithm: str) -> Result:
-        view = self.checker.classes(outcome.levels)
+        levels, record = outcome.levels, outcome.record
+        if levels is None or record is None or record.metric is None:
+            raise NoSolutionError(self.no_solution_message())
+        view = self.checker.classes(levels)
         row_class = view.source_class[self.space.row_cell]
         kept_rows = np.flatnonzero(view.kept[row_class])
         search = SearchStatistics(algorithm, outcome.lattice_size, outcome.nodes_checked,
                                   outcome.nodes_tagged, outcome.elapsed_s)
         return Result(
-            data=self._output(outcome.levels, kept_rows), levels=dict(zip(self.qis, outcome.levels, strict=True)),
-            metric=self.metric.name, info_loss=float(outcome.record.metric), rows_in=self.space.n_rows,
+            data=self._output(levels, kept_rows), levels=dict(zip(self.qis, levels, strict=True)),
+            metric=self.metric.name, info_loss=float(record.metric), rows_in=self.space.n_rows,
             suppressed_rows=view.suppressed, classes=_class_statistics(view),
             risk=self._risk(view, row_class, kept_rows), search=search,
         )
@@ -204,7 +207,7 @@ class _Problem:
             sizes = view.sizes[view.kept]
             return RiskStatistics("rows", float(1 / sizes.min()), float(len(sizes) / sizes.sum()))
         row_risk = 1.0 / view.population[row_class[kept_rows]]
-        people = self.space.cell_individual[self.space.row_cell[kept_rows]]
+        people = self.space.individual_cells()[self.space.row_cell[kept_rows]]
         per_person = pd.Series(row_risk).groupby(people).max()
         return RiskStatistics("individuals", float(per_person.max()), float(per_person.mean()))
 

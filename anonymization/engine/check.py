@@ -137,8 +137,11 @@ class RollupCache:
         slot = int(np.argmin(sizes))
         if sizes[slot] >= len(self.base):
             return self.base
+        table = self.tables[slot]
+        if table is None:
+            return self.base
         self.lru.move_to_end(slot)
-        return self.tables[slot]
+        return table
 
     def store(self, levels: tuple[int, ...], table: Table) -> None:
         """Keep ``table``, evicting least recently used tables to stay within the cell budget."""

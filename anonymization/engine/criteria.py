@@ -150,7 +150,7 @@ class TCloseness(Criterion):
         self.distance = distance
 
     def prepare(self, space: Space) -> None:
-        counts = np.bincount(space.cell_sensitive, weights=space.counts, minlength=len(space.sensitive_labels))
+        counts = np.bincount(space.sensitive_cells(), weights=space.counts, minlength=len(space.sensitive_labels))
         self._order = sensitive_order(space.sensitive_labels)
         self._global = (counts / counts.sum())[self._order]
 

@@ -137,7 +137,7 @@ class FlashSearch:
         record = self.checker.check(levels)
         self.checked += 1
         if record.anonymous:
-            key = (record.metric, sum(levels), levels)
+            key = _key(record, levels)
             self.best = key if _better(key, self.best) else self.best
         if record.predictable:
             self.grid[self.lattice.generalizations(node)] = ANONYMOUS
@@ -148,13 +148,20 @@ class FlashSearch:
         return record.predictable
 
 
+def _key(record: NodeRecord, levels: tuple[int, ...]) -> Key:
+    """Order of anonymous nodes: lowest metric, then lowest height, then the level vector (stable ties)."""
+    if record.metric is None:
+        raise ValueError(f"node {levels} is anonymous but has no metric value")
+    return (record.metric, sum(levels), levels)
+
+
 def _better(a: Key, b: Key | None) -> bool:
     return b is None or a < b
 
 
 def _best_checked(checker: NodeChecker) -> Key | None:
     """Best (metric, height, levels) among the anonymous checked nodes."""
-    keys = [(r.metric, sum(levels), levels) for levels, r in checker.records.items() if r.anonymous]
+    keys = [_key(r, levels) for levels, r in checker.records.items() if r.anonymous]
     return min(keys) if keys else None
 
 
@@ -183,7 +190,7 @@ def _scan_candidates(lattice: Lattice, checker: NodeChecker, candidates: np.ndar
             progress(len(checker.records), lattice.size)
         if not record.anonymous:
             continue
-        key = (record.metric, sum(levels), levels)
+        key = _key(record, levels)
         best = key if _better(key, best) else best
         if dominated is not None:
             dominated[lattice.generalizations(node)] = True
@@ -223,6 +230,6 @@ def exhaustive_search(lattice: Lattice, checker: NodeChecker) -> SearchOutcome:
             levels = lattice.node(node)
             record = checker.check(levels)
             if record.anonymous:
-                key = (record.metric, sum(levels), levels)
+                key = _key(record, levels)
                 best = key if _better(key, best) else best
     return _outcome(lattice, checker, best, 0, time.perf_counter() - started)

@@ -22,6 +22,7 @@ import io
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -165,7 +166,7 @@ class Hierarchy:
 
     @classmethod
     def from_mapping(
-        cls, mapping: Mapping[object, Sequence[object]], top: str = "*", name: str | None = None
+        cls, mapping: Mapping[Any, Sequence[object]], top: str = "*", name: str | None = None
     ) -> Hierarchy:
         """Explicit categories: ``{value: [level1, level2, ...]}``.
 
@@ -198,7 +199,7 @@ class Hierarchy:
         else:
             lows = np.unique(_band_lows(numbers, bin_width, origin))
             leaves = [interval_label(low, bin_width, whole) for low in lows]
-        rows = [[leaf, *(interval_label(_band_lows(low, w, origin), w, whole) for w in widths), top]
+        rows = [[leaf, *(interval_label(float(_band_lows(low, w, origin)), w, whole) for w in widths), top]
                 for leaf, low in zip(leaves, lows, strict=True)]
         return cls(rows, name=name)
 

@@ -20,7 +20,7 @@ def read_table(path: str | Path, delimiter: str = ";") -> pd.DataFrame:
                        engine="c", quoting=0)
 
 
-def _temporary_beside(path: Path, write: Callable[[Path], None]) -> Path:
+def _temporary_beside(path: Path, write: Callable[[Path], object]) -> Path:
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     temporary = Path(name)

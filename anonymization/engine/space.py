@@ -78,6 +78,18 @@ class Space:
         self.cell_individual = individuals.codes[first] if individuals is not None else None
         self._build_extra()
 
+    def sensitive_cells(self) -> np.ndarray:
+        """Sensitive code of every cell; only for criteria over a sensitive column."""
+        if self.cell_sensitive is None:
+            raise ValueError("this criterion needs a sensitive column, and none was given")
+        return self.cell_sensitive
+
+    def individual_cells(self) -> np.ndarray:
+        """Individual code of every cell; only when k counts distinct individuals."""
+        if self.cell_individual is None:
+            raise ValueError("no individual_id column was given")
+        return self.cell_individual
+
     def _build_extra(self) -> None:
         """Cells of a node stay distinct per (class, extra); extra = sensitive and/or individual."""
         parts = [(c, len(labels)) for c, labels in ((self.cell_sensitive, self.sensitive_labels),
@@ -207,7 +219,7 @@ class ClassView:
     def sensitive_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(class, sensitive code, rows) for every sensitive value present in a class."""
         n_sens = len(self.space.sensitive_labels)
-        sens = self.space.cell_sensitive[self.table.rep]
+        sens = self.space.sensitive_cells()[self.table.rep]
         if self.space.cell_individual is None:
             return self.cell_class, sens, self.table.count
         key = self.cell_class * n_sens + sens

@@ -39,7 +39,9 @@ TRIVIAL_BUILDER, TRIVIAL_PARAMS = "categories", {"levels": [{"*": "*"}]}
 class PolicyRecord(Protocol):
     """The fields of a ReleasePolicy row that a spec is made of (the model is not imported here)."""
 
-    pk: int | None
+    @property
+    def pk(self) -> int | None: ...
+
     name: str
     source: str
     columns: list[str]
@@ -128,7 +130,7 @@ class PolicySpec:
             columns=tuple(data.get("columns") or ()),
             quasi_identifiers=tuple(QuasiIdentifierSpec.from_mapping(qi) for qi in data.get("quasi_identifiers") or ()),
             sensitive_column=data.get("sensitive_column") or "", l_diversity=data.get("l_diversity"),
-            t_closeness=data.get("t_closeness"), k=data.get("k"), suppression_limit=data.get("suppression_limit"),
+            t_closeness=data.get("t_closeness"), k=data.get("k", 0), suppression_limit=data.get("suppression_limit", 0.0),
             metric=data.get("metric", ""))
 
     def to_json(self) -> dict[str, Any]:

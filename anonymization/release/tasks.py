@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
 from ..exceptions import ReleaseBusy, ReleaseNotRunnable
@@ -27,7 +27,7 @@ _OPTIONS = {
 }
 
 
-def _later(task, exc: ReleaseBusy) -> str:  # type: ignore[no-untyped-def]
+def _later(task: Task, exc: ReleaseBusy) -> str:
     """Retry a busy release later (not in eager mode, where a retry would run at once)."""
     if task.request.is_eager:
         return str(exc)
@@ -35,7 +35,7 @@ def _later(task, exc: ReleaseBusy) -> str:  # type: ignore[no-untyped-def]
 
 
 @shared_task(name=service.RUN_TASK, **_OPTIONS)
-def run_release(self, release_id: int) -> str:  # type: ignore[no-untyped-def]
+def run_release(self: Task, release_id: int) -> str:
     """Run one release; return its final status or why it did not run."""
     try:
         return service.release_run(release_id=release_id).status
@@ -46,7 +46,7 @@ def run_release(self, release_id: int) -> str:  # type: ignore[no-untyped-def]
 
 
 @shared_task(name=service.NIGHTLY_TASK, **_OPTIONS)
-def run_nightly_release(self, policy_id: int, as_of: str | None = None) -> str:  # type: ignore[no-untyped-def]
+def run_nightly_release(self: Task, policy_id: int, as_of: str | None = None) -> str:
     """Run the policy's release for `as_of` (ISO date; default yesterday); return its final status."""
     date = datetime.date.fromisoformat(as_of) if as_of else None
     try:

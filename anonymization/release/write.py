@@ -34,9 +34,9 @@ from django.core.files.storage import Storage, default_storage
 from ..models import Artifact, Release
 
 Kind = Artifact.Kind
-FILENAMES = {Kind.CSV: "release.csv", Kind.PARQUET: "release.parquet", Kind.METADATA: "metadata.json",
+FILENAMES: dict[str, str] = {Kind.CSV: "release.csv", Kind.PARQUET: "release.parquet", Kind.METADATA: "metadata.json",
              Kind.REPORT: "report.html"}
-CONTENT_TYPES = {Kind.CSV: "text/csv", Kind.PARQUET: "application/vnd.apache.parquet",
+CONTENT_TYPES: dict[str, str] = {Kind.CSV: "text/csv", Kind.PARQUET: "application/vnd.apache.parquet",
                  Kind.METADATA: "application/json", Kind.REPORT: "text/html"}
 _READ_CHUNK = 1 << 20
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -147,7 +147,7 @@ def in_threads(count: int, work: Callable[[int], None]) -> None:
 
     from tests.support.threads import run_together
 
-    outcomes = run_together([functools.partial(work, number) for number in range(count)], after_each=connection.close)
+    outcomes = run_together([functools.partial(work, number) for number in range(count)], after_each=lambda: connection.close())
     errors = [outcome.error for outcome in outcomes if outcome.error is not None]
     if errors:
         raise errors[0]

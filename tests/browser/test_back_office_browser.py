@@ -18,6 +18,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "a-long-staff-password-1"
 
 
+# The data migrations' forward steps, in migration order.
+DATA_MIGRATIONS = (
+    ("transactions.migrations.0003_staff_groups", "grant"),
+    ("anonymization.migrations.0002_default_policy", "create"),
+    ("anonymization.migrations.0004_default_policy_roles", "forwards"),
+)
+
+
 @pytest.fixture(autouse=True)
 def migration_data(db):
     """Re-create what the data migrations made (staff groups, the default policy): the flush after
@@ -28,9 +36,8 @@ def migration_data(db):
     from django.db import connection
 
     editor = SimpleNamespace(connection=connection)
-    for name in ("transactions.migrations.0003_staff_groups", "anonymization.migrations.0002_default_policy"):
-        migration = importlib.import_module(name)
-        (migration.grant if hasattr(migration, "grant") else migration.create)(apps, editor)
+    for name, step in DATA_MIGRATIONS:
+        getattr(importlib.import_module(name), step)(apps, editor)
 
 
 def _staff(username: str, group: str) -> User:

@@ -121,7 +121,7 @@ def test_it_counts_pin_tries_on_the_money_pages_toward_the_same_three(alice_cust
 
 def _in_threads(work: list[Callable[[], str]]) -> list[str]:
     """Run the calls in threads released together; return their results (a crash is an outcome too)."""
-    outcomes = run_together(work, after_each=connection.close)
+    outcomes = run_together(work, after_each=lambda: connection.close())
     return [outcome.value if outcome.error is None else f"raised {outcome.error!r}" for outcome in outcomes]
 
 

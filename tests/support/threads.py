@@ -28,7 +28,8 @@ def run_together(
     """Run each call in its own thread, all released at once by a barrier; return the outcomes in call order.
 
     `after_each` runs in every thread once its call is done, raised or not: Django tests and
-    benchmarks pass `connection.close`, as each thread opened its own database connection.
+    benchmarks pass `lambda: connection.close()`, as each thread opened its own database connection
+    (a bound `connection.close` would be the caller's connection, which another thread may not close).
     Raise ThreadsStuck when a thread is still running `timeout` seconds after the start.
     """
     start = threading.Barrier(len(calls))

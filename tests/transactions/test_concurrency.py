@@ -34,7 +34,7 @@ AMOUNTS = (1_000, 2_000, 5_000)
 def _in_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
     """Run work(0..count-1) in threads released together; return what they raised."""
     calls = [functools.partial(work, number) for number in range(count)]
-    outcomes = run_together(calls, after_each=connection.close)
+    outcomes = run_together(calls, after_each=lambda: connection.close())
     return [outcome.error for outcome in outcomes if outcome.error is not None]
 
 

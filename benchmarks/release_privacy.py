@@ -236,7 +236,7 @@ def _table_print(results: dict, ledger: object, k: int) -> None:
     print(f"{'':{width}}{'increments (product)':>33}{'cumulative (old design)':>33}")
     for index, label in enumerate(labels):
         left, right = columns["increments"][index][1], columns["cumulative"][index][1]
-        print(f"{label:{width}}{left:>33}{right:>30}" if left or right else label)
+        print(f"{label:{width}}{left:>33}{right:>33}" if left or right else label)
     files = results["increments"][0]
     print(f"levels are listed in the order {', '.join(designs.level_columns(files)) or '-'}; "
           f"`*` in every row and extents are read on the union (increments) or the newest file (cumulative)")

@@ -325,9 +325,9 @@ def main() -> None:
     postgres = bool(options.database_url)
     first_url = _postgres_url(options.database_url, DATABASE) if postgres else f"sqlite:///{work}/check.sqlite3"
     _environment(first_url, work)
-    print(f"recoding: {_recoding_check(options.recoding)}")
     summaries = []
     try:
+        print(f"recoding: {_recoding_check(options.recoding)}")
         for customers in options.sizes:
             url = first_url if postgres else f"sqlite:///{work}/bank-{customers}.sqlite3"
             if postgres:

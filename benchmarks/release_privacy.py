@@ -5,7 +5,7 @@ For each demo bank (200, 1,000 and 2,000 customers by default, about 100 ledger 
 publishes a first release (the history up to the first night) and one increment per night after it
 (30 by default), through the product's release service. Beside it, the old design is simulated on
 the same ledger: each night the whole history anonymized by Flash (full-domain recoding, the same
-hierarchies), rows in ledger order (see benchmarks/privacy_designs.py). One table per bank:
+hierarchies), rows in ledger order (see tests/support/privacy_designs.py). One table per bank:
 
 (a) the attacker (`attack_report` over every file of the design, 1,000 targets by default): rows or
     targets narrowed below k customers / pinned to one customer, per attack;
@@ -127,7 +127,7 @@ def bank_run(options: argparse.Namespace) -> dict:
     from django.conf import settings
     from django.core.management import call_command
 
-    from benchmarks import privacy_designs as designs
+    from tests.support import privacy_designs as designs
     from transactions.demo import population_generate
 
     call_command("migrate", verbosity=0)
@@ -193,7 +193,7 @@ def _cost_rows(files: list) -> list[tuple[str, str]]:
 
 
 def _generalization_rows(name: str, files: list, utility: object, ledger: object) -> list[tuple[str, str]]:
-    from benchmarks import privacy_designs as designs
+    from tests.support import privacy_designs as designs
 
     entries = len(ledger.raw)  # type: ignore[attr-defined]
     if name == "increments":
@@ -213,7 +213,7 @@ def _generalization_rows(name: str, files: list, utility: object, ledger: object
 
 def _table_print(results: dict, ledger: object, k: int) -> None:
     """Print the bank's table: one row per figure, one column per design."""
-    from benchmarks import privacy_designs as designs
+    from tests.support import privacy_designs as designs
 
     columns: dict[str, list[tuple[str, str]]] = {}
     for name, (files, report, utility, attack_seconds) in results.items():

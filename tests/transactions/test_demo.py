@@ -1,4 +1,4 @@
-"""Demo data (transactions.demo, generate_demo_data): a valid ledger, usable demo cards, determinism, clear refusals."""
+"""Demo data (transactions/demo.py): a valid ledger, realistic customers, determinism, clear refusals."""
 
 from __future__ import annotations
 
@@ -15,9 +15,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.cards import luhn_checksum_ok, network_for_pan, pan_fingerprint
 from accounts.models import Account, Card, Customer
-from accounts.services import card_authenticate
 from transactions.models import LedgerEntry, Terminal
 
 pytestmark = pytest.mark.django_db
@@ -133,22 +131,6 @@ def test_it_records_channels_with_terminals_and_seeded_keys():
     assert all(terminal.latitude and terminal.longitude and terminal.city for terminal in Terminal.objects.all())
 
 
-def test_it_prints_demo_cards_that_log_in_with_their_pin(settings):
-    lines = _generate()
-    assert len(lines) == 3
-    for line in lines:
-        pan, pin = CARD_LINE.match(line).groups()
-        assert luhn_checksum_ok(pan) and network_for_pan(pan) != "other"
-        card = card_authenticate(pan=pan, pin=pin)
-        assert card.status == Card.Status.ACTIVE and not card.must_change_pin and not card.is_expired()
-        assert card.account.is_open
-        assert card.account.balance_minor >= 10 * settings.ATM_SMALLEST_NOTE_MINOR
-        stored = Card.objects.filter(pk=card.pk).values().get()
-        assert pan not in {str(value) for value in stored.values()}
-        assert stored["pan_hmac"] == pan_fingerprint(pan)
-    assert len({CARD_LINE.match(line).group(1) for line in lines}) == 3
-
-
 def test_it_creates_realistic_customers_and_a_mix_of_card_networks():
     _generate(customers=200, transactions=100)
     today = timezone.localdate()
@@ -226,13 +208,6 @@ def test_it_refuses_to_load_the_same_seed_twice_but_adds_another_seed():
     _generate(customers=5, transactions=50, seed=4)
     assert Customer.objects.count() == 10
     call_command("verify_ledger", stdout=io.StringIO())
-
-
-def test_it_refuses_to_generate_demo_data_without_debug(settings):
-    settings.DEBUG = False
-    with pytest.raises(CommandError, match="generate_demo_data only runs with DJANGO_DEBUG=true"):
-        _generate()
-    assert _counts() == (0, 0, 0, 0, 0)
 
 
 @pytest.mark.django_db

@@ -1,221 +1,20 @@
-"""The attacks on published files: tiny ledgers whose answer is known by hand (no database)."""
+"""The whole attack report (attacks/__init__.py attack_report): every attack on tiny increments (no database).
+
+Each attack has its own file in tests/anonymization/engine/attacks/.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pytest
 
-from anonymization.engine.attacks import (
-    attack_report,
-    balance_chaining,
-    differencing,
-    intersection,
-    known_transactions,
-    row_order,
-)
+from anonymization.engine.attacks import attack_report
+
+from .attacks.builders import frames, person
 
 ATTACKS = Path(__file__).resolve().parents[3] / "anonymization" / "engine" / "attacks"
 
-
-def frames(rows: list[dict[str, object]], customers: list[object], entries: list[int]
-           ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return a published file of strings and its ground truth ids."""
-    published = pd.DataFrame(rows).astype(str)
-    return published, pd.DataFrame({"customer": customers, "entry": entries})
-
-
-# --- differencing and intersection ---------------------------------------------------------------
-
-def person(age: object, postal: object, day: str = "2026-03", amount: str = "[0, 100)",
-           kind: str = "withdrawal") -> dict[str, object]:
-    return {"age": age, "postal_code": postal, "transaction_date": day, "amount": amount, "kind": kind}
-
-
-def test_it_pins_the_one_new_row_of_a_cumulative_file() -> None:
-    same = person("[20, 30)", "1****")
-    first = frames([same, same, same], ["A", "B", "C"], [1, 2, 3])
-    second = frames([same, same, same, same], ["A", "B", "C", "A"], [1, 2, 3, 4])
-    figures = differencing([first[0], second[0]], [first[1], second[1]], k=2)
-    assert (figures.new_rows, figures.relabeled_rows) == (1, 0)
-    assert (figures.rows_below_k, figures.rows_pinned, figures.customers_below_k) == (1, 1, 1)
-
-
-def four_people_two_ways() -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[pd.DataFrame]]:
-    """Four customers; night 1 hides age, night 2 hides postal code: each file is 2-anonymous."""
-    ages, postals = [22, 27, 22, 27], ["12345", "12345", "12399", "12399"]
-    night1 = frames([person("[20, 30)", p) for p in postals], list("ABCD"), [1, 2, 3, 4])
-    night2 = frames([person(str(a), "123**") for a in ages], list("ABCD"), [1, 2, 3, 4])
-    raw = pd.DataFrame({"age": ages, "postal_code": postals, "transaction_date": "2026-03-02",
-                        "amount": 50.0, "kind": "withdrawal"})
-    return [night1[0], night2[0]], [night1[1], night2[1]], [raw, raw]
-
-
-def test_it_isolates_customers_by_intersecting_two_generalizations() -> None:
-    files, ids, raw = four_people_two_ways()
-    figures = intersection(files, ids, k=2)
-    assert (figures.aligned_entries, figures.aligned_rows, figures.entries) == (4, 8, 4)
-    assert (figures.classes, figures.classes_below_k, figures.entries_pinned, figures.customers_below_k) == (4, 4, 4, 4)
-
-
-def test_it_counts_relabeled_rows_as_new_but_not_below_k() -> None:
-    files, ids, _ = four_people_two_ways()
-    figures = differencing(files, ids, k=2)
-    assert (figures.new_rows, figures.relabeled_rows, figures.rows_below_k) == (4, 4, 0)
-
-
-def test_it_aligns_nothing_for_disjoint_increments() -> None:
-    night1 = frames([person("[20, 30)", "1****")] * 2, ["A", "B"], [1, 2])
-    night2 = frames([person("[20, 30)", "1****")] * 2, ["A", "B"], [3, 4])
-    figures = intersection([night1[0], night2[0]], [night1[1], night2[1]], k=2)
-    assert (figures.aligned_entries, figures.aligned_rows, figures.entries_below_k) == (0, 0, 0)
-
-
-def test_it_narrows_a_target_by_intersecting_demographic_classes_across_increments() -> None:
-    # every night is 2-anonymous, but A is the only customer active on both nights
-    night1 = frames([person("[20, 30)", "1****")] * 2, ["A", "B"], [1, 2])
-    night2 = frames([person("[20, 30)", "1****")] * 2, ["A", "C"], [3, 4])
-    raw = pd.DataFrame({"age": [25, 25], "postal_code": ["12345", "12345"]})
-    figures = intersection([night1[0], night2[0]], [night1[1], night2[1]], k=2, raw=[raw, raw], targets=3,
-                           rng=np.random.default_rng(0))
-    assert (figures.targets, figures.targets_below_k_one_file, figures.targets_below_k_two_files) == (3, 0, 1)
-
-
-# --- known transactions and chaining ---------------------------------------------------------------
-
-def card_release(card_label: str) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[pd.DataFrame]]:
-    """Three customers with distinct exact ages, two withdrawals each, cards shown as ``card_label``."""
-    rows, customers, raw_rows = [], [], []
-    for number, (customer, age) in enumerate([("A", 30), ("B", 40), ("C", 50)] * 2):
-        rows.append({**person(str(age), "12345", "2026-03-0" + str(1 + number % 2), "[-100, 0)"),
-                     "card_number": card_label})
-        customers.append(customer)
-        raw_rows.append({"age": age, "postal_code": "12345", "card_number": "412345",
-                         "transaction_date": "2026-03-0" + str(1 + number % 2), "amount": -50.0, "kind": "withdrawal"})
-    published, ids = frames(rows, customers, list(range(6)))
-    return [published], [ids], [pd.DataFrame(raw_rows)]
-
-
-def test_it_pins_targets_whose_demographics_are_published_exactly() -> None:
-    files, ids, raw = card_release("412345")
-    figures = known_transactions(files, ids, raw, 3, np.random.default_rng(1), k=2)
-    assert (figures.targets, figures.transactions, figures.transactions_below_k) == (3, 6, 6)
-    assert (figures.targets_below_k, figures.targets_pinned, figures.own_rows_missed) == (3, 3, 0)
-
-
-def test_it_reports_true_rows_missed_without_a_network_mapping() -> None:
-    files, ids, raw = card_release("visa")
-    missed = known_transactions(files, ids, raw, 3, np.random.default_rng(1), k=2)
-    mapped = known_transactions(files, ids, raw, 3, np.random.default_rng(1), k=2,
-                                mappings={"card_number": {"visa": ["412345"]}})
-    assert (missed.own_rows_missed, missed.targets_below_k) == (6, 0)
-    assert (mapped.own_rows_missed, mapped.targets_pinned) == (0, 3)
-
-
-def test_it_refuses_files_and_ground_truth_of_different_lengths() -> None:
-    files, ids, raw = card_release("412345")
-    with pytest.raises(ValueError) as error:
-        known_transactions(files, [ids[0].iloc[:5]], raw, 3, np.random.default_rng(1), k=2)
-    assert str(error.value) == "ids[0] has 5 rows but files[0] has 6"
-
-
-def test_it_refuses_an_unknown_column_kind_with_the_grammar_message() -> None:
-    files, ids, raw = card_release("412345")
-    with pytest.raises(ValueError) as error:
-        known_transactions(files, ids, raw, 3, np.random.default_rng(1), k=2, kinds={"card_number": "colour"})
-    assert str(error.value) == ("column 'card_number': unknown column kind 'colour'; "
-                                "use numeric, date, code, card, category")
-
-
-def ledger_with_balances(exact: bool) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
-    """A: 100 -> +50 -> 150 -> -30 -> 120; B: 1000 -> -200 -> 800."""
-    entries = [("A", 100, 100), ("A", 50, 150), ("A", -30, 120), ("B", 1000, 1000), ("B", -200, 800)]
-    def shown(value: int) -> str:
-        return str(value) if exact else f"[{value // 500 * 500}, {value // 500 * 500 + 500})"
-    rows = [{"amount": shown(a), "balance_after": shown(b)} for _, a, b in entries]
-    published, ids = frames(rows, [c for c, _, _ in entries], list(range(5)))
-    return [published], [ids]
-
-
-def test_it_chains_rows_by_exact_balances() -> None:
-    figures = balance_chaining(*ledger_with_balances(exact=True))
-    assert (figures.linkable_rows, figures.unique_links, figures.true_links) == (5, 3, 3)
-    assert (figures.customers_exposed, figures.share_customers_exposed) == (2, 1.0)
-
-
-def test_it_cannot_chain_generalized_balances() -> None:
-    figures = balance_chaining(*ledger_with_balances(exact=False))
-    assert (figures.linkable_rows, figures.unique_links, figures.customers_exposed) == (0, 0, 0)
-
-
-# --- row order -------------------------------------------------------------------------------------
-
-def transfers(pairs: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """``pairs`` transfers, each a transfer_out then the matching transfer_in, in ledger order."""
-    rows, raw_rows, customers = [], [], []
-    for number in range(pairs):
-        amount = 10 * (number % 40 + 1)
-        for sign, kind in ((-1, "transfer_out"), (1, "transfer_in")):
-            rows.append(person("*", "*", "2026-03", str(sign * amount), kind))
-            raw_rows.append({"age": 30, "postal_code": "12345", "transaction_date": "2026-03-02",
-                             "amount": float(sign * amount), "kind": kind})
-            customers.append(f"c{number % 50}" if sign < 0 else f"c{(number + 1) % 50}")
-    published, ids = frames(rows, customers, list(range(2 * pairs)))
-    return published, ids, pd.DataFrame(raw_rows)
-
-
-def test_it_finds_transfer_pairs_in_a_file_in_ledger_order() -> None:
-    published, ids, raw = transfers(400)
-    figures = row_order([published], [ids], [ids["entry"].to_numpy()], raw=[raw], k=2, targets=10)
-    assert figures.spearman_mean == pytest.approx(1.0)
-    assert (figures.transfer_out_rows, figures.transfer_pairs_adjacent, figures.transfer_pair_share) == (400, 400, 1.0)
-    assert figures.transfer_pair_share_by_chance < 0.05
-
-
-def test_it_finds_no_order_in_a_shuffled_file() -> None:
-    published, ids, raw = transfers(400)
-    shuffle = np.random.default_rng(7).permutation(len(published))
-    files, truth, raws = ([frame.iloc[shuffle].reset_index(drop=True)] for frame in (published, ids, raw))
-    figures = row_order(files, truth, [truth[0]["entry"].to_numpy()], raw=raws, k=2, targets=10)
-    assert abs(figures.spearman_mean) < 0.1
-    assert figures.transfer_pair_share < figures.transfer_pair_share_by_chance + 0.02
-
-
-def daily_pairs(shuffled: bool) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[pd.DataFrame]]:
-    """Twenty days; on day d customers d and d+1 withdraw; every label is coarse except the order."""
-    rows, raw_rows, customers = [], [], []
-    for day in range(20):
-        for customer in (day, (day + 1) % 20):
-            rows.append(person("*", "*", "2026-03", "[-100, 0)"))
-            raw_rows.append({"age": 30, "postal_code": "12345", "transaction_date": f"2026-03-{day + 1:02d}",
-                             "amount": -50.0, "kind": "withdrawal"})
-            customers.append(customer)
-    published, ids = frames(rows, customers, list(range(len(rows))))
-    raw = pd.DataFrame(raw_rows)
-    if shuffled:
-        order = np.random.default_rng(3).permutation(len(rows))
-        published, ids, raw = (frame.iloc[order].reset_index(drop=True) for frame in (published, ids, raw))
-    return [published], [ids], [raw]
-
-
-def test_it_narrows_targets_with_day_windows_when_rows_are_in_ledger_order() -> None:
-    files, ids, raw = daily_pairs(shuffled=False)
-    figures = row_order(files, ids, [ids[0]["entry"].to_numpy()], raw=raw, k=5, targets=20,
-                        rng=np.random.default_rng(0))
-    assert (figures.targets, figures.targets_below_k_without_order) == (20, 0)
-    assert (figures.targets_below_k_window, figures.targets_pinned_window) == (20, 20)
-
-
-def test_it_gains_little_from_day_windows_when_rows_are_shuffled() -> None:
-    files, ids, raw = daily_pairs(shuffled=True)
-    figures = row_order(files, ids, [ids[0]["entry"].to_numpy()], raw=raw, k=5, targets=20,
-                        rng=np.random.default_rng(0))
-    assert figures.targets_below_k_window <= 2
-
-
-# --- the whole report ------------------------------------------------------------------------------
 
 def k_anonymous_increments() -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[pd.DataFrame]]:
     """Three nightly increments, each 2-anonymous over all columns: two classes of two customers."""
@@ -249,3 +48,4 @@ def test_it_reports_every_attack_as_table_rows() -> None:
     files, ids, raw = k_anonymous_increments()
     attacks = {attack for attack, _, _ in attack_report(files, ids, raw, k=2, seed=0, n_targets=4).rows()}
     assert attacks == {"differencing", "intersection", "known_transactions", "row_order"}
+

@@ -1,4 +1,4 @@
-"""Hand-made lattices where a shortcut would miss the optimum."""
+"""The Flash search (engine/flash.py): hand-made lattices where a shortcut would miss the optimum."""
 
 from __future__ import annotations
 

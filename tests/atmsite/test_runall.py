@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHILDREN = ("web", "worker", "beat")
 STARTED = re.compile(r"^runall \| started (\w+) \(pid (\d+)\)")
 

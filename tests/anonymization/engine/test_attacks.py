@@ -11,6 +11,7 @@ import pytest
 from anonymization.engine.attacks import (
     attack_report,
     balance_chaining,
+    counts_toward_promise,
     differencing,
     intersection,
     known_transactions,
@@ -376,3 +377,12 @@ def test_it_reports_every_attack_as_table_rows() -> None:
     rows = attack_report(files, ids, raw, k=2, seed=0, n_targets=4, population=population_of(ids, raw)).rows()
     attacks = {attack for attack, _, _ in rows}
     assert attacks == {"differencing", "intersection", "known_transactions", "row_order"}
+
+
+def test_it_counts_observable_figures_toward_the_promise_and_reports_linked_ones() -> None:
+    assert counts_toward_promise("targets_below_k_two_files")
+    assert counts_toward_promise("targets_pinned_window")
+    assert not counts_toward_promise("linked_targets_below_k")
+    assert not counts_toward_promise("nested.linked_targets_pinned")
+    assert not counts_toward_promise("targets_below_k_without_order")
+    assert not counts_toward_promise("median_target_candidates")

@@ -7,8 +7,11 @@ publishes a first release (the history up to the first night) and one increment 
 the same ledger: each night the whole history anonymized by Flash (full-domain recoding, the same
 hierarchies), rows in ledger order (see tests/support/privacy_designs.py). One table per bank:
 
-(a) the attacker (`attack_report` over every file of the design, 1,000 targets by default): rows or
-    targets narrowed below k customers / pinned to one customer, per attack;
+(a) the attacker (`attack_report` over every file of the design, 1,000 targets by default, the
+    bank's population register as the attacker's worst-case knowledge of demographics): rows or
+    targets narrowed below k customers / pinned to one customer, per attack, counting across files
+    what the labels let the attacker link (observable); then, for information, the `linked_`
+    figures, what pseudonyms linking a customer's rows across files would give (an upper bound);
 (b) the analyst: mean / median relative error of a fixed workload (200 queries, COUNT and
     SUM(amount), seed 1) on the design's union of files, against the raw rows of the entries released;
 (c) how much was generalized: levels, median label extents, suppressed and held-back shares;
@@ -143,11 +146,13 @@ def bank_run(options: argparse.Namespace) -> dict:
     increments = designs.increments_publish(policy_id=policy.pk, nights=nights)
     cumulative = designs.cumulative_simulate(spec=spec, nights=nights)
     ledger = designs.ledger_read(spec, LAST_NIGHT)
+    population = designs.population_read(nights)
     queries = designs.queries_draw(ledger, n_queries=options.queries, seed=QUERY_SEED)
     results = {}
     for name, files in (("increments", increments), ("cumulative", cumulative)):
         attack_started = time.perf_counter()
-        report = designs.attacks_play(files, ledger, k=spec.k, seed=ATTACK_SEED, n_targets=options.targets)
+        report = designs.attacks_play(files, ledger, population, k=spec.k, seed=ATTACK_SEED,
+                                      n_targets=options.targets)
         attack_seconds = time.perf_counter() - attack_started
         utility = designs.utility_measure(*designs.union_of(files, cumulative=name == "cumulative"), ledger, queries)
         results[name] = (files, report, utility, attack_seconds)
@@ -179,6 +184,13 @@ def _attack_rows(report: object) -> list[tuple[str, str]]:
                                                         f"{value['row_order:targets_pinned_window']:,.0f}"),
         ("row order: mean Spearman with the ledger", f"{spearman:+.2f}"),
         ("all attacks: below-k and pinned figures", f"{report.below_k:,}"),  # type: ignore[attr-defined]
+        ("linked (if files carried pseudonyms), not counted:", ""),
+        ("  2 files: targets below k", f"{value['intersection:linked_targets_below_k_two_files']:,.0f}"),
+        ("  known transactions: targets below k / pinned", f"{value['known_transactions:linked_targets_below_k']:,.0f}"
+                                                           f" / {value['known_transactions:linked_targets_pinned']:,.0f}"),
+        ("  row-order windows: targets below k / pinned", f"{value['row_order:linked_targets_below_k_window']:,.0f} / "
+                                                          f"{value['row_order:linked_targets_pinned_window']:,.0f}"),
+        ("  all linked below-k and pinned figures", f"{report.linked_below_k:,}"),  # type: ignore[attr-defined]
     ]
 
 
@@ -245,7 +257,7 @@ def _table_print(results: dict, ledger: object, k: int) -> None:
 def _summary(customers: int, recoding: str, results: dict) -> dict:
     out: dict = {"customers": customers, "recoding": recoding}
     for name, (_files, report, utility, _seconds) in results.items():
-        out[name] = {"below_k": report.below_k, "mean": utility.mean, "median": utility.median,
+        out[name] = {"below_k": report.below_k, "linked_below_k": report.linked_below_k, "mean": utility.mean, "median": utility.median,
                      "all_stars": list(utility.all_stars)}
     return out
 
@@ -261,9 +273,12 @@ def targets_print(summaries: list[dict]) -> None:
     by_size = {s["customers"]: s["increments"] for s in summaries}
     figures = ", ".join(f"{size:,}: {row['below_k']}" for size, row in by_size.items())
     print("\nTargets (increments, the product):")
-    print(f"  Attacks: 0 targets and 0 rows below k customers, in every population, for every attack: "
+    linked = ", ".join(f"{size:,}: {row['linked_below_k']}" for size, row in by_size.items())
+    print(f"  Attacks: 0 targets and 0 rows below k customers, in every population, for every attack "
+          f"(observable: what the files' labels let an attacker link against the population register): "
           f"{_mark(all(row['below_k'] == 0 for row in by_size.values()))} (below-k figures by bank {figures}; "
-          f"cumulative design: {', '.join(str(s['cumulative']['below_k']) for s in summaries)})")
+          f"cumulative design: {', '.join(str(s['cumulative']['below_k']) for s in summaries)}; "
+          f"linked upper bound, if files carried pseudonyms, not a target: {linked})")
     at_1000 = by_size.get(1000)
     if at_1000 is None:
         print("  Utility at 1,000 customers: mean <= 0.20, median <= 0.12: not measured (1000 not in --sizes)")

@@ -12,6 +12,9 @@ it after django.setup(), on a database holding a bank.
   policy's hierarchies, criteria, suppression limit and metric, written in ledger (chronological)
   order, with no hold-back. The product no longer publishes such files.
 
+The attacker's population register (`population_read`): every customer's demographics, read
+from the bank's tables the way the extraction reads them, customers without a published row too.
+
 Ground truth. The attacks and the workload need, for every published row, the customer and the
 ledger entry behind it and the raw values. A release never writes them: they exist only in the run's
 memory, where the verifier joins the customer codes back by position. `WrittenRows` wraps the run's
@@ -60,7 +63,7 @@ from anonymization.policy.catalog import INDIVIDUAL
 from anonymization.policy.hierarchies import build_hierarchy
 from anonymization.policy.spec import PolicySpec
 from anonymization.release import run, service, write
-from anonymization.release.extract import extract
+from anonymization.release.extract import NO_CARD, _cards_by_account, _people, extract
 
 T = TypeVar("T")
 DEFAULT_POLICY = "Nightly transactions"
@@ -292,10 +295,36 @@ def _numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not isinstance(series.dtype, pd.CategoricalDtype)
 
 
-def attacks_play(files: Sequence[Published], ledger: Ledger, *, k: int, seed: int, n_targets: int) -> AttackReport:
+def population_read(nights: Sequence[datetime.date]) -> pd.DataFrame:
+    """Return the attacker's population register: every customer of the bank, with or without a published row.
+
+    One row per customer, age (as of each night: a file shows ages as of its own as-of date) and
+    card of each of their accounts (its first card, "none" without one), with the values and the
+    customer codes that the extraction gives published rows (`anonymization.release.extract`);
+    a customer is covered by a label when any of their rows is.
+    """
+    accounts = _cards_by_account()
+    parts = []
+    for as_of in nights:
+        people = _people(as_of)
+        frame = pd.DataFrame({"customer": np.arange(len(people)), "age": people["age"].to_numpy(),
+                              "gender": people["gender"].astype(str).to_numpy(),
+                              "postal_code": people["postal_code"].astype(str).to_numpy()},
+                             index=people.index.rename("customer_id"))
+        cards = pd.DataFrame({"card_number": accounts["card_number"].astype(str).to_numpy(),
+                              "card_network": accounts["card_network"].astype(str).to_numpy()},
+                             index=pd.Index(accounts["customer"].to_numpy(), name="customer_id"))
+        joined = frame.join(cards, how="left").fillna({"card_number": NO_CARD, "card_network": NO_CARD})
+        parts.append(joined.reset_index(drop=True))
+    return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
+
+
+def attacks_play(files: Sequence[Published], ledger: Ledger, population: pd.DataFrame, *, k: int, seed: int,
+                 n_targets: int) -> AttackReport:
     """Run every attack of `attack_report` over the design's files (ledger position: the entry id)."""
     return attack_report([f.file for f in files], [f.truth.ids for f in files], [f.truth.raw for f in files],
-                         k=k, seed=seed, n_targets=n_targets, mappings={"card_number": ledger.card_nodes})
+                         k=k, seed=seed, n_targets=n_targets, population=population,
+                         mappings={"card_number": ledger.card_nodes})
 
 
 def union_of(files: Sequence[Published], cumulative: bool) -> tuple[pd.DataFrame, pd.DataFrame]:

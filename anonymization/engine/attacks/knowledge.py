@@ -1,4 +1,11 @@
-"""Attacks with background knowledge: two known transactions, and chaining rows by balance."""
+"""Attacks with background knowledge: two known transactions, and chaining rows by balance.
+
+The known-transactions attack counts, per query, the customers the attacker is left with in two
+ways (:mod:`.register`): the *observable* set, population customers whose demographics the labels
+of compatible rows cover (the only link published files offer: they carry no pseudonym), which
+counts toward the promise; and the *linked* set, the ground-truth owners of those rows, what
+publishing pseudonyms would give, reported as ``linked_*`` for information.
+"""
 
 from __future__ import annotations
 
@@ -10,68 +17,85 @@ import pandas as pd
 
 from ..coverage import day_number
 from .figures import Figures
-from .matching import Known, Matcher, candidates, choose_known
+from .matching import Known, Matcher, choose_known
 from .published import DEMOGRAPHICS, Mappings, Stack, check_inputs, stack_files
+from .register import Register
 
-__all__ = ["ChainingFigures", "KnownTransactionFigures", "Outcome", "balance_chaining", "known_transactions",
-           "play"]
+__all__ = ["ChainingFigures", "KnownTransactionFigures", "Narrowing", "Outcome", "balance_chaining",
+           "known_transactions", "play"]
+
+
+#: The candidate sets of a query: observable (labels against the population register; counted) and
+#: linked (ground-truth owners; what pseudonyms would give), each over the files holding the known
+#: entry (``held``) or over every file (``union``). See :mod:`.register`.
+VIEWS = ("observable", "linked")
+SCOPES = ("held", "union")
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """Per known transaction (``targets x 2``) and per target: candidate customers left, truth kept."""
+class Narrowing:
+    """One view and scope: per known transaction (``targets x 2``) and per target, candidates left, truth kept."""
 
-    union_size: np.ndarray
-    union_truth: np.ndarray
-    held_size: np.ndarray
-    held_truth: np.ndarray
-    own_rows_missed: int
-    target_union_size: np.ndarray
-    target_union_truth: np.ndarray
+    size: np.ndarray
+    truth: np.ndarray
     target_size: np.ndarray
     target_truth: np.ndarray
 
 
-def _one_transaction(stack: Stack, matcher: Matcher, demo_rows: np.ndarray, known: Mapping[str, object],
-                     true_rows: np.ndarray, window_day: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, int]:
+@dataclass(frozen=True)
+class Outcome:
+    """Every :class:`Narrowing`, keyed by ``(view, scope)``, and the target's own rows found incompatible."""
+
+    sets: dict[tuple[str, str], Narrowing]
+    own_rows_missed: int
+
+
+def _one_transaction(stack: Stack, matcher: Matcher, register: Register, demo_rows: np.ndarray,
+                     known: Mapping[str, object], true_rows: np.ndarray, window_day: np.ndarray | None
+                     ) -> tuple[dict[tuple[str, str], np.ndarray], int]:
+    """Return the candidate set of every (view, scope) for one known transaction, and own rows missed."""
     rows = matcher.transaction_rows(demo_rows, known)
     if window_day is not None:
         rows = rows[window_day[rows] == day_number(known["transaction_date"])]
     compatible = np.zeros(stack.n_rows, dtype=bool)
     compatible[rows] = True
     missed = int((~compatible[true_rows]).sum())
-    return candidates(stack, rows), candidates(stack, rows, np.unique(stack.file[true_rows])), missed
+    held = np.unique(stack.file[true_rows])  # the attacker knows which files hold an entry of that day
+    sets = {("observable", "held"): register.observable(rows, held), ("observable", "union"): register.observable(rows),
+            ("linked", "held"): register.linked(rows, held), ("linked", "union"): register.linked(rows)}
+    return sets, missed
 
 
-def play(stack: Stack, matcher: Matcher, known: Known, window_day: np.ndarray | None = None) -> Outcome:
+def play(stack: Stack, matcher: Matcher, register: Register, known: Known,
+         window_day: np.ndarray | None = None) -> Outcome:
     """Run the known-transactions attack for every target; ``window_day`` adds the row-order filter.
 
     ``window_day[row]`` is the day that the row's position would hold if its file were in ledger
-    order; with it, a row stays compatible only if that day is the known day.
+    order; with it, a row stays compatible only if that day is the known day. A target's two sets
+    are intersected: ``C(t1) ∩ C(t2)`` (observable) and ``L(t1) ∩ L(t2)`` (linked).
     """
-    n = len(known.targets)
-    sizes = {name: np.zeros((n, 2), dtype=np.int64) for name in ("union", "held")}
-    truth = {name: np.zeros((n, 2), dtype=bool) for name in ("union", "held")}
-    target = {name: np.zeros(n, dtype=np.int64) for name in ("union", "held")}
-    target_truth = {name: np.zeros(n, dtype=bool) for name in ("union", "held")}
+    n, keys = len(known.targets), [(view, scope) for view in VIEWS for scope in SCOPES]
+    size = {key: np.zeros((n, 2), dtype=np.int64) for key in keys}
+    truth = {key: np.zeros((n, 2), dtype=bool) for key in keys}
+    target_size = {key: np.zeros(n, dtype=np.int64) for key in keys}
+    target_truth = {key: np.zeros(n, dtype=bool) for key in keys}
     missed = 0
     for t, customer in enumerate(known.targets):
+        me = register.member(int(customer))
         demo_rows = matcher.demographic_rows(known.demographics[t])
-        found: dict[str, list[np.ndarray]] = {"union": [], "held": []}
+        both = {key: ~register.empty() for key in keys}
         for side in (0, 1):
             true_rows = known.rows_of_entry[int(known.entries[t, side])]
-            union, held, lost = _one_transaction(stack, matcher, demo_rows, known.transactions[t][side],
-                                                 true_rows, window_day)
+            sets, lost = _one_transaction(stack, matcher, register, demo_rows, known.transactions[t][side],
+                                          true_rows, window_day)
             missed += lost
-            for name, found_set in (("union", union), ("held", held)):
-                sizes[name][t, side] = len(found_set)
-                truth[name][t, side] = customer in found_set
-                found[name].append(found_set)
-        for name in ("union", "held"):
-            both = np.intersect1d(found[name][0], found[name][1], assume_unique=True)
-            target[name][t], target_truth[name][t] = len(both), customer in both
-    return Outcome(sizes["union"], truth["union"], sizes["held"], truth["held"], missed,
-                   target["union"], target_truth["union"], target["held"], target_truth["held"])
+            for key, found in sets.items():
+                size[key][t, side], truth[key][t, side] = int(found.sum()), bool(found[me])
+                both[key] &= found
+        for key in keys:
+            target_size[key][t], target_truth[key][t] = int(both[key].sum()), bool(both[key][me])
+    return Outcome({key: Narrowing(size[key], truth[key], target_size[key], target_truth[key]) for key in keys},
+                   missed)
 
 
 @dataclass(frozen=True)
@@ -141,43 +165,58 @@ class KnownTransactionFigures(Figures):
     targets_below_k_union: int
     targets_pinned: int
     median_target_candidates: float
+    linked_transactions_below_k: int
+    linked_transactions_below_k_union: int
+    linked_targets_below_k: int
+    linked_targets_below_k_union: int
+    linked_targets_pinned: int
+    linked_median_target_candidates: float
     own_rows_missed: int
     chaining: ChainingFigures
 
 
 def summarize(outcome: Outcome, k: int) -> dict[str, int | float]:
-    """Return the counts shared by the known-transaction and row-order attacks."""
+    """Return the counts shared by the known-transaction and row-order attacks (linked ones prefixed)."""
     def below(size: np.ndarray, kept: np.ndarray) -> int:
         return int(((size < k) & kept).sum())
-    return {
-        "transactions": int(outcome.held_size.size),
-        "transactions_below_k": below(outcome.held_size, outcome.held_truth),
-        "transactions_below_k_union": below(outcome.union_size, outcome.union_truth),
-        "targets_below_k": below(outcome.target_size, outcome.target_truth),
-        "targets_below_k_union": below(outcome.target_union_size, outcome.target_union_truth),
-        "targets_pinned": int(((outcome.target_size == 1) & outcome.target_truth).sum()),
-        "median_target_candidates": float(np.median(outcome.target_size)) if outcome.target_size.size else 0.0,
-        "own_rows_missed": outcome.own_rows_missed,
-    }
+    out: dict[str, int | float] = {"transactions": int(outcome.sets["observable", "held"].size.size)}
+    for view, prefix in (("observable", ""), ("linked", "linked_")):
+        held, union = outcome.sets[view, "held"], outcome.sets[view, "union"]
+        out |= {
+            f"{prefix}transactions_below_k": below(held.size, held.truth),
+            f"{prefix}transactions_below_k_union": below(union.size, union.truth),
+            f"{prefix}targets_below_k": below(held.target_size, held.target_truth),
+            f"{prefix}targets_below_k_union": below(union.target_size, union.target_truth),
+            f"{prefix}targets_pinned": int(((held.target_size == 1) & held.target_truth).sum()),
+            f"{prefix}median_target_candidates": float(np.median(held.target_size)) if held.target_size.size else 0.0,
+        }
+    out["own_rows_missed"] = outcome.own_rows_missed
+    return out
 
 
 def known_transactions(files: Sequence[pd.DataFrame], ids: Sequence[pd.DataFrame], raw: Sequence[pd.DataFrame],
                        targets: int | Sequence[object], rng: np.random.Generator, *, k: int,
-                       demographics: Sequence[str] = DEMOGRAPHICS, kinds: Mapping[str, str] | None = None,
+                       population: pd.DataFrame, demographics: Sequence[str] = DEMOGRAPHICS,
+                       kinds: Mapping[str, str] | None = None,
                        mappings: Mappings | None = None) -> KnownTransactionFigures:
     """Attack sampled targets with their demographics and two of their transactions.
 
     Targets: ``targets`` customers drawn by ``rng`` among those with two or more published entries
     (or the given customer ids); for each, two distinct entries drawn at random. The attacker knows
     the target's raw demographics and, per transaction, the day, the kind and the amount within
-    ``± 10`` (see :mod:`.matching` for the compatibility rule).
+    ``± 10`` (see :mod:`.matching` for the compatibility rule), and the ``population`` register
+    (see :mod:`.register`). For a known transaction ``t`` with compatible rows ``R(t)`` and ``F(t)``
+    the files that hold its entry (the attacker knows the release design: cumulative files hold it
+    from its day on, an increment holds it once):
 
-    * A transaction is *narrowed below k* when the customers owning a compatible row in every file
-      that holds the entry (the attacker knows the release design: cumulative files hold it from
-      its day on, an increment holds it once) are fewer than ``k``; the ``_union`` variant takes the
-      customers of compatible rows in any file instead (a weaker attacker).
-    * A target is *narrowed below k* when the customers left for both transactions (intersection)
-      are fewer than ``k``, and *pinned* when only the target is left.
+    * ``C(t) = ⋂_{f ∈ F(t)} {c ∈ population : demographics(c) covered by the labels of a row of R(t) ∩ f}``;
+      the transaction is *narrowed below k* when ``|C(t)| < k``; the ``_union`` variant takes the
+      rows of every file at once (a weaker attacker);
+    * a target is *narrowed below k* when ``|C(t1) ∩ C(t2)| < k``, and *pinned* when
+      ``C(t1) ∩ C(t2) = {target}``; ``median_target_candidates`` is the median ``|C(t1) ∩ C(t2)|``;
+    * ``linked_*``: the same with ``L(t)``, the ground-truth owners of the rows instead of ``C(t)``:
+      what an attacker would get if the files carried pseudonyms linking a customer's rows across
+      files. They do not, so these figures are an upper bound, reported and not part of the promise.
     * Only narrowings that keep the true customer count; ``own_rows_missed`` counts true rows that
       the attacker found incompatible (a label gap, such as a card network without a mapping).
     * ``chaining``: see :func:`balance_chaining`.
@@ -185,8 +224,9 @@ def known_transactions(files: Sequence[pd.DataFrame], ids: Sequence[pd.DataFrame
     check_inputs(files, ids, raw, (*demographics, "transaction_date", "amount", "kind"))
     stack = stack_files(files, ids, kinds=kinds, mappings=mappings)
     matcher = Matcher(stack, demographics)
+    register = Register(stack, matcher, population)
     raw_stack = pd.concat([frame.reset_index(drop=True) for frame in raw], ignore_index=True)
     known = choose_known(stack, raw_stack, targets, rng, matcher)
-    figures = summarize(play(stack, matcher, known), k)
+    figures = summarize(play(stack, matcher, register, known), k)
     return KnownTransactionFigures(k=k, targets=len(known.targets), **figures,  # type: ignore[arg-type]
                                    chaining=balance_chaining(files, ids, stack=stack))

@@ -1,4 +1,11 @@
-"""Attacks that combine published files with each other: differencing and intersection."""
+"""Attacks that combine published files with each other: differencing and intersection.
+
+Across files, the published rows carry no pseudonym: the attacker links a target's rows of two
+files only through their labels. The demographic intersection therefore counts, toward the
+promise, the population customers covered by the labels of both files (:mod:`.register`), and
+reports the intersection of the ground-truth owners (``linked_*``: what pseudonyms would give) as
+an upper bound.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ import pandas as pd
 from .figures import Figures
 from .matching import Matcher
 from .published import DEMOGRAPHICS, Mappings, Stack, check_inputs, group_customers, row_keys, stack_files
+from .register import Register
 
 __all__ = ["DifferencingFigures", "IntersectionFigures", "PairFigures", "differencing", "intersection"]
 
@@ -130,6 +138,7 @@ class IntersectionFigures(Figures):
     targets: int
     targets_below_k_one_file: int
     targets_below_k_two_files: int
+    linked_targets_below_k_two_files: int
 
 
 def _first_per_entry(stack: Stack, score: np.ndarray) -> np.ndarray:
@@ -160,47 +169,52 @@ def _customer_files(stack: Stack) -> tuple[np.ndarray, np.ndarray]:
     return pairs // stack.n_files, pairs % stack.n_files
 
 
-def _demographic_class_sizes(stack: Stack, matcher: Matcher, values: dict[str, object], customer: int,
-                             files: np.ndarray) -> tuple[int, int]:
-    """Return the smallest |S_f| and |S_f ∩ S_g| over the target's files (0 when not defined).
-
-    ``S_f``: customers owning a row of file ``f`` whose demographic labels cover the target's values.
-    Only files where the target itself is in ``S_f`` count (otherwise the attacker would be misled).
-    """
-    rows = matcher.demographic_rows(values)
-    owners, owner_index = np.unique(stack.customer[rows], return_inverse=True)
-    member = np.zeros((len(owners), stack.n_files), dtype=np.int32)
-    member[owner_index, stack.file[rows]] = 1
-    me = np.searchsorted(owners, customer)
-    if me == len(owners) or owners[me] != customer:
+def _smallest(sets: list[np.ndarray], me: int, n_customers: int) -> tuple[int, int]:
+    """Return the smallest ``|S_f|`` and ``|S_f ∩ S_g|`` (``f != g``) over the sets holding ``me`` (0: none)."""
+    mine = [found for found in sets if found[me]]
+    if not mine:
         return 0, 0
-    mine = files[member[me, files] == 1]
-    if len(mine) == 0:
-        return 0, 0
-    shared = member[:, mine].T @ member[:, mine]
+    member = np.stack(mine).astype(np.float64)  # a BLAS product; counts stay exact far beyond any bank
+    shared = np.rint(member @ member.T).astype(np.int64)
     one = int(np.diag(shared).min())
-    two = int((shared + np.eye(len(mine), dtype=np.int64) * stack.n_customers).min()) if len(mine) > 1 else 0
+    two = int((shared + np.eye(len(mine), dtype=np.int64) * n_customers).min()) if len(mine) > 1 else 0
     return one, two
 
 
-def _demographic_targets(stack: Stack, raw: Sequence[pd.DataFrame], matcher: Matcher, k: int,
-                         targets: int, rng: np.random.Generator) -> tuple[int, int, int]:
+def _demographic_class_sizes(stack: Stack, matcher: Matcher, register: Register, values: dict[str, object],
+                             customer: int, files: np.ndarray) -> tuple[int, int, int]:
+    """Return the target's smallest linked ``|S_f|``, linked ``|S_f ∩ S_g|`` and observable ``|C_f ∩ C_g|``.
+
+    Over the files ``f`` holding the target's rows whose set still holds the target (otherwise the
+    attacker would be misled); 0 when not defined (no such file, or one only for the pairs).
+    """
+    rows = matcher.demographic_rows(values)
+    rows = rows[np.isin(stack.file[rows], files)]
+    per_file = [rows[stack.file[rows] == index] for index in files]
+    me = register.member(customer)
+    one, two = _smallest([register.linked(part) for part in per_file], me, register.n_customers)
+    _, observable_two = _smallest([register.observable(part) for part in per_file], me, register.n_customers)
+    return one, two, observable_two
+
+
+def _demographic_targets(stack: Stack, raw: Sequence[pd.DataFrame], matcher: Matcher, register: Register, k: int,
+                         targets: int, rng: np.random.Generator) -> tuple[int, int, int, int]:
     raw_stack = pd.concat([frame.reset_index(drop=True) for frame in raw], ignore_index=True)
     chosen = np.sort(rng.choice(stack.n_customers, size=min(targets, stack.n_customers), replace=False))
     pair_customer, pair_file = _customer_files(stack)
     last_row = pd.Series(np.arange(stack.n_rows)).groupby(stack.customer).max().to_numpy()
-    below_one = below_two = 0
+    below = np.zeros(3, dtype=np.int64)
     for customer in chosen:
         values = {c: raw_stack[c].iat[last_row[customer]] for c in matcher.demographics}
         files = pair_file[pair_customer == customer]
-        one, two = _demographic_class_sizes(stack, matcher, values, int(customer), files)
-        below_one += 0 < one < k
-        below_two += 0 < two < k
-    return len(chosen), below_one, below_two
+        sizes = np.array(_demographic_class_sizes(stack, matcher, register, values, int(customer), files))
+        below += (0 < sizes) & (sizes < k)
+    return len(chosen), int(below[0]), int(below[2]), int(below[1])
 
 
 def intersection(files: Sequence[pd.DataFrame], ids: Sequence[pd.DataFrame], *, k: int,
-                 raw: Sequence[pd.DataFrame] | None = None, targets: int = 1000,
+                 raw: Sequence[pd.DataFrame] | None = None, population: pd.DataFrame | None = None,
+                 targets: int = 1000,
                  rng: np.random.Generator | None = None, demographics: Sequence[str] = DEMOGRAPHICS,
                  kinds: Mapping[str, str] | None = None, mappings: Mappings | None = None,
                  stack: Stack | None = None) -> IntersectionFigures:
@@ -215,13 +229,22 @@ def intersection(files: Sequence[pd.DataFrame], ids: Sequence[pd.DataFrame], *, 
     released columns; a class is *below k* with fewer than ``k`` distinct customers. Disjoint
     increments align nothing (``aligned_rows == 0``) and leave every entry with its own labels.
 
-    Demographic intersection (needs ``raw``; any design): for ``targets`` customers drawn by
-    ``rng``, ``S_f`` is the set of customers owning a row of file ``f`` whose demographic labels
-    cover the target's raw demographics (those of the target's last published row). Over the files
-    holding the target's rows: ``targets_below_k_one_file`` counts targets with some
-    ``|S_f| < k``; ``targets_below_k_two_files`` those with some ``|S_f ∩ S_g| < k`` (an attacker who
-    knows two days on which the target was active). Files where the target is not in ``S_f`` are
-    skipped.
+    Demographic intersection (needs ``raw`` and ``population``; any design): for ``targets``
+    customers drawn by ``rng``, let ``R_f`` be the rows of file ``f`` whose demographic labels cover
+    the target's raw demographics (those of the target's last published row), over the files
+    holding the target's rows (an attacker who knows the nights on which the target was active):
+
+    * ``targets_below_k_one_file``: targets with some ``|S_f| < k``, ``S_f`` the ground-truth owners
+      of ``R_f``; within one file this is the file's own k over distinct customers (no linking
+      across files is involved), which every increment promises, so it counts;
+    * ``targets_below_k_two_files``: targets with some ``|C_f ∩ C_g| < k``, ``C_f`` the population
+      customers whose demographics the labels of a row of ``R_f`` cover (:mod:`.register`): what
+      an attacker can link through labels alone;
+    * ``linked_targets_below_k_two_files``: the same with ``|S_f ∩ S_g| < k``, what an attacker who
+      could link a customer's rows across files (pseudonyms, which the files do not carry) would
+      get; an upper bound, reported and not part of the promise.
+
+    Files whose set does not hold the target are skipped (the attacker would be misled).
     """
     stack = stack or stack_files(files, ids, kinds=kinds, mappings=mappings)
     per_entry = np.bincount(stack.entry)
@@ -234,10 +257,13 @@ def intersection(files: Sequence[pd.DataFrame], ids: Sequence[pd.DataFrame], *, 
                    entries=len(per_entry), classes=len(np.unique(classes)),
                    classes_below_k=len(np.unique(classes[below])), entries_below_k=int(below.sum()),
                    entries_pinned=int((sizes == 1).sum()), customers_below_k=len(np.unique(customer[below])))
-    demo = (0, 0, 0)
+    demo = (0, 0, 0, 0)
     if raw is not None:
+        if population is None:
+            raise ValueError("the demographic intersection needs the population register: pass population=")
         check_inputs(files, ids, raw, demographics)
-        demo = _demographic_targets(stack, raw, Matcher(stack, demographics), k, targets,
+        matcher = Matcher(stack, demographics)
+        demo = _demographic_targets(stack, raw, matcher, Register(stack, matcher, population), k, targets,
                                     rng if rng is not None else np.random.default_rng(0))
     return IntersectionFigures(k=k, **figures, targets=demo[0], targets_below_k_one_file=demo[1],
-                               targets_below_k_two_files=demo[2])
+                               targets_below_k_two_files=demo[2], linked_targets_below_k_two_files=demo[3])

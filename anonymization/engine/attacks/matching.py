@@ -7,7 +7,9 @@ date label covers the known day, its kind label covers the known kind and its am
 exclude a row, and a column missing from the files is skipped.
 
 Rows are sorted once by their demographic labels, so a query parses nothing and tests each distinct
-combination of demographic labels once, then reads the matching rows as contiguous ranges.
+combination of demographic labels once, then reads the matching rows as contiguous ranges;
+``Matcher.combo[row]`` is the row's combination, which :mod:`.register` reads against the
+population register.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pandas as pd
 
 from .published import DEMOGRAPHICS, Stack, row_keys
 
-__all__ = ["Known", "Matcher", "candidates", "choose_known"]
+__all__ = ["Known", "Matcher", "choose_known"]
 
 AMOUNT_SLACK = 10.0
 
@@ -49,6 +51,8 @@ class Matcher:
         self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(key) else np.zeros(0, int)
         self.ends = np.r_[self.starts[1:], len(key)].astype(np.int64)
         first = self.order[self.starts]
+        self.combo = np.zeros(len(key), dtype=np.int64)  # per stack row, its combination of demographic labels
+        self.combo[self.order] = np.repeat(np.arange(len(self.starts)), self.ends - self.starts)
         self.combo_codes = {c: stack.codes[c][first] for c in self.demographics}
         self._seen: dict[tuple[str, ...], np.ndarray] = {}  # the same targets are attacked several times
 
@@ -79,23 +83,6 @@ class Matcher:
             near = stack.labels["amount"].overlaps(amount - self.slack, amount + self.slack)
             ok &= near[stack.codes["amount"][rows]]
         return rows[ok]
-
-
-def candidates(stack: Stack, rows: np.ndarray, files: np.ndarray | None = None) -> np.ndarray:
-    """Return the customers the attacker is left with from compatible ``rows``.
-
-    Without ``files``: every customer owning a compatible row (the union over files). With
-    ``files`` (the files the attacker knows hold the transaction): the customers owning a compatible
-    row in each of those files (the intersection of the per-file sets).
-    """
-    if files is None:
-        return np.unique(stack.customer[rows])
-    wanted = np.zeros(stack.n_files, dtype=bool)
-    wanted[files] = True
-    keep = wanted[stack.file[rows]]
-    pairs = np.unique(stack.file[rows][keep] * stack.n_customers + stack.customer[rows][keep])
-    owners, count = np.unique(pairs % stack.n_customers, return_counts=True)
-    return owners[count == len(files)]
 
 
 def _entry_rows(stack: Stack) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

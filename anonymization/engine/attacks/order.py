@@ -13,6 +13,7 @@ from .figures import Figures
 from .knowledge import play, summarize
 from .matching import Matcher, choose_known
 from .published import DEMOGRAPHICS, Mappings, Stack, check_inputs, stack_files
+from .register import Register
 
 __all__ = ["RowOrderFigures", "row_order", "spearman"]
 
@@ -30,6 +31,9 @@ class RowOrderFigures(Figures):
     targets_below_k_window: int
     targets_pinned_window: int
     targets_below_k_without_order: int
+    linked_transactions_below_k_window: int
+    linked_targets_below_k_window: int
+    linked_targets_pinned_window: int
     transfer_out_rows: int
     transfer_pairs_adjacent: int
     transfer_pair_share: float
@@ -90,7 +94,8 @@ def _transfer_pairs(stack: Stack) -> tuple[int, int, float]:
 
 
 def row_order(files: Sequence[pd.DataFrame], ids: Sequence[pd.DataFrame], ledger_position: Sequence[np.ndarray],
-              *, raw: Sequence[pd.DataFrame], k: int, targets: int | Sequence[object] = 1000,
+              *, raw: Sequence[pd.DataFrame], k: int, population: pd.DataFrame,
+              targets: int | Sequence[object] = 1000,
               rng: np.random.Generator | None = None, demographics: Sequence[str] = DEMOGRAPHICS,
               kinds: Mapping[str, str] | None = None, mappings: Mappings | None = None) -> RowOrderFigures:
     """Measure how much the files' row order tells about time and about who did what.
@@ -101,10 +106,14 @@ def row_order(files: Sequence[pd.DataFrame], ids: Sequence[pd.DataFrame], ledger
       file's day-``d`` rows would occupy once sorted by ledger position (an attacker learns how many
       entries each day holds from the differences of cumulative files). The known-transactions
       attack (same rules and the same sampled targets as :func:`known_transactions`) is rerun with
-      the extra condition that a compatible row sits in its known day's window;
-      ``targets_below_k_window`` counts targets left with fewer than ``k`` customers *including the
-      true one* (when the order is not chronological the window misleads the attacker, and it does
-      not count), next to ``targets_below_k_without_order`` for the same targets without the window.
+      the extra condition that a compatible row sits in its known day's window:
+      ``targets_below_k_window`` counts targets with ``|C_w(t1) ∩ C_w(t2)| < k`` *including the
+      true one* (``C_w``: the observable candidates of :mod:`.register` from the compatible rows in
+      the window; when the order is not chronological the window misleads the attacker, and it
+      does not count), ``targets_pinned_window`` those left with the target alone, next to
+      ``targets_below_k_without_order`` for the same targets without the window. The
+      ``linked_*_window`` figures use the ground-truth owners instead (what pseudonyms would give;
+      reported, not part of the promise).
     * Transfers: the share of ``transfer_out`` rows (exact kind label) immediately followed in the
       same file by a ``transfer_in`` row whose amount label has the same size up to sign, and the
       share expected by chance (each ``transfer_out`` row's count of such ``transfer_in`` rows in
@@ -117,17 +126,21 @@ def row_order(files: Sequence[pd.DataFrame], ids: Sequence[pd.DataFrame], ledger
     stack = stack_files(files, ids, kinds=kinds, mappings=mappings)
     rho = tuple(spearman(np.arange(len(p)), np.asarray(p)) for p in ledger_position)
     matcher = Matcher(stack, demographics)
+    register = Register(stack, matcher, population)
     raw_stack = pd.concat([frame.reset_index(drop=True) for frame in raw], ignore_index=True)
     known = choose_known(stack, raw_stack, targets, rng if rng is not None else np.random.default_rng(0), matcher)
-    with_window = summarize(play(stack, matcher, known, _window_days(stack, raw, ledger_position)), k)
-    without = summarize(play(stack, matcher, known), k)
+    with_window = summarize(play(stack, matcher, register, known, _window_days(stack, raw, ledger_position)), k)
+    without = summarize(play(stack, matcher, register, known), k)
     outs, pairs, chance = _transfer_pairs(stack)
     return RowOrderFigures(
         k=k, spearman_per_file=rho, spearman_mean=float(np.mean(rho)), spearman_min=float(np.min(rho)),
         targets=len(known.targets), transactions_below_k_window=int(with_window["transactions_below_k"]),
         targets_below_k_window=int(with_window["targets_below_k"]),
         targets_pinned_window=int(with_window["targets_pinned"]),
-        targets_below_k_without_order=int(without["targets_below_k"]), transfer_out_rows=outs,
+        targets_below_k_without_order=int(without["targets_below_k"]),
+        linked_transactions_below_k_window=int(with_window["linked_transactions_below_k"]),
+        linked_targets_below_k_window=int(with_window["linked_targets_below_k"]),
+        linked_targets_pinned_window=int(with_window["linked_targets_pinned"]), transfer_out_rows=outs,
         transfer_pairs_adjacent=pairs, transfer_pair_share=pairs / outs if outs else 0.0,
         transfer_pair_share_by_chance=chance / outs if outs else 0.0,
     )

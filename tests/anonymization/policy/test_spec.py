@@ -73,7 +73,7 @@ def test_it_round_trips_through_json_with_the_snapshot_keys_releases_have_always
     spec = _with(id=7, sensitive_column="balance", t_closeness=0.3)
     data = spec.to_json()
     assert list(data) == ["id", "name", "source", "columns", "quasi_identifiers", "sensitive_column", "l_diversity",
-                          "t_closeness", "k", "suppression_limit", "metric"]
+                          "t_closeness", "k", "suppression_limit", "metric", "recoding"]
     assert data["quasi_identifiers"][0] == {"column": "age", "builder": "intervals", "params": {"widths": [10, 20]},
                                             "arx_csv": ""}
     assert PolicySpec.from_json(data) == spec

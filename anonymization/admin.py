@@ -44,7 +44,8 @@ def _enqueue_message(release: Release) -> tuple[int, str]:
 class ReleasePolicyAdmin(HostileInputMixin, admin.ModelAdmin):
     form = ReleasePolicyForm
     inlines = [QuasiIdentifierInline]
-    list_display = ["name", "source", "k", "suppression_limit", "metric", "enabled", "schedule", "increments"]
+    list_display = ["name", "source", "k", "suppression_limit", "metric", "recoding", "enabled", "schedule",
+                    "increments"]
     list_filter = ["enabled", "source"]
     search_fields = ["name"]
     actions = ["run_release_now", "enable_policies", "disable_policies"]

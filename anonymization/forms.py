@@ -59,7 +59,7 @@ class ReleasePolicyForm(forms.ModelForm):
     class Meta:
         model = ReleasePolicy
         fields = ["name", "source", "columns", "sensitive_column", "l_diversity", "t_closeness", "k",
-                  "suppression_limit", "metric", "enabled"]
+                  "suppression_limit", "metric", "recoding", "enabled"]
 
     def clean_columns(self) -> list[str]:
         chosen = self.cleaned_data["columns"]

@@ -15,13 +15,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .exceptions import PolicyInvalid
-from .policy.spec import PolicySpec
+from .policy.spec import FULL_DOMAIN, LOCAL, PolicySpec
 
 
 class ReleasePolicy(models.Model):
     class Source(models.TextChoices):
         TRANSACTIONS = "transactions", "Transactions (one row per ledger entry)"
         CUSTOMERS = "customers", "Customers (one row per customer, with aggregates)"
+
+    class Recoding(models.TextChoices):
+        FULL_DOMAIN = FULL_DOMAIN, "Full-domain generalization (Flash)"
+        LOCAL = LOCAL, "Multidimensional local recoding (Mondrian)"
 
     name = models.CharField(max_length=100, unique=True)
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.TRANSACTIONS)
@@ -35,6 +39,12 @@ class ReleasePolicy(models.Model):
     suppression_limit = models.FloatField(
         default=0.02, help_text="Largest fraction of rows that may be suppressed.")
     metric = models.CharField(max_length=30, default="loss")
+    recoding = models.CharField(
+        max_length=20, choices=Recoding.choices, default=FULL_DOMAIN,
+        help_text="Full-domain: Flash chooses one hierarchy level per column and applies it to every row (the "
+                  "metric picks the level vector). Local: Mondrian gives each equivalence class its own labels "
+                  "(numbers and dates as ranges within the catalog's public bounds, categories along the "
+                  "hierarchy), keeping dense regions precise; it checks k only (no l or t).")
     enabled = models.BooleanField(default=True, help_text="Run nightly.")
     periodic_task = models.OneToOneField(
         "django_celery_beat.PeriodicTask", on_delete=models.SET_NULL, null=True, blank=True,
@@ -128,6 +138,10 @@ class Release(models.Model):
     duration_seconds = models.FloatField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
     distributions = models.JSONField(default=dict, blank=True)
+    # Local recoding only: per column, distinct labels and the median extent of a class's label.
+    label_stats = models.JSONField("labels per column", default=dict, blank=True)
+    # Workload error and column survival, computed at release time on the rows this release read.
+    utility = models.JSONField(default=dict, blank=True)
     engine_version = models.CharField(max_length=40, blank=True)
     error = models.TextField(blank=True)
 

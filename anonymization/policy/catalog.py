@@ -10,10 +10,18 @@ gender, postal code, card, date, amounts, balances, counts) is released only thr
 as a quasi-identifier. A DESCRIPTIVE column (kind, channel: a few values shared by many rows) may
 be released without one; it is then a quasi-identifier with the trivial hierarchy value -> `*`.
 Either way every released column except the sensitive one forms the equivalence classes.
+
+Every numeric column has a fixed public :class:`Scale`, chosen here and never read from the data
+(the data's minimum and maximum would publish its extremes). Local recoding cuts numbers inside
+`[low, high)` and the utility workload draws its range queries there; a row whose value lies
+outside is suppressed by local recoding (held back, then suppressed for good), so the bounds sit
+well beyond the ledger's ordinary values. Dates have the public domain FIRST_LEDGER_DAY (a policy's
+first release) or its window's first day minus the hold-back days, to the as-of date.
 """
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
 NUMERIC = "numeric"
@@ -26,6 +34,34 @@ GENERALIZE = "generalize"
 DESCRIPTIVE = "descriptive"
 
 
+# The first local day a ledger entry can have: the lower bound of a first release's dates.
+FIRST_LEDGER_DAY = datetime.date(2000, 1, 1)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The public range of a numeric column, its grain and the workload's range queries over it.
+
+    `grain` is the narrowest band local recoding cuts when the policy's hierarchy does not set one
+    (an intervals hierarchy's `bin` wins); range queries start on multiples of `step` and are one
+    of `widths` wide.
+    """
+
+    low: float
+    high: float
+    grain: float
+    unit: str
+    step: float
+    widths: tuple[float, ...]
+
+
+AGE = Scale(0, 120, grain=1, unit="years", step=5, widths=(10, 20, 30))
+AMOUNT = Scale(-5_000, 5_000, grain=10, unit="EUR", step=50, widths=(100, 250, 500, 1000))
+BALANCE = Scale(0, 50_000, grain=100, unit="EUR", step=100, widths=(500, 1000, 2500, 5000))
+COUNT = Scale(0, 100_000, grain=1, unit="entries", step=5, widths=(10, 25, 50, 100))
+TOTAL = Scale(0, 10_000_000, grain=100, unit="EUR", step=100, widths=(500, 1000, 2500, 5000))
+
+
 @dataclass(frozen=True)
 class Column:
     """One releasable column: its name, its kind (which hierarchy builders fit), its meaning and its role."""
@@ -34,6 +70,7 @@ class Column:
     kind: str
     label: str
     role: str = GENERALIZE
+    scale: Scale | None = None
 
     @property
     def must_generalize(self) -> bool:
@@ -42,7 +79,7 @@ class Column:
 
 
 _PERSON = (
-    Column("age", NUMERIC, "Age in whole years at the as-of date (from the birth date)"),
+    Column("age", NUMERIC, "Age in whole years at the as-of date (from the birth date)", scale=AGE),
     Column("gender", CATEGORY, "Gender (F, M, X)"),
     Column("postal_code", CODE, "Postal code of the customer"),
     Column("card_network", CATEGORY, "Card network (the card provider)"),
@@ -52,18 +89,20 @@ _PERSON = (
 TRANSACTION_COLUMNS: dict[str, Column] = {c.name: c for c in (
     *_PERSON,
     Column("transaction_date", DATE, "Local date of the ledger entry"),
-    Column("amount", NUMERIC, "Signed amount in major units (credits positive)"),
-    Column("balance_after", NUMERIC, "Account balance after the entry, in major units"),
+    Column("amount", NUMERIC, "Signed amount in major units (credits positive)", scale=AMOUNT),
+    Column("balance_after", NUMERIC, "Account balance after the entry, in major units", scale=BALANCE),
     Column("kind", CATEGORY, "Kind of ledger entry (withdrawal, deposit, ...)", DESCRIPTIVE),
     Column("channel", CATEGORY, "Channel (ATM, branch, online, back office)", DESCRIPTIVE),
 )}
 
 CUSTOMER_COLUMNS: dict[str, Column] = {c.name: c for c in (
     *_PERSON,
-    Column("transactions", NUMERIC, "Number of ledger entries up to the as-of date"),
-    Column("deposits_total", NUMERIC, "Sum of credits up to the as-of date, in major units"),
-    Column("withdrawals_total", NUMERIC, "Sum of debits up to the as-of date, in major units (positive)"),
-    Column("balance", NUMERIC, "Sum of the customer's account balances at the as-of date, in major units"),
+    Column("transactions", NUMERIC, "Number of ledger entries up to the as-of date", scale=COUNT),
+    Column("deposits_total", NUMERIC, "Sum of credits up to the as-of date, in major units", scale=TOTAL),
+    Column("withdrawals_total", NUMERIC, "Sum of debits up to the as-of date, in major units (positive)",
+           scale=TOTAL),
+    Column("balance", NUMERIC, "Sum of the customer's account balances at the as-of date, in major units",
+           scale=TOTAL),
 )}
 
 CATALOGS: dict[str, dict[str, Column]] = {"transactions": TRANSACTION_COLUMNS, "customers": CUSTOMER_COLUMNS}

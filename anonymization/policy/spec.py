@@ -12,6 +12,12 @@ value -> `*` (`class_hierarchies`). Two rules keep a file from linking its own r
 level may repeat another released column, and `balance_after` and `amount` are released together
 only when one of them is cut into bands of at least LINK_BAND (previous balance + amount = next
 balance would otherwise chain a customer's entries).
+
+Recoding. `full_domain` (the default, and what a snapshot without the key means) runs Flash: one
+hierarchy level per column for every row, the optimum of the policy's metric. `local` runs Mondrian
+multidimensional local recoding: each equivalence class gets its own labels (numbers and dates cut
+into ranges inside public domains, categories along the policy's hierarchy), so dense regions stay
+precise. Mondrian checks k only, so a local policy has no l or t.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ CHAINED = ("balance_after", "amount")
 # hierarchy goes BIN -> prefixes -> network -> *, so its network level repeats card_network.
 REPEATED_LEVELS = {("card_number", "card"): "card_network"}
 TRIVIAL_BUILDER, TRIVIAL_PARAMS = "categories", {"levels": [{"*": "*"}]}
+FULL_DOMAIN, LOCAL = "full_domain", "local"
+RECODINGS = (FULL_DOMAIN, LOCAL)
 
 
 class PolicyRecord(Protocol):
@@ -51,6 +59,7 @@ class PolicyRecord(Protocol):
     k: int
     suppression_limit: float
     metric: str
+    recoding: str
 
 
 def metric_names() -> list[str]:
@@ -98,6 +107,7 @@ class PolicySpec:
     sensitive_column: str = ""
     l_diversity: int | None = None
     t_closeness: float | None = None
+    recoding: str = FULL_DOMAIN
     id: int | None = None
 
     # --- construction ------------------------------------------------------------------------------
@@ -115,7 +125,7 @@ class PolicySpec:
             quasi_identifiers=tuple(QuasiIdentifierSpec.from_mapping(qi) for qi in quasi_identifiers),
             sensitive_column=policy.sensitive_column or "", l_diversity=policy.l_diversity,
             t_closeness=policy.t_closeness, k=policy.k, suppression_limit=policy.suppression_limit,
-            metric=policy.metric)
+            metric=policy.metric, recoding=policy.recoding)
 
     @classmethod
     def from_form(cls, policy: PolicyRecord, quasi_identifiers: Iterable[Mapping[str, Any]]) -> PolicySpec:
@@ -124,14 +134,17 @@ class PolicySpec:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PolicySpec:
-        """Return the spec recorded on a release (`to_json()`, or the snapshot dict of earlier releases)."""
+        """Return the spec recorded on a release (`to_json()`, or the snapshot dict of earlier releases).
+
+        Snapshots from before the recoding option have no "recoding" key: they ran Flash, i.e. full_domain.
+        """
         return cls(
             id=data.get("id"), name=data.get("name", ""), source=data.get("source", ""),
             columns=tuple(data.get("columns") or ()),
             quasi_identifiers=tuple(QuasiIdentifierSpec.from_mapping(qi) for qi in data.get("quasi_identifiers") or ()),
             sensitive_column=data.get("sensitive_column") or "", l_diversity=data.get("l_diversity"),
             t_closeness=data.get("t_closeness"), k=data.get("k", 0), suppression_limit=data.get("suppression_limit", 0.0),
-            metric=data.get("metric", ""))
+            metric=data.get("metric", ""), recoding=data.get("recoding") or FULL_DOMAIN)
 
     def to_json(self) -> dict[str, Any]:
         """Return the spec as JSON data (the keys of the snapshot releases have always recorded)."""
@@ -140,7 +153,7 @@ class PolicySpec:
             "quasi_identifiers": [qi.to_json() for qi in self.quasi_identifiers],
             "sensitive_column": self.sensitive_column, "l_diversity": self.l_diversity,
             "t_closeness": self.t_closeness, "k": self.k, "suppression_limit": self.suppression_limit,
-            "metric": self.metric,
+            "metric": self.metric, "recoding": self.recoding,
         }
 
     # --- derived values ------------------------------------------------------------------------------
@@ -160,6 +173,11 @@ class PolicySpec:
             for name in self.columns if name not in given and name != self.sensitive_column
             and catalog_for(self.source)[name].role == DESCRIPTIVE)
         return (*self.quasi_identifiers, *implicit)
+
+    @property
+    def is_local(self) -> bool:
+        """Return True when the policy recodes locally (Mondrian) rather than by full-domain levels (Flash)."""
+        return self.recoding == LOCAL
 
     @property
     def sensitive_is_ordered(self) -> bool:
@@ -192,6 +210,7 @@ class PolicySpec:
         self._validate_columns()
         self._validate_numbers()
         self._validate_sensitive()
+        self._validate_recoding()
 
     def _validate_columns(self) -> None:
         if self.source not in CATALOGS:
@@ -230,6 +249,14 @@ class PolicySpec:
             raise PolicyInvalid("l-diversity and t-closeness need a sensitive column.", field="sensitive_column")
         if sensitive and not self.l_diversity and self.t_closeness is None:
             raise PolicyInvalid(f"Give l or t for the sensitive column {sensitive}.", field="sensitive_column")
+
+    def _validate_recoding(self) -> None:
+        if self.recoding not in RECODINGS:
+            raise PolicyInvalid(f"Unknown recoding {self.recoding!r}; choose full_domain (one hierarchy level per "
+                                "column, Flash) or local (labels per equivalence class, Mondrian).", field="recoding")
+        if self.is_local and (self.l_diversity or self.t_closeness is not None):
+            raise PolicyInvalid("Local recoding checks k only: remove l and t, or choose full_domain recoding.",
+                                field="recoding")
 
     def validate_quasi_identifiers(self) -> None:
         """Raise PolicyInvalid (or HierarchyInvalid) unless every quasi-identifier has one valid hierarchy."""

@@ -15,7 +15,9 @@ would then skip entry 41 forever (or, the other way round, re-read it). Nightly 
 02:30, so a transaction would have to stay open for hours across midnight to be missed.
 
 The version of a policy is a fingerprint of its PolicySpec (everything but its id and name), so
-changing its columns, hierarchies, k or any other rule starts a new version. The window never
+changing its columns, hierarchies, k, recoding or any other rule starts a new version (full-domain
+recoding, the only kind before the option existed, is left out of the fingerprint, so policies
+that did not change keep their version). The window never
 depends on the version: a new version continues from the policy's last published release and
 never re-publishes what an earlier version released.
 """
@@ -31,6 +33,7 @@ from django.utils import timezone
 
 from ..exceptions import ReleaseOutOfOrder
 from ..models import Release, ReleasePolicy
+from ..policy.spec import FULL_DOMAIN
 
 VERSION_CHARS = 12
 _IDENTITY_KEYS = ("id", "name")  # naming a policy does not change what it releases
@@ -39,6 +42,8 @@ _IDENTITY_KEYS = ("id", "name")  # naming a policy does not change what it relea
 def policy_version(spec_json: dict[str, Any]) -> str:
     """Return the version fingerprint of a policy: SHA-256 of its rules as canonical JSON, shortened."""
     rules = {key: value for key, value in spec_json.items() if key not in _IDENTITY_KEYS}
+    if rules.get("recoding") == FULL_DOMAIN:
+        del rules["recoding"]
     canonical = json.dumps(rules, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:VERSION_CHARS]
 

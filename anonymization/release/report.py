@@ -21,7 +21,8 @@ from .write import FILENAMES, Written
 TOP_VALUES = 12
 DISTRIBUTION_COLUMNS = 4
 SUMMARY_FIELDS = ("rows_in", "rows_out", "suppressed_rows", "held_rows", "carried_rows", "levels", "information_loss", "class_stats", "risk",
-                  "nodes_checked", "engine_version", "distributions", "timings", "duration_seconds")
+                  "nodes_checked", "engine_version", "distributions", "label_stats", "utility", "timings",
+                  "duration_seconds")
 
 
 def _histogram(sizes: np.ndarray, k: int) -> list[list[Any]]:
@@ -70,16 +71,28 @@ def metadata(release: Release, spec: PolicySpec, summary: dict, checksums: dict[
         "release": {"id": release.pk, "as_of": release.as_of.isoformat(), "policy": spec.name,
                     "policy_version": release.policy_version, "window": window_of(release),
                     "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")},
-        "policy": policy, "levels": summary["levels"],
-        "metrics": {"metric": spec.metric, "information_loss": summary["information_loss"],
-                    "nodes_checked": summary["nodes_checked"]},
+        "policy": policy, "recoding": spec.recoding, **_recoding_figures(spec, summary),
+        "metrics": {"metric": spec.metric if not spec.is_local else None,
+                    "information_loss": summary["information_loss"], "nodes_checked": summary["nodes_checked"]},
+        "utility": summary["utility"],
         "rows": {"in": summary["rows_in"], "out": summary["rows_out"], "suppressed": summary["suppressed_rows"],
                  "held_back": summary["held_rows"], "taken_in_from_earlier_nights": summary["carried_rows"]},
         "class_statistics": summary["class_stats"], "risk": summary["risk"],
         "files": [{"name": FILENAMES[item.kind], "kind": item.kind, "size": item.size, "sha256": item.sha256}
                   for item in files],
-        "engine": {"name": "flash", "version": summary["engine_version"]},
+        "engine": {"name": "mondrian" if spec.is_local else "flash", "version": summary["engine_version"]},
     }
+
+
+def _recoding_figures(spec: PolicySpec, summary: dict) -> dict[str, dict]:
+    """Return what the recoding chose: full-domain levels per column, or local labels per column.
+
+    Local recoding has no levels: each column reports its distinct labels and the median extent of
+    a class's label (in years, EUR, days or values).
+    """
+    if spec.is_local:
+        return {"labels": summary["label_stats"]}
+    return {"levels": summary["levels"]}
 
 
 def window_of(release: Release) -> dict[str, str | None]:
@@ -106,7 +119,8 @@ def report_charts(spec: PolicySpec, summary: dict, *, include_before: bool) -> d
     return {
         "class_sizes": charts.bar_chart("Equivalence classes by number of customers",
                                         [(label, count) for label, count in stats.get("histogram", [])]),
-        "levels": charts.levels_chart(summary.get("levels") or {}, stats.get("hierarchy_heights") or {}),
+        "levels": None if spec.is_local else charts.levels_chart(summary.get("levels") or {},
+                                                                  stats.get("hierarchy_heights") or {}),
         "suppression": charts.suppression_chart(summary.get("rows_in") or 0, summary.get("suppressed_rows") or 0,
                                                 spec.suppression_limit),
         "distributions": pairs,

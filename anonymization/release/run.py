@@ -11,10 +11,16 @@ A run reads its increment: the window the claim recorded plus the entries the po
 from earlier nights; the rows the engine suppressed are then held back or suppressed for good
 (holdback.py). The new held set is recorded in the publication transaction, after checking that no
 other release of the policy was published meanwhile (increments.py).
+
+The release's public date domain (where local recoding cuts dates and the workload draws months)
+runs from its window's first day minus the hold-back days (the oldest entry an earlier night can
+still hold) or, for a policy's first release, from the catalog's FIRST_LEDGER_DAY, to its as-of
+date. The utility figures (utility.py) are computed on the rows the release read.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from collections.abc import Callable
@@ -25,14 +31,16 @@ from django.utils import timezone
 
 from ..exceptions import ReleaseNotRunnable, ReleaseUnsatisfiable
 from ..models import Release, ReleasePolicy
+from ..policy.catalog import FIRST_LEDGER_DAY
 from ..policy.spec import PolicySpec
 from ..selectors import identifiers_in_database
 from . import report, write
-from .anonymize import Outcome, anonymize
+from .anonymize import DateBounds, Outcome, anonymize
 from .extract import Extraction, extract
 from .holdback import Holdback, held_entries, hold_back, max_hold_days, record_held
 from .increments import check_still_next
 from .publish import publish_files, record_published
+from .utility import release_utility
 from .verify import Verified, verify_written
 
 Progress = Callable[[int, str], None]
@@ -103,6 +111,13 @@ def _hold_back(run: _Run, extraction: Extraction, outcome: Outcome, held: dict) 
                      rows=extraction.rows, as_of=run.release.as_of, max_days=max_hold_days(), previously_held=held)
 
 
+def date_bounds(release: Release) -> DateBounds:
+    """Return the release's public date domain (see the module docstring)."""
+    if release.window_start is None:
+        return DateBounds(first=min(FIRST_LEDGER_DAY, release.as_of), last=release.as_of)
+    return DateBounds(first=release.window_start - datetime.timedelta(days=max_hold_days()), last=release.as_of)
+
+
 def _record_increment(release: Release, holdback: Holdback) -> None:
     """Check, with the policy locked, that the window still follows the last published release; keep the held set."""
     ReleasePolicy.objects.select_for_update().get(pk=release.policy_id)
@@ -118,7 +133,7 @@ def _verify(written: list[write.Written], outcome: Outcome, spec: PolicySpec, ex
 
 
 def _summary(outcome: Outcome, verified_figures: dict, class_customers: np.ndarray, spec: PolicySpec,
-             holdback: Holdback) -> dict:
+             holdback: Holdback, utility: dict) -> dict:
     """Return the release fields recorded at publication (also the data of the report)."""
     return {
         "rows_in": outcome.rows_in, "rows_out": len(outcome.released), "suppressed_rows": holdback.suppressed,
@@ -126,7 +141,8 @@ def _summary(outcome: Outcome, verified_figures: dict, class_customers: np.ndarr
         "levels": outcome.levels, "information_loss": outcome.information_loss,
         "class_stats": report.class_statistics(class_customers, spec.k, verified_figures, outcome.heights),
         "risk": outcome.risk, "nodes_checked": outcome.nodes_checked, "engine_version": outcome.engine_version,
-        "distributions": report.distributions(outcome, spec),
+        "distributions": report.distributions(outcome, spec), "label_stats": outcome.label_stats,
+        "utility": utility,
     }
 
 
@@ -151,14 +167,17 @@ def run_stages(*, release_id: int, token: str, progress: Progress | None = None)
     held = held_entries(policy_id=release.policy_id)
     extraction = _extract(run, spec, held)
     run.step(25, "anonymizing")
-    outcome = anonymize(extraction.frame, spec, on_check=run.searching)
+    dates = date_bounds(release)
+    outcome = anonymize(extraction.frame, spec, on_check=run.searching, dates=dates)
     holdback = _hold_back(run, extraction, outcome, held)
+    run.step(55, "measuring utility")
+    utility = release_utility(raw=extraction.frame, outcome=outcome, spec=spec, dates=dates)
     run.step(60, "writing")
     temp = write.temp_folder(folder, token)
     data_files = write.write_data(outcome.released, temp)
     run.step(75, "verifying", status=Release.Status.VERIFYING)
     verified = _verify(data_files, outcome, spec, extraction)
-    summary = _summary(outcome, verified.figures, verified.class_customers, spec, holdback)
+    summary = _summary(outcome, verified.figures, verified.class_customers, spec, holdback, utility)
     documents = _write_documents(run, spec, summary, outcome.checksums, data_files, temp)
     run.step(90, "publishing", status=Release.Status.VERIFYING)
     published = publish_files([*data_files, *documents], folder)

@@ -31,6 +31,8 @@ def population(db):
 
 @pytest.fixture
 def nightly(db) -> ReleasePolicy:
+    """The default policy with full-domain recoding (Flash), whose search and hold-back these tests follow."""
+    ReleasePolicy.objects.filter(name="Nightly transactions").update(recoding="full_domain")
     return ReleasePolicy.objects.get(name="Nightly transactions")
 
 

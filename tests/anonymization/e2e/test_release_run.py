@@ -65,7 +65,8 @@ def test_it_publishes_a_verified_release_of_the_default_policy(population, night
     assert release.rows_out + release.held_rows + release.suppressed_rows == 1_500
     assert release.held_rows + release.suppressed_rows <= 30
     assert release.class_stats["smallest"] >= 5
-    assert set(release.levels) == {qi.column for qi in nightly.quasi_identifiers.all()}
+    assert release.levels == {}  # the default policy recodes locally: labels per class, no levels
+    assert set(release.label_stats) == {qi.column for qi in nightly.quasi_identifiers.all()}
     assert set(release.artifacts.values_list("kind", flat=True)) == {"csv", "parquet", "metadata", "report"}
     data = write.read_csv(release.artifacts.get(kind="csv").name)
     assert list(data.columns) == nightly.columns
@@ -82,7 +83,8 @@ def test_it_records_the_sha256_of_every_file_in_the_metadata(population, nightly
         with default_storage.open(artifact.name, "rb") as handle:
             assert hashlib.sha256(handle.read()).hexdigest() == entry["sha256"] == artifact.sha256
     assert metadata["policy"]["k"] == 5
-    assert metadata["levels"] == release.levels
+    assert metadata["recoding"] == "local" and metadata["engine"]["name"] == "mondrian"
+    assert metadata["labels"] == release.label_stats and "levels" not in metadata
     assert all(len(qi["hierarchy_sha256"]) == 64 for qi in metadata["policy"]["quasi_identifiers"])
     assert metadata["rows"] == {"in": 1_500, "out": release.rows_out, "suppressed": release.suppressed_rows,
                                 "held_back": release.held_rows, "taken_in_from_earlier_nights": 0}
@@ -94,8 +96,8 @@ def test_it_fails_clearly_when_k_exceeds_the_customers(population, nightly):
     ReleasePolicy.objects.filter(pk=nightly.pk).update(k=81)
     release = _run(nightly)
     assert release.status == Release.Status.FAILED
-    assert release.error.startswith("The policy cannot be satisfied: no transformation satisfies the criteria")
-    assert "k=81 counted over customers, suppression limit 2.0%" in release.error
+    assert release.error == ("The policy cannot be satisfied: the rows to release belong to 80 customer(s), fewer "
+                             "than k (k=81 counted over customers, suppression limit 2.0%).")
     assert not release.artifacts.exists()
     assert _stored_files(release) == []
 
@@ -260,7 +262,7 @@ def test_it_publishes_rows_in_a_secret_order_not_ledger_order(population, nightl
     assert len(positions) == release.rows_out == len(write.read_csv(release.artifacts.get(kind="csv").name))
     assert abs(verify.rank_correlation(positions)) < verify.ORDER_BOUND
     assert verify.ledger_neighbours(positions) <= verify.MAX_LEDGER_NEIGHBOURS
-    assert "kind" in release.levels and "card_network" not in release.levels
+    assert "kind" in release.label_stats and "card_network" not in release.label_stats
 
 
 def test_it_never_publishes_a_hierarchy_label_as_a_live_formula(population, nightly, monkeypatch):

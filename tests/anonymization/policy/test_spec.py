@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from anonymization.engine import DistinctLDiversity, KAnonymity, TCloseness
 from anonymization.exceptions import HierarchyInvalid, PolicyInvalid
 from anonymization.models import ReleasePolicy
 from anonymization.policy.spec import PolicySpec, QuasiIdentifierSpec
+from anonymization.release.increments import policy_version
 
 AGE = QuasiIdentifierSpec(column="age", builder="intervals", params={"widths": [10, 20]})
 GENDER = QuasiIdentifierSpec(column="gender", builder="categories", params={"levels": [{"*": "*"}]})
@@ -73,7 +75,7 @@ def test_it_round_trips_through_json_with_the_snapshot_keys_releases_have_always
     spec = _with(id=7, sensitive_column="balance", t_closeness=0.3)
     data = spec.to_json()
     assert list(data) == ["id", "name", "source", "columns", "quasi_identifiers", "sensitive_column", "l_diversity",
-                          "t_closeness", "k", "suppression_limit", "metric"]
+                          "t_closeness", "k", "suppression_limit", "metric", "recoding"]
     assert data["quasi_identifiers"][0] == {"column": "age", "builder": "intervals", "params": {"widths": [10, 20]},
                                             "arx_csv": ""}
     assert PolicySpec.from_json(data) == spec
@@ -203,3 +205,48 @@ def test_it_counts_exact_amounts_from_a_category_hierarchy_as_exact():
     fine_balance = QuasiIdentifierSpec("balance_after", "intervals", {"bin": 1, "widths": [10]})
     with pytest.raises(PolicyInvalid, match=r"^balance_after and amount together chain a customer's rows"):
         dataclasses.replace(LEDGER, quasi_identifiers=(AGE, exact, fine_balance)).validate()
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"recoding": "mondrian"}, "Unknown recoding 'mondrian'; choose full_domain (one hierarchy level per column, "
+                               "Flash) or local (labels per equivalence class, Mondrian)."),
+    ({"recoding": "local", "sensitive_column": "gender", "l_diversity": 2, "quasi_identifiers": (AGE, BALANCE)},
+     "Local recoding checks k only: remove l and t, or choose full_domain recoding."),
+])
+def test_it_refuses_a_bad_recoding_with_one_message_on_the_recoding_field(changes, message):
+    with pytest.raises(PolicyInvalid) as caught:
+        _with(**changes).validate()
+    assert (str(caught.value), caught.value.field) == (message, "recoding")
+
+
+def test_it_accepts_local_recoding_and_records_it():
+    local = _with(recoding="local")
+    local.validate()
+    assert local.is_local and not VALID.is_local
+    assert local.to_json()["recoding"] == "local"
+    assert PolicySpec.from_json(local.to_json()) == local
+
+
+def test_it_loads_a_snapshot_without_the_recoding_key_as_full_domain():
+    snapshot = VALID.to_json()
+    del snapshot["recoding"]
+    loaded = PolicySpec.from_json(snapshot)
+    assert loaded.recoding == "full_domain"
+    assert loaded == VALID
+
+
+def test_it_keeps_the_version_of_a_full_domain_policy_from_before_the_option():
+    before = VALID.to_json()
+    del before["recoding"]
+    assert policy_version(VALID.to_json()) == policy_version(before)
+    assert policy_version(_with(recoding="local").to_json()) != policy_version(before)
+
+
+@pytest.mark.django_db
+def test_it_shows_the_recoding_message_on_the_policy_form_field():
+    policy = ReleasePolicy(name="Bad", source="customers", columns=["age"], k=5, suppression_limit=0.02,
+                           metric="loss", recoding="local", sensitive_column="age", l_diversity=2)
+    with pytest.raises(ValidationError) as caught:
+        policy.clean()
+    assert caught.value.message_dict == {
+        "recoding": ["Local recoding checks k only: remove l and t, or choose full_domain recoding."]}

@@ -1,15 +1,21 @@
-"""The engine adapter: classes over every released column (kind included) and a secret row order (no database)."""
+"""The engine adapter: classes over every released column (kind included), a secret row order, and local
+recoding (Mondrian) over the catalog's public domains (no database)."""
 
 from __future__ import annotations
+
+import dataclasses
+import datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from anonymization.engine import covers
+from anonymization.exceptions import ReleaseUnsatisfiable
 from anonymization.policy.catalog import INDIVIDUAL
 from anonymization.policy.spec import PolicySpec, QuasiIdentifierSpec
-from anonymization.release.anonymize import anonymize
-from anonymization.release.verify import rank_correlation
+from anonymization.release.anonymize import DateBounds, anonymize
+from anonymization.release.verify import customers_per_class, rank_correlation
 
 AGE = QuasiIdentifierSpec(column="age", builder="intervals", params={"widths": [10]})
 
@@ -47,3 +53,75 @@ def test_it_hands_back_rows_in_a_secret_order_aligned_with_customers_and_ledger_
     assert sorted(outcome.positions.tolist()) == list(range(rows))
     assert abs(rank_correlation(outcome.positions)) < 0.1
     assert (outcome.individuals == frame[INDIVIDUAL].to_numpy()[outcome.positions]).all()
+
+
+# --- local recoding (Mondrian) ---------------------------------------------------------------------
+
+DATES = DateBounds(datetime.date(2025, 1, 1), datetime.date(2025, 3, 31))
+LOCAL_QIS = (
+    QuasiIdentifierSpec(column="age", builder="intervals", params={"bin": 1, "widths": [5, 10]}),
+    QuasiIdentifierSpec(column="gender", builder="categories", params={"levels": [{"*": "*"}]}),
+    QuasiIdentifierSpec(column="transaction_date", builder="date", params={"levels": ["month"]}),
+    QuasiIdentifierSpec(column="amount", builder="intervals", params={"bin": 10, "widths": [50, 250]}),
+)
+KINDS = {"age": "numeric", "amount": "numeric", "transaction_date": "date", "gender": "category", "kind": "category"}
+
+
+def _local_spec(**changes) -> PolicySpec:
+    spec = PolicySpec(name="Local", source="transactions",
+                      columns=("age", "gender", "transaction_date", "amount", "kind"), quasi_identifiers=LOCAL_QIS,
+                      k=5, suppression_limit=0.02, metric="loss", recoding="local")
+    return dataclasses.replace(spec, **changes)
+
+
+def _ledger(rows: int = 2_000, customers: int = 60, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    customer = rng.integers(0, customers, rows)
+    days = np.datetime64("2025-01-01") + rng.integers(0, 90, rows).astype("timedelta64[D]")
+    return pd.DataFrame({
+        "age": rng.integers(18, 90, customers)[customer], "gender": pd.Categorical(rng.choice(["F", "M"], customers)[
+            customer]), "transaction_date": pd.to_datetime(days), "amount": rng.normal(0, 300, rows).round(2),
+        "kind": pd.Categorical(rng.choice(["deposit", "withdrawal"], rows)), INDIVIDUAL: customer})
+
+
+def test_it_recodes_locally_with_k_customers_in_every_class_and_labels_that_cover_the_raw_values():
+    frame = _ledger()
+    outcome = anonymize(frame, _local_spec(), dates=DATES)
+    assert outcome.recoding == "local" and outcome.levels == {} and outcome.information_loss is None
+    released = outcome.released
+    classes = released.groupby(list(released.columns), observed=True).ngroup().to_numpy()
+    assert customers_per_class(classes, outcome.individuals).min() >= 5
+    raw = frame.iloc[outcome.positions]
+    for column, kind in KINDS.items():
+        labels = released[column].astype(str).to_numpy()
+        assert covers(kind, labels, raw[column].to_numpy(), column=column).all(), column
+    assert set(outcome.label_stats) == {"age", "gender", "transaction_date", "amount", "kind"}
+    assert outcome.label_stats["age"]["unit"] == "years" and outcome.label_stats["amount"]["unit"] == "EUR"
+
+
+def test_it_cuts_numbers_on_the_hierarchy_bin_inside_the_catalog_scale():
+    outcome = anonymize(_ledger(), _local_spec(), dates=DATES)
+    for label in outcome.released["amount"].astype(str).unique():
+        low, high = (float(x) for x in label.strip("[)]").split(", "))
+        assert low % 10 == 0 and high % 10 == 0 and -5_000 <= low < high <= 5_000
+
+
+def test_it_suppresses_rows_outside_the_public_domain_within_the_limit_and_refuses_more():
+    frame = _ledger()
+    frame.loc[:9, "amount"] = 250_000.0  # ten rows beyond the catalog's amount scale
+    outcome = anonymize(frame, _local_spec(), dates=DATES)
+    assert outcome.suppressed == 10 and not set(range(10)) & set(outcome.positions.tolist())
+    with pytest.raises(ReleaseUnsatisfiable) as caught:
+        anonymize(frame, _local_spec(suppression_limit=0.001), dates=DATES)
+    assert str(caught.value) == (
+        "The policy cannot be satisfied: 10 row(s) have a value of amount outside its public domain (the catalog's "
+        "bounds), and at most 2 may be suppressed (k=5 counted over customers, suppression limit 0.1%).")
+
+
+def test_it_gives_full_domain_recoding_the_results_it_always_had():
+    frame = _ledger()
+    spec = _local_spec(recoding="full_domain")
+    outcome = anonymize(frame, spec, dates=DATES)
+    assert outcome.recoding == "full_domain" and outcome.label_stats == {}
+    assert set(outcome.levels) == {"age", "gender", "transaction_date", "amount", "kind"}
+    assert outcome.information_loss is not None and outcome.nodes_checked > 0

@@ -12,6 +12,8 @@ from anonymization.release import run, service
 
 @pytest.fixture
 def nightly(db) -> ReleasePolicy:
+    """The default policy with full-domain recoding (Flash), whose search and hold-back these tests follow."""
+    ReleasePolicy.objects.filter(name="Nightly transactions").update(recoding="full_domain")
     return ReleasePolicy.objects.get(name="Nightly transactions")
 
 

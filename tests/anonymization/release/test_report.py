@@ -1,0 +1,70 @@
+"""What a release reports: its recoding, the utility figures and their warnings, in metadata.json and report.html."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from django.core.files.storage import default_storage
+
+from anonymization.models import Release, ReleasePolicy
+from anonymization.release import service
+from transactions.demo import population_generate as populate
+
+AS_OF = datetime.date(2025, 3, 31)
+POSTAL_WARNING = "postal_code has the same value in every row."  # every code of this population starts "10"
+AMOUNT_WARNING = "amount is * in every row: the release says nothing about it."
+
+
+@pytest.fixture
+def population(db):
+    return populate(customers=80, entries=1_500, last_day=AS_OF, days=40, seed=7)
+
+
+@pytest.fixture
+def nightly(db) -> ReleasePolicy:
+    return ReleasePolicy.objects.get(name="Nightly transactions")
+
+
+def _published(policy: ReleasePolicy) -> tuple[Release, dict, str]:
+    release = service.release_run_for_policy(policy_id=policy.pk, as_of=AS_OF)
+    assert release.status == Release.Status.PUBLISHED, release.error
+    with default_storage.open(release.artifacts.get(kind="metadata").name) as handle:
+        metadata = json.load(handle)
+    with default_storage.open(release.artifacts.get(kind="report").name) as handle:
+        report = handle.read().decode()
+    return release, metadata, report
+
+
+def test_it_reports_local_recoding_with_labels_utility_and_warnings(population, nightly):
+    release, metadata, report = _published(nightly)
+    utility = metadata["utility"]
+    assert utility == release.utility
+    workload = utility["workload"]
+    assert workload["measured"] and workload["queries"] == 200 and workload["seed"] == 0
+    assert workload["raw_rows"] == 1_500 and not workload["sampled"]
+    assert workload["mean"] >= 0 and workload["median"] >= 0
+    assert set(utility["survival"]) == set(nightly.columns)
+    assert utility["survival"]["postal_code"] == {"specific_share": 0.0, "distinct_values": 1,
+                                                  "generalized_everywhere": False, "constant": True}
+    assert utility["warnings"] == [POSTAL_WARNING]
+    assert metadata["recoding"] == "local" and set(metadata["labels"]) == set(nightly.columns)
+    assert "local (Mondrian: labels per equivalence class)" in report
+    assert f"Warning: {POSTAL_WARNING}" in report
+    assert f'<strong class="workload-mean">{workload["mean"]:.3f}</strong>' in report
+    assert "Labels per column" in report and "Generalization level of each quasi-identifier" not in report
+
+
+def test_it_warns_of_columns_full_domain_recoding_generalizes_to_a_star_everywhere(population, nightly):
+    ReleasePolicy.objects.filter(pk=nightly.pk).update(recoding="full_domain")
+    release, metadata, report = _published(nightly)
+    assert metadata["recoding"] == "full_domain" and metadata["engine"]["name"] == "flash"
+    assert metadata["levels"] == release.levels and "labels" not in metadata
+    assert metadata["utility"]["workload"]["measured"]
+    assert release.levels["amount"] == 4 and metadata["utility"]["survival"]["amount"]["generalized_everywhere"]
+    assert AMOUNT_WARNING in metadata["utility"]["warnings"]
+    assert "full-domain (Flash: one level per column)" in report
+    assert "Generalization level of each quasi-identifier" in report and "Workload error" in report
+    for warning in release.utility["warnings"]:
+        assert f"Warning: {warning}" in report

@@ -23,6 +23,7 @@ DATA_MIGRATIONS = (
     ("transactions.migrations.0003_staff_groups", "grant"),
     ("anonymization.migrations.0002_default_policy", "create"),
     ("anonymization.migrations.0004_default_policy_roles", "forwards"),
+    ("anonymization.migrations.0006_policy_recoding", "recode_locally"),
 )
 
 

@@ -92,9 +92,15 @@ def test_it_attacks_every_published_increment(reports):
 # others) always meet on 9 or more of the 120 customers of the register.
 # Known leak, issue 9: local recoding cuts demographics afresh every night, and two nights' boxes
 # can intersect on fewer than k customers of the population. Strict: remove once the leak is closed.
-CROSS_NIGHT_LEAKS = {("intersection", "targets_below_k_two_files"), ("row_order", "targets_below_k_window")}
-LEAK = pytest.mark.xfail(strict=True, reason="issue 9: two nights' demographic boxes intersect below k")
-CASES = [pytest.param(attack, metric, id=f"{attack}.{metric}", marks=[LEAK] if (attack, metric) in CROSS_NIGHT_LEAKS else [])
+# The row-order window figure also depends on where the secret random order happens to put rows,
+# so it may or may not show the leak on a given run (not strict).
+LEAKS = {
+    ("intersection", "targets_below_k_two_files"):
+        pytest.mark.xfail(strict=True, reason="issue 9: two nights' demographic boxes intersect below k"),
+    ("row_order", "targets_below_k_window"):
+        pytest.mark.xfail(strict=False, reason="issue 9: demographic boxes of two nights, seen through a random window"),
+}
+CASES = [pytest.param(attack, metric, id=f"{attack}.{metric}", marks=[LEAKS[(attack, metric)]] if (attack, metric) in LEAKS else [])
          for attack, metric in BELOW_K]
 
 
@@ -105,7 +111,8 @@ def test_it_narrows_nothing_below_k_in_increments(reports, attack, metric):
 
 @pytest.mark.parametrize("design", [
     pytest.param("increments", marks=pytest.mark.xfail(
-        strict=True, reason="issue 9: with local recoding a window target has observable candidates below k but no linked ones")),
+        strict=False, reason="issue 9: with local recoding a window target may have observable candidates below k "
+                             "but no linked ones, depending on the secret random order")),
     "cumulative",
 ])
 def test_it_reports_linked_figures_as_an_upper_bound_of_the_observable_ones(reports, design):

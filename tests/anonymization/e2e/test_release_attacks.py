@@ -87,16 +87,14 @@ def test_it_attacks_every_published_increment(reports):
 
 
 # Issue 9 was measured with the ground-truth intersections across nights, which need pseudonyms the
-# files do not carry; they are now the linked_* figures below. The observable figures that replace
-# them are 0 on this bank: the nights' demographic boxes (age bands one night, `*` or gender on the
-# others) always meet on 9 or more of the 120 customers of the register.
+# files do not carry; they are now the linked_* figures below, and the observable figures count.
 # Known leak, issue 9: local recoding cuts demographics afresh every night, and two nights' boxes
-# can intersect on fewer than k customers of the population. Strict: remove once the leak is closed.
-# The row-order window figure also depends on where the secret random order happens to put rows,
-# so it may or may not show the leak on a given run (not strict).
+# can intersect on fewer than k customers of the population. The cuts and the row-order window both
+# depend on the run's secret random row order, so a given run may or may not show the leak: the
+# markers are not strict. Remove them once demographics are generalized the same way every night.
 LEAKS = {
     ("intersection", "targets_below_k_two_files"):
-        pytest.mark.xfail(strict=True, reason="issue 9: two nights' demographic boxes intersect below k"),
+        pytest.mark.xfail(strict=False, reason="issue 9: two nights' demographic boxes may intersect below k"),
     ("row_order", "targets_below_k_window"):
         pytest.mark.xfail(strict=False, reason="issue 9: demographic boxes of two nights, seen through a random window"),
 }

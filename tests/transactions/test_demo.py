@@ -16,11 +16,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, Card, Customer
+from tests.support.demo import demo_command_lines
 from transactions.models import LedgerEntry, Terminal
 
 pytestmark = pytest.mark.django_db
 
-CARD_LINE = re.compile(r"^card=(\d{13,19}) pin=(\d{4,6})$")
 
 
 @pytest.fixture(autouse=True)
@@ -29,11 +29,6 @@ def debug_on(settings):
     return settings
 
 
-def _generate(customers: int = 30, transactions: int = 1_500, seed: int = 7, days: int = 30) -> list[str]:
-    out = io.StringIO()
-    call_command("generate_demo_data", customers=customers, transactions=transactions, seed=seed, days=days,
-                 verbosity=0, stdout=out, stderr=io.StringIO())
-    return out.getvalue().splitlines()
 
 
 def _entries() -> list[LedgerEntry]:
@@ -45,7 +40,7 @@ def _counts() -> tuple[int, ...]:
 
 
 def test_it_writes_a_ledger_that_verify_ledger_accepts():
-    _generate()
+    demo_command_lines()
     out = io.StringIO()
     call_command("verify_ledger", stdout=out)
     assert "Ledger OK" in out.getvalue()
@@ -56,7 +51,7 @@ def test_it_writes_a_ledger_that_verify_ledger_accepts():
 
 
 def test_it_replays_every_account_from_zero_without_going_negative():
-    _generate()
+    demo_command_lines()
     balances: dict[int, int] = {}
     for entry in _entries():
         if entry.account_id not in balances:
@@ -68,7 +63,7 @@ def test_it_replays_every_account_from_zero_without_going_negative():
 
 
 def test_it_opens_every_account_with_a_branch_deposit_before_the_history():
-    _generate(days=30)
+    demo_command_lines(days=30)
     history_start = timezone.localdate() - datetime.timedelta(days=30)
     for account in Account.objects.all():
         first = account.entries.order_by("created_at", "pk").first()
@@ -78,7 +73,7 @@ def test_it_opens_every_account_with_a_branch_deposit_before_the_history():
 
 
 def test_it_keeps_withdrawals_in_notes_and_within_the_daily_limit(settings):
-    _generate()
+    demo_command_lines()
     per_day: dict[tuple[int, datetime.date], int] = defaultdict(int)
     for entry in _entries():
         if entry.kind == LedgerEntry.Kind.WITHDRAWAL:
@@ -90,7 +85,7 @@ def test_it_keeps_withdrawals_in_notes_and_within_the_daily_limit(settings):
 
 
 def test_it_keeps_the_history_inside_the_requested_days():
-    _generate(days=30)
+    demo_command_lines(days=30)
     today = timezone.localdate()
     moments = LedgerEntry.objects.exclude(idempotency_key__in=_opening_keys()).values_list("created_at", flat=True)
     days = {timezone.localdate(moment) for moment in moments}
@@ -106,7 +101,7 @@ def _opening_keys() -> list[str]:
 
 
 def test_it_posts_transfers_as_two_legs_with_one_reference():
-    _generate()
+    demo_command_lines()
     legs: dict[str, list[LedgerEntry]] = defaultdict(list)
     for entry in _entries():
         if entry.kind in (LedgerEntry.Kind.TRANSFER_OUT, LedgerEntry.Kind.TRANSFER_IN):
@@ -121,7 +116,7 @@ def test_it_posts_transfers_as_two_legs_with_one_reference():
 
 
 def test_it_records_channels_with_terminals_and_seeded_keys():
-    _generate()
+    demo_command_lines()
     entries = _entries()
     assert {entry.channel for entry in entries} == {"atm", "branch", "online"}
     for entry in entries:
@@ -132,7 +127,7 @@ def test_it_records_channels_with_terminals_and_seeded_keys():
 
 
 def test_it_creates_realistic_customers_and_a_mix_of_card_networks():
-    _generate(customers=200, transactions=100)
+    demo_command_lines(customers=200, transactions=100)
     today = timezone.localdate()
     for customer in Customer.objects.all():
         age = (today - customer.birth_date).days / 365.25
@@ -166,7 +161,7 @@ def _generate_and_roll_back(seed: int) -> tuple[list[str], tuple[object, ...]]:
     """Generate in a savepoint, take a snapshot, then undo it all."""
     try:
         with transaction.atomic():
-            lines = _generate(customers=20, transactions=500, seed=seed)
+            lines = demo_command_lines(customers=20, transactions=500, seed=seed)
             snapshot = _snapshot()
             raise _Rollback
     except _Rollback:
@@ -195,24 +190,23 @@ def test_it_generates_the_same_data_for_the_same_seed():
 )
 def test_it_refuses_bad_arguments_and_writes_nothing(arguments, message):
     with pytest.raises(CommandError, match=re.escape(message)):
-        _generate(**{"customers": 5, "transactions": 10, **arguments})
+        demo_command_lines(**{"customers": 5, "transactions": 10, **arguments})
     assert _counts() == (0, 0, 0, 0, 0)
 
 
 def test_it_refuses_to_load_the_same_seed_twice_but_adds_another_seed():
-    _generate(customers=5, transactions=50, seed=3)
+    demo_command_lines(customers=5, transactions=50, seed=3)
     before = _counts()
     with pytest.raises(CommandError, match="Demo data for seed 3 already exists in this database"):
-        _generate(customers=5, transactions=50, seed=3)
+        demo_command_lines(customers=5, transactions=50, seed=3)
     assert _counts() == before
-    _generate(customers=5, transactions=50, seed=4)
+    demo_command_lines(customers=5, transactions=50, seed=4)
     assert Customer.objects.count() == 10
     call_command("verify_ledger", stdout=io.StringIO())
 
 
 @pytest.mark.django_db
 def test_it_spreads_a_population_over_every_day_up_to_its_last_day():
-    from transactions.demo import population_generate
 
     last_day = datetime.date(2025, 3, 31)
     population = population_generate(customers=120, entries=2_400, last_day=last_day, days=20, seed=5)

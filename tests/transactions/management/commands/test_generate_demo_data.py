@@ -5,21 +5,17 @@ What is generated (the ledger, customers, determinism) is tested in tests/transa
 
 from __future__ import annotations
 
-import io
-import re
-
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.cards import luhn_checksum_ok, network_for_pan, pan_fingerprint
 from accounts.models import Account, Card, Customer
 from accounts.services import card_authenticate
+from tests.support.demo import CARD_LINE, demo_command_lines
 from transactions.models import LedgerEntry, Terminal
 
 pytestmark = pytest.mark.django_db
 
-CARD_LINE = re.compile(r"^card=(\d{13,19}) pin=(\d{4,6})$")
 
 
 @pytest.fixture(autouse=True)
@@ -28,11 +24,6 @@ def debug_on(settings):
     return settings
 
 
-def _generate(customers: int = 30, transactions: int = 1_500, seed: int = 7, days: int = 30) -> list[str]:
-    out = io.StringIO()
-    call_command("generate_demo_data", customers=customers, transactions=transactions, seed=seed, days=days,
-                 verbosity=0, stdout=out, stderr=io.StringIO())
-    return out.getvalue().splitlines()
 
 
 def _counts() -> tuple[int, ...]:
@@ -40,7 +31,7 @@ def _counts() -> tuple[int, ...]:
 
 
 def test_it_prints_demo_cards_that_log_in_with_their_pin(settings):
-    lines = _generate()
+    lines = demo_command_lines()
     assert len(lines) == 3
     for line in lines:
         pan, pin = CARD_LINE.match(line).groups()
@@ -58,5 +49,5 @@ def test_it_prints_demo_cards_that_log_in_with_their_pin(settings):
 def test_it_refuses_to_generate_demo_data_without_debug(settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="generate_demo_data only runs with DJANGO_DEBUG=true"):
-        _generate()
+        demo_command_lines()
     assert _counts() == (0, 0, 0, 0, 0)

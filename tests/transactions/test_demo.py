@@ -207,6 +207,7 @@ def test_it_refuses_to_load_the_same_seed_twice_but_adds_another_seed():
 
 @pytest.mark.django_db
 def test_it_spreads_a_population_over_every_day_up_to_its_last_day():
+    from transactions.demo import population_generate
 
     last_day = datetime.date(2025, 3, 31)
     population = population_generate(customers=120, entries=2_400, last_day=last_day, days=20, seed=5)

@@ -81,9 +81,10 @@ def run_release() -> None:
     print(f"{'total':>12}: {total:6.2f} s   (target < 60 s)")
     print(f"{'peak RSS':>12}: {peak_mib:6.0f} MiB (target < 1024 MiB)")
     print(f"rows in {release.rows_in:,}, out {release.rows_out:,}, held back {release.held_rows or 0:,}, "
-          f"suppressed {release.suppressed_rows:,}; "
-          f"levels {release.levels}; loss {release.information_loss:.4f}; classes "
-          f"{release.class_stats.get('classes')}; nodes checked {release.nodes_checked}")
+          f"suppressed {release.suppressed_rows:,}; recoding {release.policy_snapshot.get('recoding', 'full_domain')}; "
+          f"classes {release.class_stats.get('classes')}; levels {release.levels or '-'}; "
+          f"loss {release.information_loss if release.information_loss is not None else '-'}; "
+          f"workload error {release.utility.get('workload', {}).get('mean', '-')} (mean)")
 
 
 def main() -> None:

@@ -29,7 +29,9 @@ later release of the version (`selectors.version_person_levels`). Each night, th
 holding at least k distinct customers are recoded by Mondrian over the transaction columns only,
 within the cell (person columns = the cell's labels); the rows of smaller cells are pooled and
 released with `*` in every person column, Mondrian over the transaction columns in the pool; a
-pool of fewer than k customers is not released (hold-back, then suppression). k always counts
+pool of fewer than k customers borrows whole customers from cells holding more than k (their rows
+tonight get `*`, which the rule allows), and is not released (hold-back, then suppression) when
+the cells cannot lend enough. k always counts
 distinct customers over every released column.
 
 Why it is safe across nights: a customer's cell is the same in every file of the version, cells
@@ -346,7 +348,40 @@ def _groups(work: pd.DataFrame, cells: pd.DataFrame, k: int) -> tuple[list[_Grou
         else:
             pooled.append(rows)
     pool = np.sort(np.concatenate(pooled)) if pooled else np.zeros(0, dtype=np.int64)
-    return large, _Group(rows=pool, person={name: ANY for name in cells.columns})
+    return _lend(large, _Group(rows=pool, person={name: ANY for name in cells.columns}), customers, k)
+
+
+def _spare(group: _Group, customers: np.ndarray, k: int, taken: set, wanted: int) -> list:
+    """Return up to `wanted` customers a cell can lend and still hold k: those with the fewest rows, not in `taken`."""
+    codes, rows = np.unique(customers[group.rows], return_counts=True)
+    surplus = len(codes) - k
+    order = sorted((count, code) for code, count in zip(codes.tolist(), rows.tolist(), strict=True)
+                   if code not in taken)
+    return [code for _, code in order[:max(0, min(surplus, wanted))]]
+
+
+def _lend(large: list[_Group], pool: _Group, customers: np.ndarray, k: int) -> tuple[list[_Group], _Group]:
+    """Top a pool of fewer than k customers up to k with whole customers of cells that hold more than k.
+
+    A lent customer's rows of that cell are released tonight with `*` in every person column, which the
+    rule allows; every cell keeps at least k customers. Cells with the most customers lend first,
+    each its customers with the fewest rows. When the cells cannot lend enough, nothing is lent.
+    """
+    taken = set(np.unique(customers[pool.rows]).tolist())
+    if not len(pool.rows) or len(taken) >= k:
+        return large, pool
+    lent: dict[int, list] = {}
+    for index in sorted(range(len(large)), key=lambda i: -len(np.unique(customers[large[i].rows]))):
+        if len(taken) >= k:
+            break
+        lent[index] = _spare(large[index], customers, k, taken, k - len(taken))
+        taken.update(lent[index])
+    if len(taken) < k:
+        return large, pool
+    moved = [np.isin(customers[group.rows], lent.get(i, [])) for i, group in enumerate(large)]
+    kept = [_Group(rows=group.rows[~out], person=group.person) for group, out in zip(large, moved, strict=True)]
+    rows = np.sort(np.concatenate([pool.rows, *(group.rows[out] for group, out in zip(large, moved, strict=True))]))
+    return kept, _Group(rows=rows, person=pool.person)
 
 
 @dataclass(frozen=True)
@@ -388,8 +423,9 @@ def _combined(parts: list[_Recoded], columns: list[str]) -> _Recoded:
 def recode_by_cell(work: pd.DataFrame, cells: pd.DataFrame, spec: PolicySpec,
                    described: dict[str, LocalQI]) -> _Recoded:
     """Release each cell of at least k customers by Mondrian over the transaction columns inside it, then
-    the pool of the smaller cells' rows with `*` in every person column; a pool of fewer than k
-    customers is not released (its rows go to the hold-back / suppression path)."""
+    the pool of the smaller cells' rows with `*` in every person column (topped up to k customers by
+    cells that can lend some, `_lend`); a pool still below k customers is not released (its rows go
+    to the hold-back / suppression path)."""
     if _customers(work) < spec.k:
         raise _unsatisfiable(spec, f"the rows to release belong to {_customers(work)} customer(s), fewer than k")
     large, pool = _groups(work, cells, spec.k)

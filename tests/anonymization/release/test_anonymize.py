@@ -177,3 +177,16 @@ def test_it_chooses_person_levels_by_flash_on_the_customers_when_the_version_has
     outcome = anonymize(_ledger(), _local_spec(), dates=DATES)
     assert outcome.levels == {"age": 3, "gender": 0}  # 60 customers: 10-year bands by gender hold fewer than k
     assert set(outcome.released["age"].astype(str)) == {"*"}
+
+
+def test_it_lends_customers_of_a_large_cell_to_a_pool_below_k_so_that_it_is_released():
+    frame = _ledger(customers=30)
+    frame["age"], frame["gender"] = 30, pd.Categorical(["F"] * len(frame))  # one cell of 30 customers
+    frame.loc[frame[INDIVIDUAL] == 0, "age"] = 80  # one customer alone in their cell
+    outcome = anonymize(frame, _local_spec(), dates=DATES, person_levels={"age": 2, "gender": 0})
+    labels = _person_labels(outcome)
+    star = (labels[list(PERSON)] == "*").all(axis=1)
+    assert star[labels[INDIVIDUAL] == 0].all() and 0 in outcome.individuals
+    assert labels[INDIVIDUAL][star].nunique() == 5  # four lent, the cell keeps 26
+    assert (labels[~star][list(PERSON)] == ["[30, 40)", "F"]).all(axis=None)
+    assert outcome.suppressed == 0

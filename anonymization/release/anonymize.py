@@ -426,8 +426,6 @@ def recode_by_cell(work: pd.DataFrame, cells: pd.DataFrame, spec: PolicySpec,
     the pool of the smaller cells' rows with `*` in every person column (topped up to k customers by
     cells that can lend some, `_lend`); a pool still below k customers is not released (its rows go
     to the hold-back / suppression path)."""
-    if _customers(work) < spec.k:
-        raise _unsatisfiable(spec, f"the rows to release belong to {_customers(work)} customer(s), fewer than k")
     large, pool = _groups(work, cells, spec.k)
     groups = [*large, *([pool] if _customers(work.iloc[pool.rows]) >= spec.k else [])]
     return _combined([_recode(work, group, spec, described) for group in groups], list(work.columns))
@@ -438,14 +436,17 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
     """Release the frame by the fixed-person-levels rule (module docstring); rows not released count as suppressed."""
     started = time.perf_counter()
     person = person_columns(spec.source, (qi.column for qi in spec.class_hierarchies))
-    levels = (choose_person_levels(frame, spec, hierarchies, person) if person_levels is None
-              else _fixed_person_levels(person_levels, person, hierarchies))
     described = {name: qi for name, qi in local_descriptions(spec, hierarchies, dates).items() if name not in person}
     work = frame[[*described, INDIVIDUAL]].copy()
     for name, description in described.items():
         if isinstance(description, HierarchyQI):
             work[name] = hierarchies[name].leaves
     inside = _inside_domains(frame, spec, described)
+    if _customers(work.iloc[inside]) < spec.k:
+        raise _unsatisfiable(spec, f"the rows to release belong to {_customers(work.iloc[inside])} customer(s), "
+                                   "fewer than k")
+    levels = (choose_person_levels(frame, spec, hierarchies, person) if person_levels is None
+              else _fixed_person_levels(person_levels, person, hierarchies))
     recoded = recode_by_cell(work.iloc[inside], person_cells(hierarchies, levels, len(frame)).iloc[inside], spec,
                              described)
     seconds = time.perf_counter() - started

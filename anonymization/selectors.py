@@ -65,3 +65,21 @@ def artifact_for_download(*, release_id: int, kind: str) -> Artifact | None:
     """Return a published release's artifact of this kind, or None."""
     return (Artifact.objects.select_related("release")
             .filter(release_id=release_id, kind=kind, release__status=Release.Status.PUBLISHED).first())
+
+
+def version_person_levels(*, policy_id: int, version: str, excluding: int | None = None) -> dict[str, int] | None:
+    """Return the person levels of a policy version: those its first published release recorded.
+
+    Local recoding labels person columns at one level per column for a whole policy version
+    (release/anonymize.py); the version's first release chooses them and records them as its
+    `levels`. None when no published release of the version recorded levels yet (the caller
+    chooses them; releases published before the rule recorded none).
+    """
+    published = Release.objects.filter(policy_id=policy_id, policy_version=version,
+                                       status=Release.Status.PUBLISHED).order_by("as_of", "pk")
+    if excluding is not None:
+        published = published.exclude(pk=excluding)
+    for levels in published.values_list("levels", flat=True):
+        if levels:
+            return {str(name): int(level) for name, level in levels.items()}
+    return None

@@ -11,6 +11,12 @@ as a quasi-identifier. A DESCRIPTIVE column (kind, channel: a few values shared 
 be released without one; it is then a quasi-identifier with the trivial hierarchy value -> `*`.
 Either way every released column except the sensitive one forms the equivalence classes.
 
+Every column also says what it describes (`subject`): PERSON columns (age, gender, postal code,
+card network and number) describe the customer and are the same in every night's rows of that
+customer; TRANSACTION columns describe the entry (date, amount, balance, kind, channel) or the
+customer's activity (counts and totals). Local recoding generalizes person columns at fixed
+per-version levels and cuts only transaction columns afresh each night (release/anonymize.py).
+
 Every numeric column has a fixed public :class:`Scale`, chosen here and never read from the data
 (the data's minimum and maximum would publish its extremes). Local recoding cuts numbers inside
 `[low, high)` and the utility workload draws its range queries there; a row whose value lies
@@ -22,6 +28,7 @@ first release) or its window's first day minus the hold-back days, to the as-of 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 NUMERIC = "numeric"
@@ -32,6 +39,9 @@ CARD = "card"
 
 GENERALIZE = "generalize"
 DESCRIPTIVE = "descriptive"
+
+PERSON = "person"
+TRANSACTION = "transaction"
 
 
 # The first local day a ledger entry can have: the lower bound of a first release's dates.
@@ -64,13 +74,15 @@ TOTAL = Scale(0, 10_000_000, grain=100, unit="EUR", step=100, widths=(500, 1000,
 
 @dataclass(frozen=True)
 class Column:
-    """One releasable column: its name, its kind (which hierarchy builders fit), its meaning and its role."""
+    """One releasable column: its name, its kind (which hierarchy builders fit), its meaning, its role
+    (GENERALIZE or DESCRIPTIVE) and its subject (PERSON or TRANSACTION)."""
 
     name: str
     kind: str
     label: str
     role: str = GENERALIZE
     scale: Scale | None = None
+    subject: str = TRANSACTION
 
     @property
     def must_generalize(self) -> bool:
@@ -79,11 +91,11 @@ class Column:
 
 
 _PERSON = (
-    Column("age", NUMERIC, "Age in whole years at the as-of date (from the birth date)", scale=AGE),
-    Column("gender", CATEGORY, "Gender (F, M, X)"),
-    Column("postal_code", CODE, "Postal code of the customer"),
-    Column("card_network", CATEGORY, "Card network (the card provider)"),
-    Column("card_number", CARD, "Card number as its 6-digit IIN prefix (BIN); never the PAN"),
+    Column("age", NUMERIC, "Age in whole years at the as-of date (from the birth date)", scale=AGE, subject=PERSON),
+    Column("gender", CATEGORY, "Gender (F, M, X)", subject=PERSON),
+    Column("postal_code", CODE, "Postal code of the customer", subject=PERSON),
+    Column("card_network", CATEGORY, "Card network (the card provider)", subject=PERSON),
+    Column("card_number", CARD, "Card number as its 6-digit IIN prefix (BIN); never the PAN", subject=PERSON),
 )
 
 TRANSACTION_COLUMNS: dict[str, Column] = {c.name: c for c in (
@@ -122,6 +134,12 @@ INDIVIDUAL = "__customer__"
 def catalog_for(source: str) -> dict[str, Column]:
     """Return the releasable columns of a source table."""
     return CATALOGS[source]
+
+
+def person_columns(source: str, names: Iterable[str]) -> tuple[str, ...]:
+    """Return the columns among `names` (in their order) that describe the customer (subject PERSON)."""
+    catalog = catalog_for(source)
+    return tuple(name for name in names if catalog[name].subject == PERSON)
 
 
 @dataclass

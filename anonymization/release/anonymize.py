@@ -10,13 +10,37 @@ hierarchy get the trivial one), so classes are formed over all of them. Engine e
 release errors with messages a privacy officer can act on.
 
 The policy's recoding chooses the engine. Full-domain recoding runs Flash over the hierarchies.
-Local recoding runs Mondrian (`engine.mondrian`) with each quasi-identifier described by its public
-domain: a numeric column is a `NumericQI` over its catalog Scale (cut points on multiples of the
-intervals hierarchy's `bin`, else the Scale's grain: whole years for age, 10 EUR for amounts), a
-date a `DateQI` over the release's public date domain (whole days), any other column a
-`HierarchyQI` over the policy's hierarchy. Rows with a value outside a public domain are
-suppressed before the search, within the suppression limit. Both give an `Outcome` of one shape,
-so hold-back, writing and verification do not depend on the recoding.
+Local recoding runs Mondrian (`engine.mondrian`) over the transaction columns (catalog subject
+TRANSACTION) with each described by its public domain: a numeric column is a `NumericQI` over its
+catalog Scale (cut points on multiples of the intervals hierarchy's `bin`, else the Scale's grain:
+10 EUR for amounts), a date a `DateQI` over the release's public date domain (whole days), any
+other column a `HierarchyQI` over the policy's hierarchy. Rows with a value outside a public domain
+are suppressed before the search, within the suppression limit. Both give an `Outcome` of one
+shape, so hold-back, writing and verification do not depend on the recoding.
+
+Person columns under local recoding (issue 9: demographics generalized the same way in every
+increment of a policy version). Rule: within one policy version, every released row's person
+columns (catalog subject PERSON: age, gender, postal code, card network and number) carry either
+(a) the customer's *cell*, their values at FIXED per-version levels of the policy's hierarchies
+(one level per person column, the same for the whole version), or (b) `*` in every person column.
+The levels are chosen once, at the version's first release, by Flash on the customers of its
+extraction (`choose_person_levels`), recorded as the release's `levels`, and read back by every
+later release of the version (`selectors.version_person_levels`). Each night, the rows of a cell
+holding at least k distinct customers are recoded by Mondrian over the transaction columns only,
+within the cell (person columns = the cell's labels); the rows of smaller cells are pooled and
+released with `*` in every person column, Mondrian over the transaction columns in the pool; a
+pool of fewer than k customers borrows whole customers from cells holding more than k (their rows
+tonight get `*`, which the rule allows), and is not released (hold-back, then suppression) when
+the cells cannot lend enough. k always counts
+distinct customers over every released column.
+
+Why it is safe across nights: a customer's cell is the same in every file of the version, cells
+are disjoint, and `*` contains every cell, so the person labels of two files that cover a target
+intersect in the target's cell (or `*`); a row carries a cell only when its class holds at least
+k distinct customers, all inside that cell, so the cell covers at least k customers of the
+population. No combination of files narrows a target below k through demographics. (Full-domain
+recoding keeps its per-night Flash levels: the guarantee holds there only as far as the levels
+Flash chooses on different nights are nested.)
 """
 
 from __future__ import annotations
@@ -39,19 +63,21 @@ from ..engine import (
     Hierarchy,
     HierarchyError,
     HierarchyQI,
-    MondrianResult,
+    KAnonymity,
     NoSolutionError,
     NumericQI,
     Result,
 )
-from ..engine.coverage import Coverage, DayRange, Interval, ValueSet
+from ..engine.coverage import ANY, Coverage, DayRange, Interval, ValueSet, hierarchy_leaves, parse_label
 from ..exceptions import HierarchyInvalid, ReleaseUnsatisfiable
-from ..policy.catalog import DATE, INDIVIDUAL, NUMERIC, Column, catalog_for
+from ..policy.catalog import DATE, INDIVIDUAL, NUMERIC, Column, catalog_for, person_columns
 from ..policy.hierarchies import ColumnHierarchy, build_hierarchy
 from ..policy.spec import FULL_DOMAIN, LOCAL, PolicySpec, QuasiIdentifierSpec
 from .order import secret_order
 
 ENGINE_DIR = Path(engine.__file__).resolve().parent
+# The metric Flash optimizes when it chooses a version's person levels (choose_person_levels).
+PERSON_METRIC = "loss"
 LocalQI = NumericQI | DateQI | HierarchyQI
 
 
@@ -156,16 +182,18 @@ class _Shuffled:
 
 
 def anonymize(frame: pd.DataFrame, spec: PolicySpec, on_check: Callable[[int, int], None] | None = None, *,
-              dates: DateBounds | None = None) -> Outcome:
+              dates: DateBounds | None = None, person_levels: dict[str, int] | None = None) -> Outcome:
     """Anonymize the extracted frame under the policy, by its recoding (full-domain Flash or local Mondrian).
 
     `on_check(nodes_checked, lattice_size)` is called after every transformation Flash checks.
     `dates` is the public date domain local recoding cuts transaction dates in (needed when it
-    releases a date column).
+    releases a date column). `person_levels` are the policy version's person levels (local
+    recoding; None: this is the version's first release, choose them); the outcome's `levels`
+    holds the levels used.
     """
     hierarchies = _hierarchies(frame, spec)
     if spec.is_local:
-        return _anonymize_locally(frame, spec, hierarchies, dates)
+        return _anonymize_locally(frame, spec, hierarchies, dates, person_levels)
     work = frame.copy(deep=False)
     for column, built in hierarchies.items():
         work[column] = built.leaves
@@ -238,37 +266,201 @@ def _inside_domains(frame: pd.DataFrame, spec: PolicySpec, described: dict[str, 
     return np.flatnonzero(~outside)
 
 
-def _mondrian(work: pd.DataFrame, spec: PolicySpec, described: dict[str, LocalQI]) -> MondrianResult:
-    customers = int(work[INDIVIDUAL].nunique())
-    if customers < spec.k:
-        raise _unsatisfiable(spec, f"the rows to release belong to {customers} customer(s), fewer than k")
+def _customers(work: pd.DataFrame) -> int:
+    return int(work[INDIVIDUAL].nunique())
+
+
+def _fixed_person_levels(levels: dict[str, int], person: tuple[str, ...],
+                         hierarchies: dict[str, ColumnHierarchy]) -> dict[str, int]:
+    """Return the version's person levels after checking they fit the policy's person columns and hierarchies."""
+    if set(levels) != set(person):
+        raise HierarchyInvalid(f"Hierarchy invalid for local recoding: the version's person levels {sorted(levels)} "
+                               f"do not match the policy's person columns {sorted(person)}.")
+    for name, level in levels.items():
+        if not 0 <= level < hierarchies[name].height:
+            raise HierarchyInvalid(f"Hierarchy invalid for local recoding: level {level} of {name} is outside its "
+                                   f"hierarchy (height {hierarchies[name].height}).")
+    return {name: int(levels[name]) for name in person}
+
+
+def choose_person_levels(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnHierarchy],
+                         person: tuple[str, ...]) -> dict[str, int]:
+    """Choose one level per person column for a whole policy version (its first release runs this).
+
+    Flash (`engine.anonymize`) searches the person columns' hierarchies on the customers of the
+    extraction: one row per customer and distinct demographics (a customer with two cards has two),
+    k counted over customers, the policy's suppression limit, the loss metric. Its level vector is
+    the version's: every later release of the version labels person columns at these levels.
+    """
+    if not person:
+        return {}
+    customers = pd.DataFrame({name: hierarchies[name].leaves for name in person})
+    customers[INDIVIDUAL] = frame[INDIVIDUAL].to_numpy()
+    customers = customers.drop_duplicates(ignore_index=True)
     try:
-        return engine.mondrian(work, described, spec.k, INDIVIDUAL)
+        result = engine.anonymize(customers, quasi_identifiers={name: hierarchies[name].hierarchy for name in person},
+                                  criteria=[KAnonymity(spec.k)], suppression_limit=spec.suppression_limit,
+                                  metric=PERSON_METRIC, individual_id=INDIVIDUAL)
+    except NoSolutionError as exc:
+        raise _unsatisfiable(spec, f"no level of the person columns holds k customers: {exc}") from exc
+    except HierarchyError as exc:
+        raise HierarchyInvalid(f"Hierarchy invalid: {exc}.") from exc
+    return {name: int(result.levels[name]) for name in person}
+
+
+def _generalized(built: ColumnHierarchy, level: int) -> np.ndarray:
+    """Return each row's value of the column at `level` of its hierarchy (each distinct leaf generalized once)."""
+    leaves = built.leaves.astype(str).to_numpy()
+    distinct, codes = np.unique(leaves, return_inverse=True)
+    return np.asarray(built.hierarchy.generalize(list(distinct), level), dtype=object)[codes]
+
+
+def person_cells(hierarchies: dict[str, ColumnHierarchy], levels: dict[str, int], rows: int) -> pd.DataFrame:
+    """Return each row's cell: its person columns generalized to the version's levels (row-aligned labels)."""
+    return pd.DataFrame({name: _generalized(hierarchies[name], level) for name, level in levels.items()},
+                        index=pd.RangeIndex(rows))
+
+
+def _cell_keys(cells: pd.DataFrame) -> np.ndarray:
+    """Return a number per row naming its cell (one cell when the policy releases no person column)."""
+    if cells.shape[1] == 0:
+        return np.zeros(len(cells), dtype=np.int64)
+    return cells.groupby(list(cells.columns), sort=True).ngroup().to_numpy()
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Rows released together: one cell's (person columns = the cell's labels) or the pool's (`*`)."""
+
+    rows: np.ndarray  # positions in the work frame
+    person: dict[str, str]
+
+
+def _groups(work: pd.DataFrame, cells: pd.DataFrame, k: int) -> tuple[list[_Group], _Group]:
+    """Split the rows into cells holding at least k customers and the pool of every smaller cell's rows."""
+    keys = _cell_keys(cells)
+    positions = pd.Series(np.arange(len(keys))).groupby(keys).indices
+    customers = work[INDIVIDUAL].to_numpy()
+    large, pooled = [], []
+    for rows in positions.values():
+        if len(np.unique(customers[rows])) >= k:
+            large.append(_Group(rows=rows, person={name: str(cells[name].iat[rows[0]]) for name in cells.columns}))
+        else:
+            pooled.append(rows)
+    pool = np.sort(np.concatenate(pooled)) if pooled else np.zeros(0, dtype=np.int64)
+    return _lend(large, _Group(rows=pool, person={name: ANY for name in cells.columns}), customers, k)
+
+
+def _spare(group: _Group, customers: np.ndarray, k: int, taken: set, wanted: int) -> list:
+    """Return up to `wanted` customers a cell can lend and still hold k: those with the fewest rows, not in `taken`."""
+    codes, rows = np.unique(customers[group.rows], return_counts=True)
+    surplus = len(codes) - k
+    order = sorted((count, code) for code, count in zip(codes.tolist(), rows.tolist(), strict=True)
+                   if code not in taken)
+    return [code for _, code in order[:max(0, min(surplus, wanted))]]
+
+
+def _lend(large: list[_Group], pool: _Group, customers: np.ndarray, k: int) -> tuple[list[_Group], _Group]:
+    """Top a pool of fewer than k customers up to k with whole customers of cells that hold more than k.
+
+    A lent customer's rows of that cell are released tonight with `*` in every person column, which the
+    rule allows; every cell keeps at least k customers. Cells with the most customers lend first,
+    each its customers with the fewest rows. When the cells cannot lend enough, nothing is lent.
+    """
+    taken = set(np.unique(customers[pool.rows]).tolist())
+    if not len(pool.rows) or len(taken) >= k:
+        return large, pool
+    lent: dict[int, list] = {}
+    for index in sorted(range(len(large)), key=lambda i: -len(np.unique(customers[large[i].rows]))):
+        if len(taken) >= k:
+            break
+        lent[index] = _spare(large[index], customers, k, taken, k - len(taken))
+        taken.update(lent[index])
+    if len(taken) < k:
+        return large, pool
+    moved = [np.isin(customers[group.rows], lent.get(i, [])) for i, group in enumerate(large)]
+    kept = [_Group(rows=group.rows[~out], person=group.person) for group, out in zip(large, moved, strict=True)]
+    rows = np.sort(np.concatenate([pool.rows, *(group.rows[out] for group, out in zip(large, moved, strict=True))]))
+    return kept, _Group(rows=rows, person=pool.person)
+
+
+@dataclass(frozen=True)
+class _Recoded:
+    """Released rows of one or more groups: labels (frame index kept), class numbers and label coverages."""
+
+    data: pd.DataFrame
+    class_ids: np.ndarray
+    coverage: dict[str, dict[str, Coverage]]
+
+
+def _recode(work: pd.DataFrame, group: _Group, spec: PolicySpec, described: dict[str, LocalQI]) -> _Recoded:
+    """Recode a group's transaction columns by Mondrian (k over customers); its person columns get its labels."""
+    rows = work.iloc[group.rows]
+    if not described:
+        return _Recoded(data=rows.assign(**group.person), class_ids=np.zeros(len(rows), dtype=np.int64), coverage={})
+    try:
+        result = engine.mondrian(rows, described, spec.k, INDIVIDUAL)
     except ValueError as exc:
         raise HierarchyInvalid(f"Hierarchy invalid for local recoding: {exc}.") from exc
+    return _Recoded(data=result.data.assign(**group.person), class_ids=result.class_ids, coverage=result.coverage)
+
+
+def _combined(parts: list[_Recoded], columns: list[str]) -> _Recoded:
+    """Return the groups' released rows as one, class numbers made distinct across groups."""
+    if not parts:
+        return _Recoded(data=pd.DataFrame(columns=columns), class_ids=np.zeros(0, dtype=np.int64), coverage={})
+    offsets = np.cumsum([0, *(int(part.class_ids.max()) + 1 if len(part.class_ids) else 0 for part in parts)])
+    coverage: dict[str, dict[str, Coverage]] = {}
+    for part in parts:
+        for name, labels in part.coverage.items():
+            coverage.setdefault(name, {}).update(labels)
+    return _Recoded(data=pd.concat([part.data for part in parts]),
+                    class_ids=np.concatenate([part.class_ids + offset for part, offset in zip(parts, offsets,
+                                                                                              strict=False)]),
+                    coverage=coverage)
+
+
+def recode_by_cell(work: pd.DataFrame, cells: pd.DataFrame, spec: PolicySpec,
+                   described: dict[str, LocalQI]) -> _Recoded:
+    """Release each cell of at least k customers by Mondrian over the transaction columns inside it, then
+    the pool of the smaller cells' rows with `*` in every person column (topped up to k customers by
+    cells that can lend some, `_lend`); a pool still below k customers is not released (its rows go
+    to the hold-back / suppression path)."""
+    large, pool = _groups(work, cells, spec.k)
+    groups = [*large, *([pool] if _customers(work.iloc[pool.rows]) >= spec.k else [])]
+    return _combined([_recode(work, group, spec, described) for group in groups], list(work.columns))
 
 
 def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnHierarchy],
-                       dates: DateBounds | None) -> Outcome:
-    """Release the frame by Mondrian local recoding; rows it does not release are reported as suppressed."""
+                       dates: DateBounds | None, person_levels: dict[str, int] | None) -> Outcome:
+    """Release the frame by the fixed-person-levels rule (module docstring); rows not released count as suppressed."""
     started = time.perf_counter()
-    described = local_descriptions(spec, hierarchies, dates)
+    person = person_columns(spec.source, (qi.column for qi in spec.class_hierarchies))
+    described = {name: qi for name, qi in local_descriptions(spec, hierarchies, dates).items() if name not in person}
     work = frame[[*described, INDIVIDUAL]].copy()
     for name, description in described.items():
         if isinstance(description, HierarchyQI):
             work[name] = hierarchies[name].leaves
-    result = _mondrian(work.iloc[_inside_domains(frame, spec, described)], spec, described)
+    inside = _inside_domains(frame, spec, described)
+    if _customers(work.iloc[inside]) < spec.k:
+        raise _unsatisfiable(spec, f"the rows to release belong to {_customers(work.iloc[inside])} customer(s), "
+                                   "fewer than k")
+    levels = (choose_person_levels(frame, spec, hierarchies, person) if person_levels is None
+              else _fixed_person_levels(person_levels, person, hierarchies))
+    recoded = recode_by_cell(work.iloc[inside], person_cells(hierarchies, levels, len(frame)).iloc[inside], spec,
+                             described)
     seconds = time.perf_counter() - started
-    rows = _Shuffled.of(frame, result.data, spec)
+    rows = _Shuffled.of(frame, recoded.data.sort_index(), spec)
+    individuals = recoded.data[INDIVIDUAL].to_numpy()
     return Outcome(
         released=rows.released, individuals=rows.individuals, positions=rows.positions, kept=rows.kept,
         leaves={column: built.leaves for column, built in hierarchies.items()},
         checksums={column: built.checksum for column, built in hierarchies.items()},
         hierarchies={column: built.hierarchy for column, built in hierarchies.items()},
-        levels={}, heights={}, information_loss=None, rows_in=len(frame),
-        suppressed=len(frame) - len(result.data), risk=local_risk(result.class_ids, result.data[INDIVIDUAL].to_numpy()),
+        levels=levels, heights={}, information_loss=None, rows_in=len(frame),
+        suppressed=len(frame) - len(recoded.data), risk=local_risk(recoded.class_ids, individuals),
         nodes_checked=0, search_seconds=round(seconds, 3), engine_version=engine_version(), recoding=LOCAL,
-        label_stats=label_statistics(result, spec))
+        label_stats=label_statistics(recoded, spec, hierarchies))
 
 
 def local_risk(class_ids: np.ndarray, individuals: np.ndarray) -> dict[str, float | str]:
@@ -298,15 +490,35 @@ def _unit(column: Column) -> str:
     return "days" if column.kind == DATE else "values"
 
 
-def label_statistics(result: MondrianResult, spec: PolicySpec) -> dict[str, dict[str, float | int | str]]:
-    """Return per column the distinct labels released and the median extent of a class's label."""
+def _person_extent(column: Column, label: str, under: dict[str, frozenset[str]]) -> float:
+    """Return how much a person label covers: a range's width (`*`: the Scale's), else the leaves under it
+    (`under`: every hierarchy label -> its leaves)."""
+    if column.scale is not None:
+        if label == ANY:
+            return column.scale.high - column.scale.low
+        coverage = parse_label(NUMERIC, label, column=column.name)
+        return coverage.length if isinstance(coverage, Interval) else 0.0
+    return float(len(under.get(label, ())))
+
+
+def _column_statistics(labels: np.ndarray, extents: list[float], column: Column) -> dict[str, float | int | str]:
+    return {"labels": int(len(np.unique(labels.astype(str)))),
+            "median_extent": float(np.median(extents)) if extents else 0.0, "unit": _unit(column)}
+
+
+def label_statistics(recoded: _Recoded, spec: PolicySpec,
+                     hierarchies: dict[str, ColumnHierarchy]) -> dict[str, dict[str, float | int | str]]:
+    """Return per released class column the distinct labels and the median extent of a class's label."""
     catalog = catalog_for(spec.source)
-    _, first_rows = np.unique(result.class_ids, return_index=True)
+    _, first_rows = np.unique(recoded.class_ids, return_index=True)
     stats: dict[str, dict[str, float | int | str]] = {}
-    for name, coverages in result.coverage.items():
-        labels = result.data[name].to_numpy()[first_rows]
-        extents = [_extent(coverages[str(label)]) for label in labels]
-        stats[name] = {"labels": int(result.data[name].nunique()),
-                       "median_extent": float(np.median(extents)) if extents else 0.0,
-                       "unit": _unit(catalog[name])}
+    for qi in spec.class_hierarchies:
+        name = qi.column
+        labels = recoded.data[name].to_numpy()[first_rows] if name in recoded.data else np.zeros(0, dtype=object)
+        if name in recoded.coverage:
+            extents = [_extent(recoded.coverage[name][str(label)]) for label in labels]
+        else:
+            under = hierarchy_leaves(hierarchies[name].hierarchy)
+            extents = [_person_extent(catalog[name], str(label), under) for label in labels]
+        stats[name] = _column_statistics(labels, extents, catalog[name])
     return stats

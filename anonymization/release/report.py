@@ -87,11 +87,11 @@ def metadata(release: Release, spec: PolicySpec, summary: dict, checksums: dict[
 def _recoding_figures(spec: PolicySpec, summary: dict) -> dict[str, dict]:
     """Return what the recoding chose: full-domain levels per column, or local labels per column.
 
-    Local recoding has no levels: each column reports its distinct labels and the median extent of
-    a class's label (in years, EUR, days or values).
+    Local recoding reports each column's distinct labels and the median extent of a class's label
+    (in years, EUR, days or values), and the policy version's fixed person levels.
     """
     if spec.is_local:
-        return {"labels": summary["label_stats"]}
+        return {"labels": summary["label_stats"], "person_levels": summary["levels"]}
     return {"levels": summary["levels"]}
 
 

@@ -16,6 +16,11 @@ The release's public date domain (where local recoding cuts dates and the worklo
 runs from its window's first day minus the hold-back days (the oldest entry an earlier night can
 still hold) or, for a policy's first release, from the catalog's FIRST_LEDGER_DAY, to its as-of
 date. The utility figures (utility.py) are computed on the rows the release read.
+
+Under local recoding the person columns are labelled at the levels of the policy version: the
+version's first published release chose and recorded them (its `levels`), every later release of
+the version reads them back (selectors.version_person_levels); a release of a new version
+chooses again (release/anonymize.py).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from ..exceptions import ReleaseNotRunnable, ReleaseUnsatisfiable
 from ..models import Release, ReleasePolicy
 from ..policy.catalog import FIRST_LEDGER_DAY
 from ..policy.spec import PolicySpec
-from ..selectors import identifiers_in_database
+from ..selectors import identifiers_in_database, version_person_levels
 from . import report, write
 from .anonymize import DateBounds, Outcome, anonymize
 from .extract import Extraction, extract
@@ -118,6 +123,13 @@ def date_bounds(release: Release) -> DateBounds:
     return DateBounds(first=release.window_start - datetime.timedelta(days=max_hold_days()), last=release.as_of)
 
 
+def _person_levels(release: Release, spec: PolicySpec) -> dict[str, int] | None:
+    """Return the person levels of the release's policy version under local recoding (None: choose them now)."""
+    if not spec.is_local:
+        return None
+    return version_person_levels(policy_id=release.policy_id, version=release.policy_version, excluding=release.pk)
+
+
 def _record_increment(release: Release, holdback: Holdback) -> None:
     """Check, with the policy locked, that the window still follows the last published release; keep the held set."""
     ReleasePolicy.objects.select_for_update().get(pk=release.policy_id)
@@ -168,7 +180,8 @@ def run_stages(*, release_id: int, token: str, progress: Progress | None = None)
     extraction = _extract(run, spec, held)
     run.step(25, "anonymizing")
     dates = date_bounds(release)
-    outcome = anonymize(extraction.frame, spec, on_check=run.searching, dates=dates)
+    outcome = anonymize(extraction.frame, spec, on_check=run.searching, dates=dates,
+                        person_levels=_person_levels(release, spec))
     holdback = _hold_back(run, extraction, outcome, held)
     run.step(55, "measuring utility")
     utility = release_utility(raw=extraction.frame, outcome=outcome, spec=spec, dates=dates)

@@ -88,18 +88,10 @@ def test_it_attacks_every_published_increment(reports):
 
 # Issue 9 was measured with the ground-truth intersections across nights, which need pseudonyms the
 # files do not carry; they are now the linked_* figures below, and the observable figures count.
-# Known leak, issue 9: local recoding cuts demographics afresh every night, and two nights' boxes
-# can intersect on fewer than k customers of the population. The cuts and the row-order window both
-# depend on the run's secret random row order, so a given run may or may not show the leak: the
-# markers are not strict. Remove them once demographics are generalized the same way every night.
-LEAKS = {
-    ("intersection", "targets_below_k_two_files"):
-        pytest.mark.xfail(strict=False, reason="issue 9: two nights' demographic boxes may intersect below k"),
-    ("row_order", "targets_below_k_window"):
-        pytest.mark.xfail(strict=False, reason="issue 9: demographic boxes of two nights, seen through a random window"),
-}
-CASES = [pytest.param(attack, metric, id=f"{attack}.{metric}", marks=[LEAKS[(attack, metric)]] if (attack, metric) in LEAKS else [])
-         for attack, metric in BELOW_K]
+# Issue 9 itself (local recoding cut demographics afresh every night, so two nights' boxes could
+# intersect below k) is closed: person columns carry the customer's cell at the policy version's
+# fixed levels, or `*` (release/anonymize.py), so every figure below must be 0 on every run.
+CASES = [pytest.param(attack, metric, id=f"{attack}.{metric}") for attack, metric in BELOW_K]
 
 
 @pytest.mark.parametrize(("attack", "metric"), CASES)
@@ -107,12 +99,7 @@ def test_it_narrows_nothing_below_k_in_increments(reports, attack, metric):
     assert _figures(reports["increments"])[(attack, metric)] == 0
 
 
-@pytest.mark.parametrize("design", [
-    pytest.param("increments", marks=pytest.mark.xfail(
-        strict=False, reason="issue 9: with local recoding a window target may have observable candidates below k "
-                             "but no linked ones, depending on the secret random order")),
-    "cumulative",
-])
+@pytest.mark.parametrize("design", ["increments", "cumulative"])
 def test_it_reports_linked_figures_as_an_upper_bound_of_the_observable_ones(reports, design):
     # the register holds every owner's demographics as their rows show them, so the owners of
     # compatible rows are always among the observable candidates: L ⊆ C, hence more narrowed

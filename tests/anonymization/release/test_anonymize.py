@@ -87,7 +87,8 @@ def _ledger(rows: int = 2_000, customers: int = 60, seed: int = 3) -> pd.DataFra
 def test_it_recodes_locally_with_k_customers_in_every_class_and_labels_that_cover_the_raw_values():
     frame = _ledger()
     outcome = anonymize(frame, _local_spec(), dates=DATES)
-    assert outcome.recoding == "local" and outcome.levels == {} and outcome.information_loss is None
+    assert outcome.recoding == "local" and set(outcome.levels) == {"age", "gender"}
+    assert outcome.information_loss is None
     released = outcome.released
     classes = released.groupby(list(released.columns), observed=True).ngroup().to_numpy()
     assert customers_per_class(classes, outcome.individuals).min() >= 5
@@ -125,3 +126,67 @@ def test_it_gives_full_domain_recoding_the_results_it_always_had():
     assert outcome.recoding == "full_domain" and outcome.label_stats == {}
     assert set(outcome.levels) == {"age", "gender", "transaction_date", "amount", "kind"}
     assert outcome.information_loss is not None and outcome.nodes_checked > 0
+
+
+# --- person columns at the version's fixed levels (issue 9) ----------------------------------------
+
+PERSON = ("age", "gender")
+
+
+def _person_labels(outcome) -> pd.DataFrame:
+    """Return each released row's customer and person labels."""
+    return pd.DataFrame({INDIVIDUAL: outcome.individuals, **{name: outcome.released[name].astype(str).to_numpy()
+                                                             for name in PERSON}})
+
+
+def _cell(frame: pd.DataFrame, levels: dict[str, int]) -> pd.DataFrame:
+    """Return each customer's cell at age level 2 (10-year bands) and gender level 0 (the value), by hand."""
+    assert levels == {"age": 2, "gender": 0}
+    people = frame.drop_duplicates(INDIVIDUAL)
+    low = people["age"].to_numpy() // 10 * 10
+    return pd.DataFrame({INDIVIDUAL: people[INDIVIDUAL].to_numpy(), "age": [f"[{a}, {a + 10})" for a in low],
+                         "gender": people["gender"].astype(str).to_numpy()})
+
+
+def test_it_labels_every_customer_with_their_cell_or_star_in_two_increments_of_one_version():
+    levels = {"age": 2, "gender": 0}
+    first, second = _ledger(seed=3), _ledger(seed=3)
+    second["amount"] = np.random.default_rng(9).normal(0, 300, len(second)).round(2)  # another night's entries
+    for night in (first, second):
+        outcome = anonymize(night, _local_spec(), dates=DATES, person_levels=levels)
+        assert outcome.levels == levels
+        labels = _person_labels(outcome).merge(_cell(night, levels), on=INDIVIDUAL, suffixes=("", "_cell"))
+        star = (labels[list(PERSON)] == "*").all(axis=1)
+        in_cell = np.logical_and.reduce([labels[name] == labels[f"{name}_cell"] for name in PERSON])
+        assert (star | in_cell).all()
+        assert in_cell.any()
+        released = outcome.released
+        classes = released.groupby(list(released.columns), observed=True).ngroup().to_numpy()
+        assert customers_per_class(classes, outcome.individuals).min() >= 5
+
+
+def test_it_pools_the_rows_of_cells_below_k_with_star_in_every_person_column():
+    frame = _ledger()
+    frame.loc[frame[INDIVIDUAL] == 0, "age"] = 119  # one customer alone in the top age band
+    outcome = anonymize(frame, _local_spec(), dates=DATES, person_levels={"age": 2, "gender": 0})
+    alone = _person_labels(outcome)[outcome.individuals == 0]
+    assert len(alone) and (alone[list(PERSON)] == "*").all(axis=None)
+
+
+def test_it_chooses_person_levels_by_flash_on_the_customers_when_the_version_has_none():
+    outcome = anonymize(_ledger(), _local_spec(), dates=DATES)
+    assert outcome.levels == {"age": 3, "gender": 0}  # 60 customers: 10-year bands by gender hold fewer than k
+    assert set(outcome.released["age"].astype(str)) == {"*"}
+
+
+def test_it_lends_customers_of_a_large_cell_to_a_pool_below_k_so_that_it_is_released():
+    frame = _ledger(customers=30)
+    frame["age"], frame["gender"] = 30, pd.Categorical(["F"] * len(frame))  # one cell of 30 customers
+    frame.loc[frame[INDIVIDUAL] == 0, "age"] = 80  # one customer alone in their cell
+    outcome = anonymize(frame, _local_spec(), dates=DATES, person_levels={"age": 2, "gender": 0})
+    labels = _person_labels(outcome)
+    star = (labels[list(PERSON)] == "*").all(axis=1)
+    assert star[labels[INDIVIDUAL] == 0].all() and 0 in outcome.individuals
+    assert labels[INDIVIDUAL][star].nunique() == 5  # four lent, the cell keeps 26
+    assert (labels[~star][list(PERSON)] == ["[30, 40)", "F"]).all(axis=None)
+    assert outcome.suppressed == 0

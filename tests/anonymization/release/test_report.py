@@ -14,7 +14,8 @@ from transactions.demo import population_generate as populate
 
 AS_OF = datetime.date(2025, 3, 31)
 POSTAL_WARNING = "postal_code has the same value in every row."  # every code of this population starts "10"
-AMOUNT_WARNING = "amount is * in every row: the release says nothing about it."
+STAR_WARNING = "{} is * in every row: the release says nothing about it."
+AMOUNT_WARNING = STAR_WARNING.format("amount")
 
 
 @pytest.fixture
@@ -48,8 +49,12 @@ def test_it_reports_local_recoding_with_labels_utility_and_warnings(population, 
     assert set(utility["survival"]) == set(nightly.columns)
     assert utility["survival"]["postal_code"] == {"specific_share": 0.0, "distinct_values": 1,
                                                   "generalized_everywhere": False, "constant": True}
-    assert utility["warnings"] == [POSTAL_WARNING]
+    # person columns sit at the version's fixed levels (issue 9): with 80 customers Flash leaves no
+    # age band or gender of k customers on its own, so both are `*` in every row
+    assert release.levels == {"age": 4, "gender": 1, "postal_code": 2, "card_number": 2}
+    assert utility["warnings"] == [STAR_WARNING.format("age"), STAR_WARNING.format("gender"), POSTAL_WARNING]
     assert metadata["recoding"] == "local" and set(metadata["labels"]) == set(nightly.columns)
+    assert metadata["person_levels"] == release.levels
     assert "local (Mondrian: labels per equivalence class)" in report
     assert f"Warning: {POSTAL_WARNING}" in report
     assert f'<strong class="workload-mean">{workload["mean"]:.3f}</strong>' in report

@@ -1,0 +1,108 @@
+"""Person columns of local releases at the policy version's fixed levels (issue 9), through the release service.
+
+Rule: within one policy version every released row's person columns carry the customer's cell (their
+values at the levels the version's first release chose) or `*` in every person column. A spy on the
+run's anonymize stage keeps, per night, the extracted frame, the levels it was given and its outcome.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pandas as pd
+import pytest
+
+from anonymization.models import Release, ReleasePolicy
+from anonymization.policy.catalog import INDIVIDUAL, person_columns
+from anonymization.policy.hierarchies import build_hierarchy
+from anonymization.policy.spec import PolicySpec
+from anonymization.release import run, service
+from anonymization.release.anonymize import Outcome
+from anonymization.selectors import version_person_levels
+from transactions.demo import population_generate as populate
+
+NIGHT_1 = datetime.date(2025, 3, 30)
+NIGHT_2 = datetime.date(2025, 3, 31)
+NIGHT_3 = datetime.date(2025, 4, 1)
+
+
+@pytest.fixture
+def population(db):
+    return populate(customers=150, entries=3_000, last_day=NIGHT_3, days=20, seed=11)
+
+
+@pytest.fixture
+def nightly(db) -> ReleasePolicy:
+    """The default policy, which recodes locally."""
+    policy = ReleasePolicy.objects.get(name="Nightly transactions")
+    assert policy.recoding == "local"
+    return policy
+
+
+@pytest.fixture
+def nights(monkeypatch) -> dict[datetime.date, tuple[pd.DataFrame, PolicySpec, dict | None, Outcome]]:
+    """Record, per as-of date, the frame anonymized, the spec, the person levels given and the outcome."""
+    found: dict[datetime.date, tuple[pd.DataFrame, PolicySpec, dict | None, Outcome]] = {}
+    original = run.anonymize
+
+    def spy(frame, spec, on_check=None, *, dates=None, person_levels=None):
+        outcome = original(frame, spec, on_check, dates=dates, person_levels=person_levels)
+        as_of = dates.last
+        found[as_of] = (frame, spec, person_levels, outcome)
+        return outcome
+
+    monkeypatch.setattr(run, "anonymize", spy)
+    return found
+
+
+def _run(policy: ReleasePolicy, as_of: datetime.date) -> Release:
+    release = service.release_run_for_policy(policy_id=policy.pk, as_of=as_of)
+    assert release.status == Release.Status.PUBLISHED, release.error
+    return release
+
+
+def _cells(frame: pd.DataFrame, spec: PolicySpec, levels: dict[str, int]) -> pd.DataFrame:
+    """Return each extracted row's cell: its person values at the levels, through the engine hierarchy."""
+    cells = {}
+    for qi in spec.quasi_identifiers:
+        if qi.column in levels:
+            built = build_hierarchy(column=qi.column, series=frame[qi.column], builder=qi.builder, params=qi.params,
+                                    arx_csv=qi.arx_csv)
+            cells[qi.column] = built.hierarchy.generalize(built.leaves.astype(str).tolist(), levels[qi.column])
+    return pd.DataFrame(cells)
+
+
+def _labels_by_row(frame, spec, outcome) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the released person labels and the rows' cells, row-aligned, with each row's customer."""
+    person = list(person_columns(spec.source, spec.columns))
+    released = outcome.released[person].astype(str).reset_index(drop=True)
+    cells = _cells(frame, spec, outcome.levels).iloc[outcome.positions][person].reset_index(drop=True)
+    released[INDIVIDUAL] = cells[INDIVIDUAL] = outcome.individuals
+    return released, cells
+
+
+def test_two_increments_of_one_version_label_each_customer_with_their_cell_or_star(population, nightly, nights):
+    first, second = _run(nightly, NIGHT_1), _run(nightly, NIGHT_2)
+    assert first.policy_version == second.policy_version
+    assert first.levels and second.levels == first.levels
+    assert nights[NIGHT_1][2] is None and nights[NIGHT_2][2] == first.levels  # chosen once, then reused
+    for night in (NIGHT_1, NIGHT_2):
+        frame, spec, _, outcome = nights[night]
+        released, cells = _labels_by_row(frame, spec, outcome)
+        person = [name for name in released.columns if name != INDIVIDUAL]
+        star = (released[person] == "*").all(axis=1).to_numpy()
+        in_cell = (released[person] == cells[person]).all(axis=1).to_numpy()
+        assert (star | in_cell).all(), night
+        assert in_cell.any(), night
+
+
+def test_a_policy_change_starts_a_version_that_chooses_its_levels_again(population, nightly, nights):
+    first = _run(nightly, NIGHT_1)
+    ReleasePolicy.objects.filter(pk=nightly.pk).update(k=8)
+    second = _run(nightly, NIGHT_2)
+    third = _run(nightly, NIGHT_3)
+    assert second.policy_version != first.policy_version
+    assert nights[NIGHT_2][2] is None and second.levels  # the new version chose again
+    assert nights[NIGHT_3][2] == second.levels == third.levels
+    assert version_person_levels(policy_id=nightly.pk, version=first.policy_version) == first.levels
+    assert version_person_levels(policy_id=nightly.pk, version="no-such-one") is None

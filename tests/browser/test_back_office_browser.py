@@ -93,4 +93,6 @@ def test_it_lets_a_privacy_officer_run_a_release_and_download_it(staff_page):
     with page.expect_download() as download_info:
         page.get_by_role("link", name="metadata", exact=False).first.click()
     metadata = json.loads(open(download_info.value.path()).read())
-    assert metadata["levels"] == release.levels
+    # the default policy recodes locally: its demographics sit at the version's fixed levels
+    assert metadata["recoding"] == "local"
+    assert metadata["person_levels"] == release.levels

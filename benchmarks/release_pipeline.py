@@ -80,6 +80,8 @@ def run_release() -> None:
         print(f"{step:>12}: {release.timings.get(step, 0):6.2f} s")
     print(f"{'total':>12}: {total:6.2f} s   (target < 60 s)")
     print(f"{'peak RSS':>12}: {peak_mib:6.0f} MiB (target < 1024 MiB)")
+    if release.status != Release.Status.PUBLISHED:
+        raise SystemExit(f"release {release.pk} {release.status}: {release.error}")
     print(f"rows in {release.rows_in:,}, out {release.rows_out:,}, held back {release.held_rows or 0:,}, "
           f"suppressed {release.suppressed_rows:,}; recoding {release.policy_snapshot.get('recoding', 'full_domain')}; "
           f"classes {release.class_stats.get('classes')}; levels {release.levels or '-'}; "
@@ -92,7 +94,8 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--step", choices=["all", "generate", "release"], default="all")
+    parser.add_argument("--step", choices=["all", "generate", "release"], default="all",
+                        help="release alone needs the secrets (ATM_FIELD_ENCRYPTION_KEY, ...) the generate step ran with")
     parser.add_argument("--media", default="")
     args = parser.parse_args()
     media = args.media or tempfile.mkdtemp(prefix="release-bench-")

@@ -16,6 +16,23 @@ def atm_login(client: Client, holder: CardHolder, **extra: str):  # type: ignore
     return client.post(reverse("atm:login"), {"card_number": holder.pan, "pin": holder.pin}, **extra)
 
 
+def login_post(client: Client, card_number: str, pin: str, **extra: str):  # type: ignore[no-untyped-def]
+    """POST the ATM login form as typed, whatever the card."""
+    return client.post(reverse("atm:login"), {"card_number": card_number, "pin": pin}, **extra)
+
+
+def form_errors(response) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
+    """The login form's errors, by field."""
+    return response.context["form"].errors
+
+
+# The login page's messages, as customers read them.
+GENERIC = "Card number or PIN is not correct."
+JUST_BLOCKED = "Wrong PIN entered three times: this card is now blocked. Please contact your bank."
+BLOCKED = "This card is blocked. Please contact your bank."
+UNKNOWN_PAN = "4000000000000002"  # Luhn-valid, issued to nobody
+
+
 def money_snapshot() -> tuple[list[tuple[int, int]], list[int]]:
     """Return every account's balance and every ledger entry id: equal snapshots mean nothing moved."""
     balances = list(Account.objects.order_by("pk").values_list("pk", "balance_minor"))

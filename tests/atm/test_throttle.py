@@ -6,35 +6,28 @@ import datetime
 
 import pytest
 from django.test import Client
-from django.urls import reverse
 
 from accounts.models import Card, LoginAttempt
 from atm.session import SESSION_CARD_KEY
 from atm.throttle import login_attempts_prune
-from tests.atm.conftest import atm_login
+from tests.atm.conftest import (
+    GENERIC,
+    UNKNOWN_PAN,
+    atm_login,
+    form_errors,
+    login_post,
+)
 
 pytestmark = pytest.mark.django_db
 
-GENERIC = "Card number or PIN is not correct."
-JUST_BLOCKED = "Wrong PIN entered three times: this card is now blocked. Please contact your bank."
-BLOCKED = "This card is blocked. Please contact your bank."
-UNKNOWN_PAN = "4000000000000002"  # Luhn-valid, issued to nobody
-
-
-def _login(client: Client, card_number: str, pin: str, **extra: str):  # type: ignore[no-untyped-def]
-    return client.post(reverse("atm:login"), {"card_number": card_number, "pin": pin}, **extra)
-
-
-def _errors(response) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
-    return response.context["form"].errors
 
 
 def test_it_throttles_an_address_after_too_many_failures(client, settings, alice_customer):
     settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 3
     for _ in range(3):
-        assert _errors(_login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.1.1.1")) == {"__all__": [GENERIC]}
+        assert form_errors(login_post(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.1.1.1")) == {"__all__": [GENERIC]}
     throttled = atm_login(client, alice_customer, REMOTE_ADDR="10.1.1.1")
-    assert _errors(throttled) == {
+    assert form_errors(throttled) == {
         "__all__": ["Too many login attempts from this address. Please wait a few minutes and try again."]
     }
     assert SESSION_CARD_KEY not in client.session
@@ -46,7 +39,7 @@ def test_it_counts_only_failures_inside_the_window(client, settings, alice_custo
     settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 2
     settings.ATM_LOGIN_THROTTLE_WINDOW_SECONDS = 600
     for _ in range(2):
-        _login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.1.1.1")
+        login_post(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.1.1.1")
     assert atm_login(client, alice_customer, REMOTE_ADDR="10.1.1.1").status_code == 200
     oldest = LoginAttempt.objects.order_by("pk").first()
     LoginAttempt.objects.filter(pk=oldest.pk).update(created_at=oldest.created_at - datetime.timedelta(seconds=601))
@@ -62,20 +55,20 @@ def test_it_does_not_count_successful_logins_against_the_address(client, setting
 
 def test_it_takes_the_address_our_proxy_appended_when_behind_a_proxy(client, settings):
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    _login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7")
+    login_post(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7")
     assert LoginAttempt.objects.get().address == "198.51.100.7"
 
 
 def test_it_ignores_forwarded_headers_when_not_behind_a_proxy(client, settings):
     settings.SECURE_PROXY_SSL_HEADER = None
-    _login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    login_post(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR="198.51.100.7")
     assert LoginAttempt.objects.get().address == "10.9.9.9"
 
 
 def test_it_prunes_only_attempts_that_left_the_window(client, settings):
     settings.ATM_LOGIN_THROTTLE_WINDOW_SECONDS = 600
     for _ in range(3):
-        _login(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.4.4.4")
+        login_post(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.4.4.4")
     oldest = LoginAttempt.objects.order_by("pk").first()
     LoginAttempt.objects.filter(pk=oldest.pk).update(created_at=oldest.created_at - datetime.timedelta(seconds=601))
     assert login_attempts_prune() == 1

@@ -9,22 +9,18 @@ from django.urls import reverse
 from accounts.models import Card, LoginAttempt
 from accounts.services import card_unblock
 from atm.session import SESSION_CARD_KEY
-from tests.atm.conftest import atm_login
+from tests.atm.conftest import (
+    BLOCKED,
+    GENERIC,
+    JUST_BLOCKED,
+    UNKNOWN_PAN,
+    atm_login,
+    form_errors,
+    login_post,
+)
 
 pytestmark = pytest.mark.django_db
 
-GENERIC = "Card number or PIN is not correct."
-JUST_BLOCKED = "Wrong PIN entered three times: this card is now blocked. Please contact your bank."
-BLOCKED = "This card is blocked. Please contact your bank."
-UNKNOWN_PAN = "4000000000000002"  # Luhn-valid, issued to nobody
-
-
-def _login(client: Client, card_number: str, pin: str, **extra: str):  # type: ignore[no-untyped-def]
-    return client.post(reverse("atm:login"), {"card_number": card_number, "pin": pin}, **extra)
-
-
-def _errors(response) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
-    return response.context["form"].errors
 
 
 def test_it_shows_the_login_form(client):
@@ -46,19 +42,19 @@ def test_it_logs_in_with_card_and_pin_under_a_new_session_key(client, alice_cust
 
 def test_it_accepts_a_card_number_typed_in_groups(client, alice_customer):
     grouped = f"{alice_customer.pan[:4]} {alice_customer.pan[4:8]}-{alice_customer.pan[8:]}"
-    assert _login(client, grouped, alice_customer.pin).status_code == 302
+    assert login_post(client, grouped, alice_customer.pin).status_code == 302
 
 
 def test_it_gives_a_wrong_pin_and_an_unknown_card_the_same_message(client, alice_customer):
-    wrong = _login(client, alice_customer.pan, "9753")
-    unknown = _login(client, UNKNOWN_PAN, alice_customer.pin)
-    assert _errors(wrong) == _errors(unknown) == {"__all__": [GENERIC]}
+    wrong = login_post(client, alice_customer.pan, "9753")
+    unknown = login_post(client, UNKNOWN_PAN, alice_customer.pin)
+    assert form_errors(wrong) == form_errors(unknown) == {"__all__": [GENERIC]}
     assert GENERIC in wrong.content.decode() and SESSION_CARD_KEY not in client.session
     assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 1
 
 
 def test_it_never_renders_the_pin_or_the_card_number_back(client, alice_customer):
-    response = _login(client, alice_customer.pan, "9753")
+    response = login_post(client, alice_customer.pan, "9753")
     assert "9753" not in response.content.decode()
     assert alice_customer.pan not in response.content.decode()
 
@@ -78,9 +74,9 @@ def test_it_never_renders_the_pin_or_the_card_number_back(client, alice_customer
 
 
 def test_it_refuses_malformed_card_numbers_with_a_clear_message(client, card_number, message):
-    response = _login(client, card_number, "2468")
+    response = login_post(client, card_number, "2468")
     assert response.status_code == 200
-    assert _errors(response) == {"card_number": [message]}
+    assert form_errors(response) == {"card_number": [message]}
     assert message in response.content.decode()
     assert not LoginAttempt.objects.exists()
 
@@ -88,33 +84,33 @@ def test_it_refuses_malformed_card_numbers_with_a_clear_message(client, card_num
 @pytest.mark.parametrize(("pin", "message"), [("", "Enter your PIN."), ("12", "A PIN is 4 to 6 digits."),
                                              ("12ab", "A PIN is 4 to 6 digits.")])
 def test_it_refuses_a_malformed_pin_without_counting_it(client, alice_customer, pin, message):
-    response = _login(client, alice_customer.pan, pin)
-    assert _errors(response) == {"pin": [message]}
+    response = login_post(client, alice_customer.pan, pin)
+    assert form_errors(response) == {"pin": [message]}
     assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 0
 
 
 def test_it_blocks_the_card_at_the_third_wrong_pin_and_says_so(client, alice_customer):
     for _ in range(2):
-        assert _errors(_login(client, alice_customer.pan, "9753")) == {"__all__": [GENERIC]}
-    third = _login(client, alice_customer.pan, "9753")
-    assert _errors(third) == {"__all__": [JUST_BLOCKED]}
+        assert form_errors(login_post(client, alice_customer.pan, "9753")) == {"__all__": [GENERIC]}
+    third = login_post(client, alice_customer.pan, "9753")
+    assert form_errors(third) == {"__all__": [JUST_BLOCKED]}
     assert JUST_BLOCKED in third.content.decode()
-    right_pin = _login(client, alice_customer.pan, alice_customer.pin)
-    assert _errors(right_pin) == {"__all__": [BLOCKED]}
+    right_pin = login_post(client, alice_customer.pan, alice_customer.pin)
+    assert form_errors(right_pin) == {"__all__": [BLOCKED]}
     assert SESSION_CARD_KEY not in client.session
     assert Card.objects.get(pk=alice_customer.card.pk).status == Card.Status.BLOCKED
 
 
 def test_it_lets_the_card_in_again_after_staff_unblock(client, alice_customer, bob_teller):
     for _ in range(3):
-        _login(client, alice_customer.pan, "9753")
+        login_post(client, alice_customer.pan, "9753")
     card_unblock(card_id=alice_customer.card.pk)
     assert atm_login(client, alice_customer).status_code == 302
     assert client.session[SESSION_CARD_KEY] == alice_customer.card.pk
 
 
 def test_it_hides_card_number_and_pin_from_error_reports(client, alice_customer):
-    response = _login(client, alice_customer.pan, "9753")
+    response = login_post(client, alice_customer.pan, "9753")
     assert response.wsgi_request.sensitive_post_parameters == ("card_number", "pin")
 
 

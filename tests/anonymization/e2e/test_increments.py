@@ -16,17 +16,8 @@ from anonymization.exceptions import ReleaseOutOfOrder, VerificationFailed
 from anonymization.models import HeldEntry, Release, ReleasePolicy
 from anonymization.release import run, service, write
 from anonymization.release.extract import cutoff_for
-from transactions.demo import population_generate as populate
+from tests.anonymization.e2e.conftest import NIGHT_1, NIGHT_2, NIGHT_3
 from transactions.models import LedgerEntry
-
-NIGHT_1 = datetime.date(2025, 3, 30)
-NIGHT_2 = datetime.date(2025, 3, 31)
-NIGHT_3 = datetime.date(2025, 4, 1)
-
-
-@pytest.fixture
-def population(db):
-    return populate(customers=150, entries=3_000, last_day=NIGHT_3, days=20, seed=11)
 
 
 @pytest.fixture

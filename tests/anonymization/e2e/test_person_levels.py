@@ -19,16 +19,7 @@ from anonymization.policy.spec import PolicySpec
 from anonymization.release import run, service
 from anonymization.release.anonymize import Outcome
 from anonymization.selectors import version_person_levels
-from transactions.demo import population_generate as populate
-
-NIGHT_1 = datetime.date(2025, 3, 30)
-NIGHT_2 = datetime.date(2025, 3, 31)
-NIGHT_3 = datetime.date(2025, 4, 1)
-
-
-@pytest.fixture
-def population(db):
-    return populate(customers=150, entries=3_000, last_day=NIGHT_3, days=20, seed=11)
+from tests.anonymization.e2e.conftest import NIGHT_1, NIGHT_2, NIGHT_3
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
 from django.contrib.sessions.models import Session
 from django.db import connection
@@ -19,6 +18,7 @@ from accounts.money import NUMBER_MESSAGE
 from accounts.pins import verify_pin
 from accounts.services import card_block
 from tests.factories import customer_create
+from tests.support.admin_actions import action_apply, action_choose
 from transactions.models import LedgerEntry
 
 pytestmark = pytest.mark.django_db
@@ -26,18 +26,6 @@ pytestmark = pytest.mark.django_db
 CUSTOMERS = reverse("admin:accounts_customer_changelist")
 ACCOUNTS = reverse("admin:accounts_account_changelist")
 CARDS = reverse("admin:accounts_card_changelist")
-
-
-def _choose(client, url, action, *pks):
-    """Pick an action on the changelist, as the action dropdown does; return its page."""
-    return client.post(url, {"action": action, "index": "0", ACTION_CHECKBOX_NAME: [str(pk) for pk in pks]})
-
-
-def _apply(client, url, action, *pks, **fields):
-    """Submit an action's intermediate page."""
-    data = {"action": action, "apply": "1", ACTION_CHECKBOX_NAME: [str(pk) for pk in pks],
-            "request_key": str(uuid.uuid4()), **fields}
-    return client.post(url, data)
 
 
 def _messages(response) -> list[str]:
@@ -69,8 +57,8 @@ def _columns_containing(needle: str) -> list[str]:
 
 
 def _issue(client, account):
-    _choose(client, ACCOUNTS, "issue_card", account.pk)
-    return _apply(client, ACCOUNTS, "issue_card", account.pk, network="mastercard")
+    action_choose(client, ACCOUNTS, "issue_card", account.pk)
+    return action_apply(client, ACCOUNTS, "issue_card", account.pk, network="mastercard")
 
 
 @pytest.mark.parametrize("who", ["admin_client_", "teller_client"])
@@ -123,10 +111,10 @@ def test_it_finds_customers_by_name_email_account_number_and_card_last_four(admi
 
 
 def test_it_opens_an_account_for_a_customer(admin_client_, alice_customer):
-    page = _choose(admin_client_, CUSTOMERS, "open_account", alice_customer.customer.pk)
+    page = action_choose(admin_client_, CUSTOMERS, "open_account", alice_customer.customer.pk)
     assert page.status_code == 200
     assert page.context["form"]["currency"].value() == "EUR"
-    response = _apply(admin_client_, CUSTOMERS, "open_account", alice_customer.customer.pk,
+    response = action_apply(admin_client_, CUSTOMERS, "open_account", alice_customer.customer.pk,
                       kind="savings", currency="eur")
     assert response.status_code == 302
     account = Account.objects.filter(customer=alice_customer.customer, kind="savings").get()
@@ -136,7 +124,7 @@ def test_it_opens_an_account_for_a_customer(admin_client_, alice_customer):
 
 def test_it_refuses_a_bad_currency_and_opens_nothing(admin_client_, alice_customer):
     before = Account.objects.count()
-    response = _apply(admin_client_, CUSTOMERS, "open_account", alice_customer.customer.pk,
+    response = action_apply(admin_client_, CUSTOMERS, "open_account", alice_customer.customer.pk,
                       kind="savings", currency="E1")
     assert response.status_code == 200
     assert _form_errors(response) == ["A currency is a three-letter code, for example EUR."]
@@ -157,14 +145,14 @@ def test_it_opens_accounts_for_all_selected_customers_or_none(admin_client_, ali
     monkeypatch.setattr(accounts_admin, "account_open", open_then_refuse)
     before = Account.objects.count()
     customers = (alice_customer.customer.pk, charlie_customer.customer.pk)
-    response = _apply(admin_client_, CUSTOMERS, "open_account", *customers, kind="checking", currency="EUR")
+    response = action_apply(admin_client_, CUSTOMERS, "open_account", *customers, kind="checking", currency="EUR")
     assert _form_errors(response) == ["The bank does not open accounts today."]
     assert len(calls) == 2 and Account.objects.count() == before
 
 
 def test_it_refuses_to_open_accounts_for_too_many_customers_at_once(admin_client_):
     customers = [customer_create().pk for _ in range(accounts_admin.OPEN_ACCOUNT_BATCH + 1)]
-    response = _choose(admin_client_, CUSTOMERS, "open_account", *customers)
+    response = action_choose(admin_client_, CUSTOMERS, "open_account", *customers)
     assert _messages(response) == [f"Select at most {accounts_admin.OPEN_ACCOUNT_BATCH} customers at a time."]
     assert Account.objects.count() == 0
 
@@ -175,7 +163,7 @@ def test_it_shows_a_refusal_of_the_card_service_on_the_form(admin_client_, alice
 
     monkeypatch.setattr(accounts_admin, "card_issue", refuse)
     before = _snapshot()
-    response = _apply(admin_client_, ACCOUNTS, "issue_card", alice_customer.account.pk, network="visa")
+    response = action_apply(admin_client_, ACCOUNTS, "issue_card", alice_customer.account.pk, network="visa")
     assert response.status_code == 200
     assert _form_errors(response) == ["Cards cannot be issued on this account."]
     assert "pan" not in response.context
@@ -207,21 +195,21 @@ def test_it_issues_a_card_and_shows_its_pan_and_pin_once(admin_client_, alice_cu
 def test_it_issues_cards_only_on_one_open_account(admin_client_, alice_customer, charlie_customer):
     before = _snapshot()
     Account.objects.filter(pk=charlie_customer.account.pk).update(status="frozen")
-    _choose(admin_client_, ACCOUNTS, "issue_card", charlie_customer.account.pk)
-    frozen = _apply(admin_client_, ACCOUNTS, "issue_card", charlie_customer.account.pk, network="visa")
+    action_choose(admin_client_, ACCOUNTS, "issue_card", charlie_customer.account.pk)
+    frozen = action_apply(admin_client_, ACCOUNTS, "issue_card", charlie_customer.account.pk, network="visa")
     assert _form_errors(frozen) == [
         f"Account {charlie_customer.account.number} is frozen: cards go on open accounts only."
     ]
-    two = _choose(admin_client_, ACCOUNTS, "issue_card", alice_customer.account.pk, charlie_customer.account.pk)
+    two = action_choose(admin_client_, ACCOUNTS, "issue_card", alice_customer.account.pk, charlie_customer.account.pk)
     assert _messages(two) == ["Select exactly one account for this action."]
     assert Card.objects.count() == len(before[1])
 
 
 def test_it_resets_a_pin_and_shows_the_new_one_once(admin_client_, alice_customer):
     card = alice_customer.card
-    confirm = _choose(admin_client_, CARDS, "reset_pin", card.pk)
+    confirm = action_choose(admin_client_, CARDS, "reset_pin", card.pk)
     assert confirm.status_code == 200 and Card.objects.get(pk=card.pk).pin_hash == card.pin_hash
-    response = _apply(admin_client_, CARDS, "reset_pin", card.pk)
+    response = action_apply(admin_client_, CARDS, "reset_pin", card.pk)
     assert "no-store" in response["Cache-Control"]
     pin = response.context["pin"]
     card.refresh_from_db()
@@ -233,12 +221,12 @@ def test_it_resets_a_pin_and_shows_the_new_one_once(admin_client_, alice_custome
 
 def test_it_blocks_and_unblocks_cards_resetting_failed_attempts(teller_client, alice_customer, charlie_customer):
     cards = [alice_customer.card.pk, charlie_customer.card.pk]
-    blocked = _choose(teller_client, CARDS, "block_cards", *cards)
+    blocked = action_choose(teller_client, CARDS, "block_cards", *cards)
     assert _messages(blocked) == ["Blocked 2 cards."]
     assert set(Card.objects.filter(pk__in=cards).values_list("status", flat=True)) == {"blocked"}
     Card.objects.filter(pk=alice_customer.card.pk).update(failed_pin_attempts=3)
     Card.objects.filter(pk=charlie_customer.card.pk).update(status="active", blocked_at=None)
-    unblocked = _choose(teller_client, CARDS, "unblock_cards", *cards)
+    unblocked = action_choose(teller_client, CARDS, "unblock_cards", *cards)
     assert _messages(unblocked)[-1] == "Unblocked 1 card; failed PIN attempts reset."
     card = Card.objects.get(pk=alice_customer.card.pk)
     assert (card.status, card.failed_pin_attempts, card.blocked_at) == ("active", 0, None)
@@ -289,10 +277,10 @@ def test_it_lists_a_customers_cards_with_status_on_the_customer_page(teller_clie
 
 def test_it_refuses_a_resubmitted_card_issue_instead_of_issuing_a_second_card(admin_client_, alice_customer):
     key = str(uuid.uuid4())
-    first = _apply(admin_client_, ACCOUNTS, "issue_card", alice_customer.account.pk, network="visa", request_key=key)
+    first = action_apply(admin_client_, ACCOUNTS, "issue_card", alice_customer.account.pk, network="visa", request_key=key)
     assert first.status_code == 200 and "pan" in first.context
     cards_before = Card.objects.count()
-    again = _apply(admin_client_, ACCOUNTS, "issue_card", alice_customer.account.pk, network="visa", request_key=key)
+    again = action_apply(admin_client_, ACCOUNTS, "issue_card", alice_customer.account.pk, network="visa", request_key=key)
     assert _form_errors(again) == [
         "This request was already carried out (the form was sent twice); nothing was done again."]
     assert Card.objects.count() == cards_before

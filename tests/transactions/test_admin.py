@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
@@ -12,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Account, Card
+from tests.support.admin_actions import action_apply, action_choose
 from transactions.admin import EstimatedCountPaginator
 from transactions.models import LedgerEntry, Terminal
 from transactions.services import adjustment_create, withdrawal_create
@@ -172,18 +171,6 @@ def test_it_estimates_the_count_of_an_unfiltered_ledger_on_postgresql(alice_cust
 ACCOUNTS = reverse("admin:accounts_account_changelist")
 
 
-def _choose(client, url, action, *pks):
-    """Pick an action on the changelist, as the action dropdown does; return its page."""
-    return client.post(url, {"action": action, "index": "0", ACTION_CHECKBOX_NAME: [str(pk) for pk in pks]})
-
-
-def _apply(client, url, action, *pks, **fields):
-    """Submit an action's intermediate page."""
-    data = {"action": action, "apply": "1", ACTION_CHECKBOX_NAME: [str(pk) for pk in pks],
-            "request_key": str(uuid.uuid4()), **fields}
-    return client.post(url, data)
-
-
 def _form_errors(response) -> list[str]:
     form = response.context["form"]
     return [str(error) for errors in form.errors.values() for error in errors]
@@ -197,10 +184,10 @@ def _accounts_and_cards():
 # --- Staff adjustments: the ledger's action on the account admin ---------------------------------
 
 def _adjust(client, account, **fields):
-    page = _choose(client, ACCOUNTS, "post_adjustment", account.pk)
+    page = action_choose(client, ACCOUNTS, "post_adjustment", account.pk)
     key = page.context["form"]["request_key"].value()
     data = {"request_key": str(key), **fields}
-    return key, _apply(client, ACCOUNTS, "post_adjustment", account.pk, **data)
+    return key, action_apply(client, ACCOUNTS, "post_adjustment", account.pk, **data)
 
 
 def test_it_posts_a_staff_deposit_through_the_ledger(admin_client_, alice_customer):
@@ -217,7 +204,7 @@ def test_it_posts_a_staff_deposit_through_the_ledger(admin_client_, alice_custom
 
 def test_it_posts_a_double_submitted_adjustment_once(admin_client_, alice_customer):
     key, first = _adjust(admin_client_, alice_customer.account, direction="debit", amount="10", reason="Fee refund")
-    again = _apply(admin_client_, ACCOUNTS, "post_adjustment", alice_customer.account.pk, request_key=str(key),
+    again = action_apply(admin_client_, ACCOUNTS, "post_adjustment", alice_customer.account.pk, request_key=str(key),
                    direction="debit", amount="10", reason="Fee refund")
     entry = LedgerEntry.objects.get(kind="adjustment")
     assert entry.amount_minor == -1_000
@@ -255,7 +242,7 @@ def test_it_refuses_an_adjustment_on_a_closed_account(admin_client_, alice_custo
 def test_it_lets_tellers_post_staff_deposits_with_a_reason(teller_client, alice_customer):
     page = teller_client.get(ACCOUNTS)
     assert "post_adjustment" in page.content.decode()
-    response = _apply(teller_client, ACCOUNTS, "post_adjustment", alice_customer.account.pk,
+    response = action_apply(teller_client, ACCOUNTS, "post_adjustment", alice_customer.account.pk,
                       direction="credit", amount="100", reason="Cash paid in at the counter")
     assert response.status_code == 302
     assert Account.objects.get(pk=alice_customer.account.pk).balance_minor == 60_000

@@ -282,6 +282,17 @@ def test_it_finds_no_order_in_a_shuffled_file() -> None:
     assert figures.transfer_pair_share < figures.transfer_pair_share_by_chance + 0.02
 
 
+def _one_file(rows: list[dict[str, object]], raw_rows: list[dict[str, object]], customers: list[int],
+              shuffled: bool) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[pd.DataFrame]]:
+    """One published file with its ids and raw values, in ledger order or in a seeded shuffled order."""
+    published, ids = frames(rows, customers, list(range(len(rows))))
+    raw = pd.DataFrame(raw_rows)
+    if shuffled:
+        order = np.random.default_rng(3).permutation(len(rows))
+        published, ids, raw = (frame.iloc[order].reset_index(drop=True) for frame in (published, ids, raw))
+    return [published], [ids], [raw]
+
+
 def daily_pairs(shuffled: bool) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[pd.DataFrame]]:
     """Twenty days; on day d customers d and d+1 withdraw; every label is coarse except the order."""
     rows, raw_rows, customers = [], [], []
@@ -291,12 +302,7 @@ def daily_pairs(shuffled: bool) -> tuple[list[pd.DataFrame], list[pd.DataFrame],
             raw_rows.append({"age": 30, "postal_code": "12345", "transaction_date": f"2026-03-{day + 1:02d}",
                              "amount": -50.0, "kind": "withdrawal"})
             customers.append(customer)
-    published, ids = frames(rows, customers, list(range(len(rows))))
-    raw = pd.DataFrame(raw_rows)
-    if shuffled:
-        order = np.random.default_rng(3).permutation(len(rows))
-        published, ids, raw = (frame.iloc[order].reset_index(drop=True) for frame in (published, ids, raw))
-    return [published], [ids], [raw]
+    return _one_file(rows, raw_rows, customers, shuffled)
 
 
 def test_it_learns_whose_rows_a_window_holds_only_from_their_labels() -> None:
@@ -318,12 +324,7 @@ def fine_and_coarse(shuffled: bool) -> tuple[list[pd.DataFrame], list[pd.DataFra
         raw_rows.append({"age": 20 + customer, "postal_code": "12345", "transaction_date": f"2026-03-{day // 2 + 1:02d}",
                          "amount": -50.0, "kind": "withdrawal"})
         customers.append(customer)
-    published, ids = frames(rows, customers, list(range(len(rows))))
-    raw = pd.DataFrame(raw_rows)
-    if shuffled:
-        order = np.random.default_rng(3).permutation(len(rows))
-        published, ids, raw = (frame.iloc[order].reset_index(drop=True) for frame in (published, ids, raw))
-    return [published], [ids], [raw]
+    return _one_file(rows, raw_rows, customers, shuffled)
 
 
 def test_it_narrows_targets_with_day_windows_when_rows_are_in_ledger_order() -> None:

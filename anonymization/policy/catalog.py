@@ -75,7 +75,8 @@ TOTAL = Scale(0, 10_000_000, grain=100, unit="EUR", step=100, widths=(500, 1000,
 @dataclass(frozen=True)
 class Column:
     """One releasable column: its name, its kind (which hierarchy builders fit), its meaning, its role
-    (GENERALIZE or DESCRIPTIVE) and its subject (PERSON or TRANSACTION)."""
+    (GENERALIZE or DESCRIPTIVE), its subject (PERSON or TRANSACTION), and whether it is a `measure`
+    (an amount analysts add up: local recoding cuts measures before any other column)."""
 
     name: str
     kind: str
@@ -83,6 +84,7 @@ class Column:
     role: str = GENERALIZE
     scale: Scale | None = None
     subject: str = TRANSACTION
+    measure: bool = False
 
     @property
     def must_generalize(self) -> bool:
@@ -101,7 +103,7 @@ _PERSON = (
 TRANSACTION_COLUMNS: dict[str, Column] = {c.name: c for c in (
     *_PERSON,
     Column("transaction_date", DATE, "Local date of the ledger entry"),
-    Column("amount", NUMERIC, "Signed amount in major units (credits positive)", scale=AMOUNT),
+    Column("amount", NUMERIC, "Signed amount in major units (credits positive)", scale=AMOUNT, measure=True),
     Column("balance_after", NUMERIC, "Account balance after the entry, in major units", scale=BALANCE),
     Column("kind", CATEGORY, "Kind of ledger entry (withdrawal, deposit, ...)", DESCRIPTIVE),
     Column("channel", CATEGORY, "Channel (ATM, branch, online, back office)", DESCRIPTIVE),
@@ -110,9 +112,10 @@ TRANSACTION_COLUMNS: dict[str, Column] = {c.name: c for c in (
 CUSTOMER_COLUMNS: dict[str, Column] = {c.name: c for c in (
     *_PERSON,
     Column("transactions", NUMERIC, "Number of ledger entries up to the as-of date", scale=COUNT),
-    Column("deposits_total", NUMERIC, "Sum of credits up to the as-of date, in major units", scale=TOTAL),
+    Column("deposits_total", NUMERIC, "Sum of credits up to the as-of date, in major units", scale=TOTAL,
+           measure=True),
     Column("withdrawals_total", NUMERIC, "Sum of debits up to the as-of date, in major units (positive)",
-           scale=TOTAL),
+           scale=TOTAL, measure=True),
     Column("balance", NUMERIC, "Sum of the customer's account balances at the as-of date, in major units",
            scale=TOTAL),
 )}

@@ -13,8 +13,9 @@ The policy's recoding chooses the engine. Full-domain recoding runs Flash over t
 Local recoding runs Mondrian (`engine.mondrian`) over the transaction columns (catalog subject
 TRANSACTION) with each described by its public domain: a numeric column is a `NumericQI` over its
 catalog Scale (cut points on multiples of the intervals hierarchy's `bin`, else the Scale's grain:
-10 EUR for amounts), a date a `DateQI` over the release's public date domain (whole days), any
-other column a `HierarchyQI` over the policy's hierarchy. Rows with a value outside a public domain
+10 EUR for amounts; outer label bounds pulled in to the Scale's round ladder, `round_ladder`), a date a `DateQI` over the release's public date domain (whole days), any
+other column a `HierarchyQI` over the policy's hierarchy; a measure's span (the amount's) weighs
+MEASURE_WEIGHT times when Mondrian chooses what to cut. Rows with a value outside a public domain
 are suppressed before the search, within the suppression limit. Both give an `Outcome` of one
 shape, so hold-back, writing and verification do not depend on the recoding.
 
@@ -69,6 +70,7 @@ from ..engine import (
     Result,
 )
 from ..engine.coverage import ANY, Coverage, DayRange, Interval, ValueSet, hierarchy_leaves, parse_label
+from ..engine.mondrian import round_ladder
 from ..exceptions import HierarchyInvalid, ReleaseUnsatisfiable
 from ..policy.catalog import DATE, INDIVIDUAL, NUMERIC, Column, catalog_for, person_columns
 from ..policy.hierarchies import ColumnHierarchy, build_hierarchy
@@ -78,6 +80,11 @@ from .order import secret_order
 ENGINE_DIR = Path(engine.__file__).resolve().parent
 # The metric Flash optimizes when it chooses a version's person levels (choose_person_levels).
 PERSON_METRIC = "loss"
+# Mondrian ranks a measure's span this many times wider than it is (`measure_weights`). A sum's
+# error grows with the width of its amount labels relative to the amounts, which sit far inside
+# their public range (median |amount| about 1/50 of it): at 200 customers (make run's demo, one
+# release of a year) weights 1 / 4 / 16 gave a workload mean error of 1.44 / 0.53 / 0.46.
+MEASURE_WEIGHT = 16.0
 LocalQI = NumericQI | DateQI | HierarchyQI
 
 
@@ -232,14 +239,23 @@ def local_descriptions(spec: PolicySpec, hierarchies: dict[str, ColumnHierarchy]
     for qi in spec.class_hierarchies:
         column = catalog[qi.column]
         if column.kind == NUMERIC and column.scale is not None:
-            described[qi.column] = NumericQI(column.scale.low, column.scale.high, grain=_grain(column, qi))
+            grain = _grain(column, qi)
+            described[qi.column] = NumericQI(column.scale.low, column.scale.high, grain=grain,
+                                             round_bounds=round_ladder(column.scale.low, column.scale.high, grain))
         elif column.kind == DATE:
             if dates is None:
                 raise ValueError(f"local recoding of {qi.column} needs the release's public date domain")
-            described[qi.column] = DateQI(dates.first.isoformat(), dates.last.isoformat(), grain="day")
+            described[qi.column] = DateQI(dates.first.isoformat(), dates.last.isoformat(), grain="day",
+                                          round_to="month")
         else:
             described[qi.column] = HierarchyQI(hierarchies[qi.column].hierarchy)
     return described
+
+
+def measure_weights(spec: PolicySpec, described: dict[str, LocalQI]) -> dict[str, float]:
+    """Return MEASURE_WEIGHT for every described column that is a measure (catalog: the amount)."""
+    catalog = catalog_for(spec.source)
+    return {name: MEASURE_WEIGHT for name in described if catalog[name].measure}
 
 
 def _outside(series: pd.Series, described: LocalQI) -> np.ndarray:
@@ -399,7 +415,7 @@ def _recode(work: pd.DataFrame, group: _Group, spec: PolicySpec, described: dict
     if not described:
         return _Recoded(data=rows.assign(**group.person), class_ids=np.zeros(len(rows), dtype=np.int64), coverage={})
     try:
-        result = engine.mondrian(rows, described, spec.k, INDIVIDUAL)
+        result = engine.mondrian(rows, described, spec.k, INDIVIDUAL, weights=measure_weights(spec, described))
     except ValueError as exc:
         raise HierarchyInvalid(f"Hierarchy invalid for local recoding: {exc}.") from exc
     return _Recoded(data=result.data.assign(**group.person), class_ids=result.class_ids, coverage=result.coverage)

@@ -10,19 +10,19 @@ from hypothesis import strategies as st
 
 from anonymization.engine import Hierarchy
 from anonymization.engine.coverage import CoverageResolver, DayRange, Interval, ValueSet, day_number
-from anonymization.engine.mondrian import DateQI, HierarchyQI, NumericQI, mondrian
+from anonymization.engine.mondrian import DateQI, HierarchyQI, NumericQI, mondrian, round_ladder
 
 ZIPS = ["10115", "10117", "20095", "20097", "80331"]
 GENDER = Hierarchy([["F", "*"], ["M", "*"]])
 
 
-def qis() -> dict[str, object]:
+def qis(rounded: bool = False) -> dict[str, object]:
     return {
         "age": NumericQI(0, 100, grain=5),
         "gender": HierarchyQI(GENDER),
         "zip": HierarchyQI(Hierarchy.masking(ZIPS)),
-        "date": DateQI("2025-01-01", "2025-12-31"),
-        "amount": NumericQI(0, 1000, closed=True),
+        "date": DateQI("2025-01-01", "2025-12-31", round_to="month" if rounded else None),
+        "amount": NumericQI(0, 1000, closed=True, round_bounds=round_ladder(0, 1000, 10) if rounded else ()),
     }
 
 
@@ -42,11 +42,11 @@ def ledgers(draw: st.DrawFn) -> tuple[pd.DataFrame, int, str | None]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ledgers())
-def test_it_keeps_k_individuals_covers_raw_values_and_is_deterministic(case) -> None:
+@given(ledgers(), st.booleans(), st.sampled_from([None, {"amount": 16.0}, {"date": 3.0, "zip": 0.5}]))
+def test_it_keeps_k_individuals_covers_raw_values_and_is_deterministic(case, rounded, weights) -> None:
     table, k, individual = case
-    result = mondrian(table, qis(), k, individual, suppression_limit=1.0)
-    again = mondrian(table, qis(), k, individual, suppression_limit=1.0)
+    result = mondrian(table, qis(rounded), k, individual, suppression_limit=1.0, weights=weights)
+    again = mondrian(table, qis(rounded), k, individual, suppression_limit=1.0, weights=weights)
     pd.testing.assert_frame_equal(result.data, again.data)
     assert np.array_equal(result.class_ids, again.class_ids)
     assert result.rows_out + result.suppressed_rows == result.rows_in == len(table)
@@ -77,6 +77,47 @@ def _assert_covered(raw: pd.DataFrame, result) -> None:
                 assert whole[column].first <= coverage.first and coverage.last <= whole[column].last
             else:
                 assert isinstance(coverage, ValueSet) and str(value) in coverage.values
+
+
+def test_it_pulls_number_bounds_in_to_round_numbers_never_to_observed_values() -> None:
+    table = pd.DataFrame({"amount": [-430.0, -120.0, -60.0, -40.0, 35.0, 80.0, 1250.0, 1800.0]})
+    plain = mondrian(table, {"amount": NumericQI(-5000, 5000, grain=10)}, 2)
+    ladder = round_ladder(-5000, 5000, 10)
+    rounded = mondrian(table, {"amount": NumericQI(-5000, 5000, grain=10, round_bounds=ladder)}, 2)
+    assert list(plain.data["amount"]) == ["[-5000, -90)"] * 2 + ["[-90, -10)"] * 2 + ["[-10, 660)"] * 2 + [
+        "[660, 5000)"] * 2
+    # the same classes, each bound pulled in to the round number nearest its rows when one lies
+    # inside the label: -500 <= -430 and -100 > -120; -90 stays (no round number in (-90, -60]),
+    # -20 > -40; 20 <= 35 and 100 > 80; 1000 <= 1250 and 2000 > 1800
+    assert list(rounded.data["amount"]) == ["[-500, -100)"] * 2 + ["[-90, -20)"] * 2 + ["[20, 100)"] * 2 + [
+        "[1000, 2000)"] * 2
+    assert rounded.coverage["amount"]["[1000, 2000)"] == Interval(1000.0, 2000.0)
+
+
+def test_it_pulls_outer_dates_in_to_month_starts() -> None:
+    table = pd.DataFrame({"date": ["2000-03-10", "2000-03-20", "2025-05-02", "2025-05-30"]})
+    result = mondrian(table, {"date": DateQI("2000-01-01", "2025-12-31", round_to="month")}, 2)
+    # one cut in the middle of the 25 years; each side is pulled in to the months its rows lie in
+    assert list(result.data["date"]) == ["2000-03", "2000-03", "2025-05", "2025-05"]
+
+
+def test_round_ladder_holds_zero_and_one_two_five_steps_of_the_grain_inside_the_domain() -> None:
+    assert round_ladder(-500, 1000, 10) == (-500.0, -200.0, -100.0, -50.0, -20.0, -10.0, 0.0, 10.0, 20.0, 50.0,
+                                            100.0, 200.0, 500.0, 1000.0)
+    assert round_ladder(0, 120, 1) == (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 120.0)
+
+
+def test_it_cuts_a_weighted_column_before_an_equally_wide_one() -> None:
+    # either column can be cut once (two customers each side); both span their whole domain, so
+    # unweighted the first given (the date) is cut, and weighted 16 the amount is cut instead
+    table = pd.DataFrame({"customer": ["a", "b", "c", "d"], "amount": [1.0, 2.0, 60.0, 70.0],
+                          "date": ["2025-01-05", "2025-12-20", "2025-01-06", "2025-12-21"]})
+    described = {"date": DateQI("2025-01-01", "2025-12-31"), "amount": NumericQI(0, 1000)}
+    plain = mondrian(table, described, 2, "customer")
+    weighted = mondrian(table, described, 2, "customer", weights={"amount": 16.0})
+    assert set(plain.data["amount"]) == {"[0, 1000)"} and plain.data["date"].nunique() == 2
+    assert list(weighted.data["amount"]) == ["[0, 31)", "[0, 31)", "[31, 1000)", "[31, 1000)"]
+    assert set(weighted.data["date"]) == {"2025"}
 
 
 def test_it_cuts_numbers_at_midpoints_never_at_observed_extremes() -> None:
@@ -211,6 +252,14 @@ def test_it_rejects_bad_input_with_exact_messages(table, spec, k, individual, me
     (lambda: DateQI("2025-01-01", "2025-12-31", grain="week"),
      "grain must be one of day, month, quarter, year, got 'week'"),
     (lambda: DateQI("2025-02-01", "2025-01-01"), "date domain needs first <= last, got 2025-02-01..2025-01-01"),
+    (lambda: NumericQI(0, 10, round_bounds=(0.0, 20.0)), "round bounds must lie in the domain [0, 10], got [0.0, 20.0]"),
+    (lambda: DateQI("2025-01-01", "2025-12-31", round_to="day"),
+     "round_to must be one of month, quarter, year, got 'day'"),
+    (lambda: round_ladder(10, 0, 1), "a ladder needs grain > 0 and low < high, got grain 1, [10, 0]"),
+    (lambda: mondrian(pd.DataFrame({"a": [1]}), {"a": NumericQI(0, 10)}, 1, weights={"b": 2.0}),
+     "weight given for 'b', not a quasi-identifier"),
+    (lambda: mondrian(pd.DataFrame({"a": [1]}), {"a": NumericQI(0, 10)}, 1, weights={"a": 0.0}),
+     "weights must be positive numbers, got {'a': 0.0}"),
 ])
 def test_it_validates_descriptions(make, message) -> None:
     with pytest.raises(ValueError) as raised:

@@ -20,7 +20,7 @@ from .encoding import encode_column
 from .flash import SearchOutcome, exhaustive_search, find_optimum
 from .hierarchy import Hierarchy, quote_list
 from .lattice import Lattice
-from .metrics import create_metric
+from .metrics import Metric, create_metric
 
 __all__ = ["anonymize", "Result", "ClassStatistics", "RiskStatistics", "SearchStatistics", "NoSolutionError"]
 
@@ -105,7 +105,7 @@ def anonymize(
     quasi_identifiers: Mapping[str, Hierarchy],
     criteria: Sequence[Criterion],
     suppression_limit: float = 0.02,
-    metric: str = "loss",
+    metric: str | Metric = "loss",
     individual_id: str | None = None,
     *,
     algorithm: str = "flash",
@@ -119,7 +119,9 @@ def anonymize(
         criteria: privacy criteria, all of which every released class must satisfy.
         suppression_limit: fraction of rows that may be removed (rows of classes failing the
             criteria); a transformation is acceptable iff suppressed rows <= limit * N.
-        metric: a name from :data:`~anonymization.engine.metrics.METRICS`.
+        metric: a name from :data:`~anonymization.engine.metrics.METRICS`, or a configured
+            :class:`~anonymization.engine.metrics.Metric` (e.g. ``Loss(gs_factor=0.3,
+            weights={"age": 2}, aggregate="sum")``).
         individual_id: column identifying people; k-anonymity then counts distinct people.
         algorithm: ``"flash"`` or ``"exhaustive"`` (checks every node; for verification).
         progress: called as ``progress(nodes_checked, lattice_size)`` after every check.
@@ -146,10 +148,10 @@ class _Problem:
     """Validated, encoded input plus the lattice and checker of one anonymization."""
 
     def __init__(self, df: pd.DataFrame, quasi_identifiers: Mapping[str, Hierarchy],
-                 criteria: Sequence[Criterion], suppression_limit: float, metric: str,
+                 criteria: Sequence[Criterion], suppression_limit: float, metric: str | Metric,
                  individual_id: str | None) -> None:
         self.sensitive = _validate(df, quasi_identifiers, criteria, suppression_limit, individual_id)
-        self.metric = create_metric(metric)
+        self.metric = metric if isinstance(metric, Metric) else create_metric(metric)
         self.df = df
         self.qis = list(quasi_identifiers)
         self.hierarchies = [_as_hierarchy(quasi_identifiers[c], c) for c in self.qis]

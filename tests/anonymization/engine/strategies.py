@@ -15,7 +15,7 @@ from anonymization.engine import (
     KAnonymity,
     TCloseness,
 )
-from anonymization.engine.metrics import METRICS
+from anonymization.engine.metrics import AGGREGATES, METRICS, Metric, create_metric
 
 CRITERION_KINDS = ["k", "k-individuals", "distinct-l", "entropy-l", "t-equal", "t-ordered"]
 
@@ -26,7 +26,7 @@ class Problem:
     hierarchies: dict[str, Hierarchy]
     criteria: list[Criterion]
     kind: str
-    metric: str
+    metric: str | Metric
     suppression_limit: float
     individual_id: str | None
 
@@ -77,7 +77,23 @@ def problems(draw: st.DrawFn, kinds: list[str] = CRITERION_KINDS, metrics: list[
     kind = draw(st.sampled_from(kinds))
     criteria = criteria_for(kind, draw(st.integers(1, 4)), draw(st.integers(1, 3)),
                             draw(st.sampled_from([0.15, 0.3, 0.5])))
-    metric = draw(st.sampled_from(metrics or sorted(METRICS)))
+    metric = draw(metric_choices(columns, metrics))
     limit = draw(st.sampled_from([0.0, 0.0, 0.1, 0.25, 0.5]))
     individual_id = "person" if kind == "k-individuals" or draw(st.booleans()) else None
     return Problem(table, by_column, criteria, kind, metric, limit, individual_id)
+
+
+@st.composite
+def metric_choices(draw: st.DrawFn, columns: list[str], names: list[str] | None = None) -> str | Metric:
+    """A metric name, or a metric with random options among those it accepts."""
+    name = draw(st.sampled_from(names or sorted(METRICS)))
+    accepted = METRICS[name].options
+    if not accepted or draw(st.booleans()):
+        return name
+    options: dict[str, object] = {}
+    if "gs_factor" in accepted:
+        options["gs_factor"] = draw(st.sampled_from([0.0, 0.1, 0.5, 0.75, 1.0]))
+    if "aggregate" in accepted:
+        options["aggregate"] = draw(st.sampled_from(AGGREGATES))
+        options["weights"] = {c: draw(st.sampled_from([0.0, 0.5, 1.0, 3.0])) for c in columns}
+    return create_metric(name, **options)

@@ -60,7 +60,7 @@ def test_it_applies_suppression_metric_and_diversity_options(files) -> None:
     (["--k", "2", "--sensitive", "disease"], "error: --sensitive needs --l or --t"),
     (["--k", "2", "--l", "2"], "error: --l and --t need --sensitive COLUMN"),
     (["--k", "2", "--metric", "fast"],
-     "error: argument --metric: invalid choice: 'fast' (choose from 'aecs', 'dm', 'entropy', 'height', 'loss', 'precision')"),
+     "error: argument --metric: invalid choice: 'fast' (choose from 'aecs', 'dm', 'dm-nonmonotonic', 'entropy', 'entropy-nonmonotonic', 'height', 'loss', 'precision', 'precision-monotonic')"),
 ])
 def test_it_exits_2_with_one_line_on_bad_options(files, capsys, extra: list[str], message: str) -> None:
     assert main(_args(files, *extra)) == 2

@@ -13,11 +13,15 @@ from anonymization.engine import (
     EntropyLDiversity,
     Hierarchy,
     KAnonymity,
+    RecursiveCLDiversity,
     TCloseness,
 )
 from anonymization.engine.metrics import AGGREGATES, METRICS, Metric, create_metric
 
-CRITERION_KINDS = ["k", "k-individuals", "distinct-l", "entropy-l", "t-equal", "t-ordered"]
+CRITERION_KINDS = ["k", "k-individuals", "distinct-l", "entropy-l", "t-equal", "t-ordered",
+                   "recursive-cl", "entropy-l-grassberger", "t-hierarchical"]
+SENSITIVE_HIERARCHY = Hierarchy([["0", "low", "*"], ["1", "low", "*"], ["2", "high", "*"], ["3", "high", "*"]],
+                                name="sensitive")
 
 
 @dataclass
@@ -65,6 +69,9 @@ def criteria_for(kind: str, k: int, diversity: int, t: float) -> list[Criterion]
         "entropy-l": [EntropyLDiversity("sensitive", diversity)],
         "t-equal": [TCloseness("sensitive", t, "equal")],
         "t-ordered": [TCloseness("sensitive", t, "ordered")],
+        "recursive-cl": [RecursiveCLDiversity("sensitive", 1.5 * diversity, diversity)],
+        "entropy-l-grassberger": [EntropyLDiversity("sensitive", diversity, "grassberger")],
+        "t-hierarchical": [TCloseness("sensitive", t, "hierarchical", SENSITIVE_HIERARCHY)],
     }
     return [KAnonymity(k), *extra[kind]]
 

@@ -9,7 +9,7 @@ code calls it for releases over transaction tables with ``individual_id="custome
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -80,6 +80,8 @@ class Result:
     classes: ClassStatistics
     risk: RiskStatistics
     search: SearchStatistics
+    #: The metric's options (gs-factor, aggregate, weights) when it has any.
+    metric_options: dict[str, object] = field(default_factory=dict)
 
     @property
     def rows_out(self) -> int:
@@ -88,7 +90,8 @@ class Result:
     def report(self) -> dict[str, object]:
         """JSON-ready summary (the command line's report file)."""
         return {
-            "levels": dict(self.levels), "metric": self.metric, "info_loss": self.info_loss,
+            "levels": dict(self.levels), "metric": self.metric, "metric_options": dict(self.metric_options),
+            "info_loss": self.info_loss,
             "rows_in": self.rows_in, "rows_out": self.rows_out, "suppressed_rows": self.suppressed_rows,
             "classes": self.classes.count, "min_class_size": self.classes.min_size,
             "max_class_size": self.classes.max_size, "mean_class_size": self.classes.mean_size,
@@ -191,6 +194,7 @@ class _Problem:
             metric=self.metric.name, info_loss=float(record.metric), rows_in=self.space.n_rows,
             suppressed_rows=view.suppressed, classes=_class_statistics(view),
             risk=self._risk(view, row_class, kept_rows), search=search,
+            metric_options={k: v for k, v in self.metric.describe().items() if k != "name"},
         )
 
     def _output(self, levels: tuple[int, ...], kept_rows: np.ndarray) -> pd.DataFrame:

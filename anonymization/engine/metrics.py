@@ -96,7 +96,7 @@ class Metric:
         self.space = space
         self.n_rows = space.n_rows
         self.d = space.d
-        self._weight_vector = self._normalized_weights([h.name for h in space.hierarchies])
+        self._weight_vector = self._normalized_weights([h.name or "" for h in space.hierarchies])
         self._prepare(space)
 
     def _normalized_weights(self, columns: list[str]) -> np.ndarray:

@@ -111,3 +111,34 @@ def test_it_runs_as_a_module_on_adult(adult, tmp_path: Path) -> None:
     assert report["info_loss"] == pytest.approx(0.5731509655590044, abs=1e-12)
     assert report["rows_out"] == 30162
     assert len(pd.read_csv(tmp_path / "out.csv", sep=";")) == 30162
+
+
+def test_it_takes_the_arx_models_and_metric_options(files) -> None:
+    (files["dir"] / "disease.csv").write_text("flu;respiratory;*\ncold;respiratory;*\nhiv;other;*\n")
+    code = main(_args(files, "--k", "2", "--suppression-limit", "0.25", "--sensitive", "disease",
+                      "--l", "2", "--recursive-c", "3", "--t", "0.9", "--t-hierarchical",
+                      str(files["dir"] / "disease.csv"), "--gs-factor", "0.25", "--weight", "age=2",
+                      "--aggregate", "sum"))
+    assert code == 0
+    report = json.loads(files["report"].read_text())
+    assert report["metric_options"] == {"gs_factor": 0.25, "aggregate": "sum", "weights": {"age": 2.0}}
+    code = main(_args(files, "--k", "2", "--sensitive", "disease", "--l", "1.5", "--l-variant", "entropy",
+                      "--l-estimator", "grassberger", "--metric", "entropy-nonmonotonic"))
+    assert code == 0
+    assert json.loads(files["report"].read_text())["metric"] == "entropy-nonmonotonic"
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--gs-factor", "2"], "error: gs_factor must be a number between 0 and 1, got 2.0"),
+    (["--weight", "age"], "error: --weight expects COLUMN=NUMBER, got 'age'"),
+    (["--weight", "height=1"], "error: weight given for column(s) that are not quasi-identifiers: height"),
+    (["--metric", "dm", "--aggregate", "max"], "error: metric 'dm' has no option aggregate"),
+    (["--sensitive", "disease", "--recursive-c", "2"], "error: --recursive-c needs --l"),
+    (["--sensitive", "disease", "--l", "2", "--l-variant", "recursive"],
+     "error: --l-variant recursive needs --recursive-c"),
+    (["--sensitive", "disease", "--l", "2", "--t-hierarchical", "d.csv"], "error: --t-hierarchical needs --t"),
+])
+def test_it_rejects_bad_model_and_metric_options_with_one_line(files, capsys, extra, message) -> None:
+    assert main(_args(files, "--k", "2", *extra)) == 2
+    assert capsys.readouterr().err.strip() == message
+    assert not files["output"].exists() and not files["report"].exists()

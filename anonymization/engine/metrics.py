@@ -333,12 +333,11 @@ class Loss(Metric):
     def _components(self, view: ClassView) -> np.ndarray:
         kept_shares = view.kept_weighted_sums(self._leaves) / self._domain
         charged = self.g_factor * kept_shares
-        if view.suppressed:
+        if view.suppressed and self.s_factor == 1.0:
+            charged = charged + view.suppressed
+        elif view.suppressed:
             suppressed_shares = view.suppressed_weighted_sums(self._leaves) / self._domain
-            if self.s_factor == 1.0:
-                charged = charged + view.suppressed
-            else:
-                charged = charged + suppressed_shares + self.s_factor * (view.suppressed - suppressed_shares)
+            charged = charged + suppressed_shares + self.s_factor * (view.suppressed - suppressed_shares)
         return np.array([self._normalize(charged[a], a) for a in range(self.d)])
 
     def _component_bounds(self, levels: np.ndarray) -> np.ndarray:

@@ -35,7 +35,14 @@ from .coverage import (
     label_covers,
     parse_label,
 )
-from .criteria import Criterion, DistinctLDiversity, EntropyLDiversity, KAnonymity, TCloseness
+from .criteria import (
+    Criterion,
+    DistinctLDiversity,
+    EntropyLDiversity,
+    KAnonymity,
+    RecursiveCLDiversity,
+    TCloseness,
+)
 from .hierarchy import Hierarchy, HierarchyError
 from .metrics import METRICS, Metric
 from .mondrian import DateQI, HierarchyQI, MondrianResult, NumericQI, mondrian
@@ -65,6 +72,7 @@ __all__ = [
     "KAnonymity",
     "DistinctLDiversity",
     "EntropyLDiversity",
+    "RecursiveCLDiversity",
     "TCloseness",
     "Metric",
     "METRICS",

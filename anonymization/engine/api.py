@@ -9,7 +9,7 @@ code calls it for releases over transaction tables with ``individual_id="custome
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ from .encoding import encode_column
 from .flash import SearchOutcome, exhaustive_search, find_optimum
 from .hierarchy import Hierarchy, quote_list
 from .lattice import Lattice
-from .metrics import create_metric
+from .metrics import Metric, create_metric
 
 __all__ = ["anonymize", "Result", "ClassStatistics", "RiskStatistics", "SearchStatistics", "NoSolutionError"]
 
@@ -80,6 +80,8 @@ class Result:
     classes: ClassStatistics
     risk: RiskStatistics
     search: SearchStatistics
+    #: The metric's options (gs-factor, aggregate, weights) when it has any.
+    metric_options: dict[str, object] = field(default_factory=dict)
 
     @property
     def rows_out(self) -> int:
@@ -88,7 +90,8 @@ class Result:
     def report(self) -> dict[str, object]:
         """JSON-ready summary (the command line's report file)."""
         return {
-            "levels": dict(self.levels), "metric": self.metric, "info_loss": self.info_loss,
+            "levels": dict(self.levels), "metric": self.metric, "metric_options": dict(self.metric_options),
+            "info_loss": self.info_loss,
             "rows_in": self.rows_in, "rows_out": self.rows_out, "suppressed_rows": self.suppressed_rows,
             "classes": self.classes.count, "min_class_size": self.classes.min_size,
             "max_class_size": self.classes.max_size, "mean_class_size": self.classes.mean_size,
@@ -105,7 +108,7 @@ def anonymize(
     quasi_identifiers: Mapping[str, Hierarchy],
     criteria: Sequence[Criterion],
     suppression_limit: float = 0.02,
-    metric: str = "loss",
+    metric: str | Metric = "loss",
     individual_id: str | None = None,
     *,
     algorithm: str = "flash",
@@ -119,7 +122,9 @@ def anonymize(
         criteria: privacy criteria, all of which every released class must satisfy.
         suppression_limit: fraction of rows that may be removed (rows of classes failing the
             criteria); a transformation is acceptable iff suppressed rows <= limit * N.
-        metric: a name from :data:`~anonymization.engine.metrics.METRICS`.
+        metric: a name from :data:`~anonymization.engine.metrics.METRICS`, or a configured
+            :class:`~anonymization.engine.metrics.Metric` (e.g. ``Loss(gs_factor=0.3,
+            weights={"age": 2}, aggregate="sum")``).
         individual_id: column identifying people; k-anonymity then counts distinct people.
         algorithm: ``"flash"`` or ``"exhaustive"`` (checks every node; for verification).
         progress: called as ``progress(nodes_checked, lattice_size)`` after every check.
@@ -146,10 +151,10 @@ class _Problem:
     """Validated, encoded input plus the lattice and checker of one anonymization."""
 
     def __init__(self, df: pd.DataFrame, quasi_identifiers: Mapping[str, Hierarchy],
-                 criteria: Sequence[Criterion], suppression_limit: float, metric: str,
+                 criteria: Sequence[Criterion], suppression_limit: float, metric: str | Metric,
                  individual_id: str | None) -> None:
         self.sensitive = _validate(df, quasi_identifiers, criteria, suppression_limit, individual_id)
-        self.metric = create_metric(metric)
+        self.metric = metric if isinstance(metric, Metric) else create_metric(metric)
         self.df = df
         self.qis = list(quasi_identifiers)
         self.hierarchies = [_as_hierarchy(quasi_identifiers[c], c) for c in self.qis]
@@ -189,6 +194,7 @@ class _Problem:
             metric=self.metric.name, info_loss=float(record.metric), rows_in=self.space.n_rows,
             suppressed_rows=view.suppressed, classes=_class_statistics(view),
             risk=self._risk(view, row_class, kept_rows), search=search,
+            metric_options={k: v for k, v in self.metric.describe().items() if k != "name"},
         )
 
     def _output(self, levels: tuple[int, ...], kept_rows: np.ndarray) -> pd.DataFrame:

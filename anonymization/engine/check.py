@@ -60,6 +60,8 @@ class NodeRecord:
     suppressed: int
     classes: int
     metric: float | None
+    #: With ``aggregate="rank"``: the weighted per-attribute values in descending order.
+    rank: tuple[float, ...] | None = None
 
 
 class NodeChecker:
@@ -106,8 +108,8 @@ class NodeChecker:
         view.kept = predictable_ok & _all_ok(self.other_criteria, view)
         suppressed = view.suppressed
         anonymous = predictable and suppressed <= self.allowed
-        metric = self.metric.evaluate(view) if anonymous else None
-        return NodeRecord(predictable, anonymous, suppressed, int(view.kept.sum()), metric)
+        metric, rank = self.metric.score(view) if anonymous else (None, None)
+        return NodeRecord(predictable, anonymous, suppressed, int(view.kept.sum()), metric, rank)
 
 
 def _all_ok(criteria: Sequence[Criterion], view: ClassView) -> np.ndarray:

@@ -12,10 +12,17 @@ import time
 from collections.abc import Sequence
 
 from .api import NoSolutionError, anonymize
-from .criteria import Criterion, DistinctLDiversity, EntropyLDiversity, KAnonymity, TCloseness
+from .criteria import (
+    Criterion,
+    DistinctLDiversity,
+    EntropyLDiversity,
+    KAnonymity,
+    RecursiveCLDiversity,
+    TCloseness,
+)
 from .hierarchy import Hierarchy, HierarchyError
 from .io import read_table, write_outputs
-from .metrics import METRICS
+from .metrics import AGGREGATES, METRICS, Metric, create_metric
 
 __all__ = ["main", "build_parser"]
 
@@ -45,11 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--suppression-limit", type=float, default=0.0, metavar="FRACTION",
                         help="fraction of rows that may be suppressed (default 0)")
     parser.add_argument("--metric", default="loss", choices=sorted(METRICS), help="default loss")
+    parser.add_argument("--gs-factor", type=float, metavar="X",
+                        help="metric's generalization/suppression factor in [0, 1] (default 0.5)")
+    parser.add_argument("--weight", action="append", default=[], metavar="COLUMN=W",
+                        help="metric weight of a quasi-identifier (repeatable; others weigh 0.5)")
+    parser.add_argument("--aggregate", choices=AGGREGATES, help="how the metric combines attributes")
     parser.add_argument("--sensitive", metavar="COLUMN", help="sensitive column for --l / --t")
     parser.add_argument("--l", type=float, metavar="N", help="l-diversity on --sensitive")
-    parser.add_argument("--l-variant", default="distinct", choices=["distinct", "entropy"])
+    parser.add_argument("--l-variant", default="distinct", choices=["distinct", "entropy", "recursive"])
+    parser.add_argument("--l-estimator", default="shannon", choices=["shannon", "grassberger"],
+                        help="entropy estimator of --l-variant entropy")
+    parser.add_argument("--recursive-c", type=float, metavar="C",
+                        help="recursive-(c,l)-diversity with this c (implies --l-variant recursive)")
     parser.add_argument("--t", type=float, metavar="X", help="t-closeness on --sensitive")
     parser.add_argument("--t-distance", default="equal", choices=["equal", "ordered"])
+    parser.add_argument("--t-hierarchical", metavar="HIERARCHY.csv",
+                        help="t-closeness with the hierarchical distance over this hierarchy of --sensitive")
     parser.add_argument("--individual-id", metavar="COLUMN", help="k counts distinct values of this column")
     return parser
 
@@ -62,29 +80,67 @@ def _qi_specs(specs: Sequence[str], delimiter: str) -> dict[str, Hierarchy]:
             raise UsageError(f"--qi expects COLUMN=HIERARCHY.csv, got {spec!r}")
         if column in hierarchies:
             raise UsageError(f"--qi given twice for column {column!r}")
-        try:
-            hierarchies[column] = Hierarchy.from_csv(path, delimiter=delimiter, name=column)
-        except (OSError, UnicodeDecodeError) as error:
-            raise UsageError(f"cannot read hierarchy file {path!r}: {_reason(error)}") from error
+        hierarchies[column] = _read_hierarchy(path, delimiter, column)
     return hierarchies
 
 
 def _criteria(args: argparse.Namespace) -> list[Criterion]:
     criteria: list[Criterion] = [KAnonymity(args.k)]
+    if args.recursive_c is not None and args.l is None:
+        raise UsageError("--recursive-c needs --l")
     if (args.l is not None or args.t is not None) and not args.sensitive:
         raise UsageError("--l and --t need --sensitive COLUMN")
     if args.sensitive and args.l is None and args.t is None:
         raise UsageError("--sensitive needs --l or --t")
+    if args.recursive_c is not None:
+        if args.l is None:
+            raise UsageError("--recursive-c needs --l")
+        args.l_variant = "recursive"
     if args.l is not None:
-        if args.l_variant == "distinct":
+        if args.l_variant in ("distinct", "recursive") and not float(args.l).is_integer():
+            raise UsageError(f"--l must be a whole number for {args.l_variant} l-diversity, got {args.l:g}")
+        if args.l_variant == "recursive":
+            if args.recursive_c is None:
+                raise UsageError("--l-variant recursive needs --recursive-c")
+            criteria.append(RecursiveCLDiversity(args.sensitive, args.recursive_c, int(args.l)))
+        elif args.l_variant == "distinct":
             if not float(args.l).is_integer():
                 raise UsageError(f"--l must be a whole number for distinct l-diversity, got {args.l:g}")
             criteria.append(DistinctLDiversity(args.sensitive, int(args.l)))
         else:
-            criteria.append(EntropyLDiversity(args.sensitive, args.l))
+            criteria.append(EntropyLDiversity(args.sensitive, args.l, args.l_estimator))
     if args.t is not None:
-        criteria.append(TCloseness(args.sensitive, args.t, args.t_distance))
+        if args.t_hierarchical:
+            hierarchy = _read_hierarchy(args.t_hierarchical, args.delimiter, args.sensitive)
+            criteria.append(TCloseness(args.sensitive, args.t, "hierarchical", hierarchy))
+        else:
+            criteria.append(TCloseness(args.sensitive, args.t, args.t_distance))
+    elif args.t_hierarchical:
+        raise UsageError("--t-hierarchical needs --t")
     return criteria
+
+
+def _metric(args: argparse.Namespace) -> str | Metric:
+    weights: dict[str, float] = {}
+    for spec in args.weight:
+        column, sep, value = spec.partition("=")
+        try:
+            weights[column] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not column:
+            raise UsageError(f"--weight expects COLUMN=NUMBER, got {spec!r}")
+    options = {"gs_factor": args.gs_factor, "weights": weights or None, "aggregate": args.aggregate}
+    if all(v is None for v in options.values()):
+        return args.metric
+    return create_metric(args.metric, **options)
+
+
+def _read_hierarchy(path: str, delimiter: str, column: str) -> Hierarchy:
+    try:
+        return Hierarchy.from_csv(path, delimiter=delimiter, name=column)
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read hierarchy file {path!r}: {_reason(error)}") from error
 
 
 def _reason(error: BaseException) -> str:
@@ -116,10 +172,11 @@ def _run(args: argparse.Namespace) -> None:
     if not 0 <= args.suppression_limit <= 1:
         raise UsageError(f"--suppression-limit must be a fraction between 0 and 1, got {args.suppression_limit:g}")
     criteria = _criteria(args)
+    metric = _metric(args)
     hierarchies = _qi_specs(args.qi, args.delimiter)
     table = _read_input(args.input, args.delimiter)
     result = anonymize(table, hierarchies, criteria, suppression_limit=args.suppression_limit,
-                       metric=args.metric, individual_id=args.individual_id, progress=_ProgressLine())
+                       metric=metric, individual_id=args.individual_id, progress=_ProgressLine())
     write_outputs(result.data, args.output, result.report(), args.report, args.delimiter)
 
 

@@ -9,10 +9,14 @@ Monotonicity (what predictive tagging may rely on). Generalizing merges classes,
 * a criterion that is *union-closed* (``P(A)`` implies ``P(A u B)`` for any class ``B``) keeps
   every row it accepted, hence the suppressed rows can only shrink: it is monotonic with and
   without suppression. True for k-anonymity (rows or distinct individuals) and distinct-l-diversity.
-* entropy-l-diversity and t-closeness are only *merge-closed* (``P(A)`` and ``P(B)`` imply
-  ``P(A u B)``, by concavity of entropy and convexity of the earth mover's distance). Without
-  suppression every class passes, so they are monotonic; with suppression a passing class merged
-  with a failing one may fail, so they are not, and the search does not tag by prediction for them.
+* entropy-l-diversity (Shannon), recursive-(c,l)-diversity and t-closeness (equal, ordered and
+  hierarchical distance) are only *merge-closed* (``P(A)`` and ``P(B)`` imply ``P(A u B)``: by
+  concavity of entropy, by Machanavajjhala et al.'s argument for recursive diversity, by convexity
+  of the earth mover's distance). Without suppression every class passes, so they are monotonic;
+  with suppression a passing class merged with a failing one may fail, so they are not, and the
+  search does not tag by prediction for them.
+* entropy-l-diversity with the Grassberger estimator is not even merge-closed (the bias
+  correction depends on the counts, not only on the shares), so it is never predictable.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
+    from .hierarchy import Hierarchy
     from .space import ClassView, Space
 
-__all__ = ["Criterion", "KAnonymity", "DistinctLDiversity", "EntropyLDiversity", "TCloseness"]
+__all__ = ["Criterion", "KAnonymity", "DistinctLDiversity", "EntropyLDiversity", "RecursiveCLDiversity",
+           "TCloseness", "grassberger_entropy"]
 
 #: Slack for floating-point comparisons of entropies and distances.
 TOLERANCE = 1e-12
@@ -116,19 +122,94 @@ class DistinctLDiversity(Criterion):
 
 
 class EntropyLDiversity(Criterion):
-    """Every released class has sensitive-value entropy ``-sum p log p >= log l``."""
+    """Every released class has sensitive-value entropy ``H >= log l``.
 
-    def __init__(self, column: str, l: float) -> None:  # noqa: E741
+    ``estimator="shannon"``: ``H = -sum_i p_i log p_i`` over the class's value shares.
+    ``estimator="grassberger"``: Grassberger's (2003) bias-corrected estimate from the counts
+    ``n_i`` (``n = sum n_i``): ``H = log n - 1/n sum_i n_i G(n_i)`` with
+    ``G(m) = psi(m) + 1/2 (-1)^m (psi((m+1)/2) - psi(m/2))`` (``psi``: digamma).
+    """
+
+    def __init__(self, column: str, l: float, estimator: str = "shannon") -> None:  # noqa: E741
         if isinstance(l, bool) or not isinstance(l, (int, float, np.number)) or not l >= 1:
             raise ValueError(f"l must be a number >= 1, got {l!r}")
+        if estimator not in ("shannon", "grassberger"):
+            raise ValueError(f"estimator must be 'shannon' or 'grassberger', got {estimator!r}")
         self.sensitive = column
         self.l = l
+        self.estimator = estimator
+
+    def is_monotonic(self, suppression: bool) -> bool:
+        return self.estimator == "shannon" and super().is_monotonic(suppression)
+
+    def prepare(self, space: Space) -> None:
+        if self.estimator == "grassberger":
+            self._g = grassberger_terms(space.n_rows)
 
     def _evaluate(self, view: ClassView) -> np.ndarray:
         pair_class, _, pair_count = view.sensitive_pairs
-        share = pair_count / view.sizes[pair_class]
-        entropy = -np.bincount(pair_class, weights=share * np.log(share), minlength=view.n_classes)
+        if self.estimator == "grassberger":
+            counts = np.asarray(pair_count, dtype=np.int64)
+            corrected = np.bincount(pair_class, weights=counts * self._g[counts], minlength=view.n_classes)
+            entropy = np.log(view.sizes) - corrected / view.sizes
+        else:
+            share = pair_count / view.sizes[pair_class]
+            entropy = -np.bincount(pair_class, weights=share * np.log(share), minlength=view.n_classes)
         return entropy >= math.log(self.l) - TOLERANCE
+
+
+def grassberger_terms(n: int) -> np.ndarray:
+    """``G(m)`` for ``m = 0..n`` (``G(0)`` unused): digamma at integers and half-integers from
+    ``psi(1) = -gamma``, ``psi(1/2) = -gamma - 2 log 2`` and ``psi(x + 1) = psi(x) + 1/x``."""
+    euler = 0.57721566490153286060
+    steps = np.arange(1, n + 2, dtype=np.float64)
+    at_int = np.concatenate([[np.nan], -euler + np.concatenate([[0.0], np.cumsum(1.0 / steps[:-1])])])
+    at_half = -euler - 2 * math.log(2) + np.concatenate([[0.0], np.cumsum(1.0 / (steps - 0.5))])
+
+    def psi_half(twice: np.ndarray) -> np.ndarray:
+        """psi(twice / 2) for positive integers ``twice``."""
+        return np.where(twice % 2 == 0, at_int[np.minimum(twice // 2, n + 1)], at_half[np.maximum(twice - 1, 0) // 2])
+
+    m = np.arange(n + 1, dtype=np.int64)
+    safe = np.maximum(m, 1)
+    sign = np.where(m % 2 == 0, 1.0, -1.0)
+    g = at_int[np.minimum(safe, n + 1)] + 0.5 * sign * (psi_half(safe + 1) - psi_half(safe))
+    g[0] = 0.0
+    return g
+
+
+def grassberger_entropy(counts: np.ndarray) -> float:
+    """Grassberger's entropy estimate (nats) of one distribution given by its counts."""
+    counts = np.asarray(counts, dtype=np.int64)
+    counts = counts[counts > 0]
+    total = int(counts.sum())
+    return float(math.log(total) - (counts * grassberger_terms(total)[counts]).sum() / total)
+
+
+class RecursiveCLDiversity(Criterion):
+    """Recursive-(c,l)-diversity: with the class's sensitive-value counts sorted in descending
+    order ``r_1 >= r_2 >= ... >= r_m``, the class holds at least ``l`` distinct values and
+    ``r_1 < c (r_l + r_(l+1) + ... + r_m)``."""
+
+    def __init__(self, column: str, c: float, l: int) -> None:  # noqa: E741
+        if isinstance(c, bool) or not isinstance(c, (int, float, np.number)) or not c > 0:
+            raise ValueError(f"c must be a positive number, got {c!r}")
+        self.sensitive = column
+        self.c = float(c)
+        self.l = _positive_int("l", l)
+
+    def _evaluate(self, view: ClassView) -> np.ndarray:
+        pair_class, _, pair_count = view.sensitive_pairs
+        # Sort each class's counts in descending order, then rank them within the class.
+        order = np.lexsort((-np.asarray(pair_count), pair_class))
+        cls, count = pair_class[order], np.asarray(pair_count)[order]
+        distinct = np.bincount(cls, minlength=view.n_classes)
+        starts = np.concatenate([[0], np.cumsum(distinct)[:-1]])
+        rank = np.arange(len(cls)) - starts[cls]
+        tail = np.bincount(cls, weights=np.where(rank >= self.l - 1, count, 0), minlength=view.n_classes)
+        top = np.zeros(view.n_classes)
+        top[cls[rank == 0]] = count[rank == 0]
+        return (distinct >= self.l) & (top < self.c * tail)
 
 
 class TCloseness(Criterion):
@@ -138,31 +219,68 @@ class TCloseness(Criterion):
     ``distance="equal"``: all values are at distance 1, ``EMD = 1/2 sum |p_i - q_i|``.
     ``distance="ordered"``: values sorted (numerically when they all parse as numbers),
     ``EMD = 1/(m-1) sum_i |sum_{j<=i} (p_j - q_j)|`` over the ``m`` distinct values.
+    ``distance="hierarchical"`` (needs ``hierarchy``, one over the sensitive values, of height
+    ``H`` = levels - 1): for every node ``N`` at level ``h >= 1`` with children ``c`` (nodes at
+    level ``h - 1``, leaves at level 0), the children's net excess ``e_c = sum_{i under c}
+    (p_i - q_i)``; ``EMD = sum_N h/H min(sum_{e_c > 0} e_c, sum_{e_c < 0} -e_c)`` (Li et al.
+    2007, as ARX computes it).
     """
 
-    def __init__(self, column: str, t: float, distance: str = "equal") -> None:
+    def __init__(self, column: str, t: float, distance: str = "equal", hierarchy: Hierarchy | None = None) -> None:
         if isinstance(t, bool) or not isinstance(t, (int, float, np.number)) or not 0 <= t <= 1:
             raise ValueError(f"t must be a number between 0 and 1, got {t!r}")
-        if distance not in ("equal", "ordered"):
-            raise ValueError(f"distance must be 'equal' or 'ordered', got {distance!r}")
+        if distance not in ("equal", "ordered", "hierarchical"):
+            raise ValueError(f"distance must be 'equal', 'ordered' or 'hierarchical', got {distance!r}")
+        if (distance == "hierarchical") != (hierarchy is not None):
+            raise ValueError("a hierarchy is needed for, and only for, distance='hierarchical'")
         self.sensitive = column
         self.t = float(t)
         self.distance = distance
+        self.hierarchy = hierarchy
 
     def prepare(self, space: Space) -> None:
         counts = np.bincount(space.sensitive_cells(), weights=space.counts, minlength=len(space.sensitive_labels))
         self._order = sensitive_order(space.sensitive_labels)
         self._global = (counts / counts.sum())[self._order]
+        if self.hierarchy is not None:
+            named = self.hierarchy.named(self.sensitive or "sensitive")
+            leaves = named.leaf_codes([str(v) for v in space.sensitive_labels])[self._order]
+            self._levels = [np.unique(named.codes[leaves, level], return_inverse=True)[1].ravel()
+                            for level in range(named.depth)]
 
     def _evaluate(self, view: ClassView) -> np.ndarray:
         diff = view.sensitive_distribution()[:, self._order] - self._global
         if self.distance == "equal":
             emd = 0.5 * np.abs(diff).sum(axis=1)
+        elif self.distance == "hierarchical":
+            emd = self._hierarchical(diff)
         elif diff.shape[1] > 1:
             emd = np.abs(np.cumsum(diff, axis=1)).sum(axis=1) / (diff.shape[1] - 1)
         else:
             emd = np.zeros(len(diff))
         return emd <= self.t + TOLERANCE
+
+    def _hierarchical(self, diff: np.ndarray) -> np.ndarray:
+        height = len(self._levels) - 1
+        emd = np.zeros(len(diff))
+        if height == 0:
+            return emd
+        excess = diff  # net excess of each child node: the leaves (columns) first
+        for level in range(1, height + 1):
+            groups = self._levels[level]
+            n_parents = int(groups.max()) + 1
+            if level == 1:
+                parent = groups
+            else:
+                parent = np.zeros(excess.shape[1], dtype=np.int64)
+                parent[self._levels[level - 1]] = groups
+            pos = np.zeros((n_parents, len(diff)))
+            neg = np.zeros((n_parents, len(diff)))
+            np.add.at(pos, parent, np.maximum(excess, 0).T)
+            np.add.at(neg, parent, np.maximum(-excess, 0).T)
+            emd += level / height * np.minimum(pos, neg).sum(axis=0)
+            excess = (pos - neg).T
+        return emd
 
 
 def sensitive_order(labels: list[str]) -> np.ndarray:

@@ -53,12 +53,16 @@ class SearchOutcome:
 
 
 Progress = Callable[[int, int], None]
-Key = tuple[float, int, tuple[int, ...]]
+Key = tuple[float | tuple[float, ...], int, tuple[int, ...]]
 
 
 def _beyond(bound: float, best: Key | None) -> bool:
-    """Whether a lower bound rules a node out against the best (metric, height, levels) so far."""
-    return best is not None and bound > best[0] + BOUND_SLACK * max(1.0, abs(best[0]))
+    """Whether a lower bound rules a node out against the best (metric, height, levels) so far.
+    A rank vector is ruled out by a bound on its first (largest) entry."""
+    if best is None:
+        return False
+    head = best[0][0] if isinstance(best[0], tuple) else best[0]
+    return bound > head + BOUND_SLACK * max(1.0, abs(head))
 
 
 class FlashSearch:
@@ -152,7 +156,7 @@ def _key(record: NodeRecord, levels: tuple[int, ...]) -> Key:
     """Order of anonymous nodes: lowest metric, then lowest height, then the level vector (stable ties)."""
     if record.metric is None:
         raise ValueError(f"node {levels} is anonymous but has no metric value")
-    return (record.metric, sum(levels), levels)
+    return (record.rank if record.rank is not None else record.metric, sum(levels), levels)
 
 
 def _better(a: Key, b: Key | None) -> bool:

@@ -4,17 +4,31 @@ Notation: ``N`` input rows, ``d`` quasi-identifiers, ``E`` an equivalence class,
 suppressed rows (those in classes failing the criteria), ``l_a`` the level of attribute ``a`` and
 ``D_a`` its number of levels.
 
-A metric is *monotonic* when a generalization never scores better than a specialization. All six
-are monotonic without suppression. With suppression only ``height`` and ``dm`` stay monotonic: the
-others charge a suppressed row as fully generalized, and generalizing can release suppressed rows.
+A metric is *monotonic* when a generalization never scores better than a specialization. All
+metrics are monotonic without suppression. With suppression, the metrics that charge a suppressed
+row by its generalization only (``height``, ``dm``, ``entropy``, ``precision-monotonic``) stay
+monotonic; the others charge suppression separately, and generalizing can release suppressed rows.
 The search reads the class attributes ``monotonic`` (no suppression) and
 ``monotonic_with_suppression``; for non-monotonic settings it evaluates every anonymous node
 whose :meth:`Metric.lower_bounds` does not exceed the best value found.
+
+Options (as ARX 3.9), for the metrics whose ``options`` name them:
+
+* ``gs_factor`` in [0, 1] (default 0.5) balances generalization against suppression: the
+  generalization part is multiplied by ``g = 1`` if ``gs <= 0.5`` else ``1 - 2 (gs - 0.5)``, the
+  suppression part by ``f = 2 gs`` if ``gs < 0.5`` else ``1``.
+* ``weights``: column -> weight >= 0 (a column not named weighs 0.5); divided by the largest
+  (all ones when every weight is 0).
+* ``aggregate`` of the per-attribute values ``v_a`` with normalized weights ``w_a``: ``sum``
+  ``sum_a w_a v_a``; ``max`` ``max_a w_a v_a``; ``arithmetic-mean`` ``sum_a w_a v_a / d``;
+  ``geometric-mean`` ``prod_a ((1 + v_a) w_a)^(1/d) - 1``; ``rank``: the vector ``w_a v_a`` sorted
+  in descending order, compared lexicographically (reported: its first, largest, entry).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -22,9 +36,12 @@ import numpy as np
 if TYPE_CHECKING:
     from .space import ClassView, Space
 
-__all__ = ["Metric", "METRICS", "create_metric", "register"]
+__all__ = ["Metric", "METRICS", "AGGREGATES", "create_metric", "register"]
 
 METRICS: dict[str, type[Metric]] = {}
+AGGREGATES = ("sum", "max", "arithmetic-mean", "geometric-mean", "rank")
+#: Weight of a quasi-identifier the caller did not weigh (ARX's default attribute weight).
+DEFAULT_WEIGHT = 0.5
 
 
 def register(cls: type[Metric]) -> type[Metric]:
@@ -33,22 +50,43 @@ def register(cls: type[Metric]) -> type[Metric]:
     return cls
 
 
-def create_metric(name: str) -> Metric:
-    """Instantiate a registered metric; ``ValueError`` lists the known names."""
+def create_metric(name: str, **options: object) -> Metric:
+    """Instantiate a registered metric with its options; ``ValueError`` lists the known names."""
     if name not in METRICS:
         raise ValueError(f"unknown metric {name!r}; choose one of: {', '.join(sorted(METRICS))}")
-    return METRICS[name]()
+    return METRICS[name](**options)  # type: ignore[arg-type]
+
+
+def truncate(values: np.ndarray | float) -> np.ndarray:
+    """Cut to 10 decimals, as ARX 3.9 rounds each attribute's value."""
+    return np.floor(np.asarray(values, dtype=np.float64) * 1e10) / 1e10
 
 
 class Metric:
     """Strategy interface. Subclasses implement :meth:`_evaluate` (and optionally
-    :meth:`_prepare` and :meth:`lower_bounds`)."""
+    :meth:`_prepare` and :meth:`lower_bounds`), or, for per-attribute metrics,
+    :meth:`_components` and :meth:`_component_bounds` aggregated by the ``aggregate`` option."""
 
     name: ClassVar[str]
     #: No generalization scores better than its specializations (without suppression).
     monotonic: ClassVar[bool] = True
     #: The same, when classes failing the criteria are suppressed.
     monotonic_with_suppression: ClassVar[bool] = False
+    #: Options accepted: a subset of {"gs_factor", "weights", "aggregate"}.
+    options: ClassVar[frozenset[str]] = frozenset()
+    #: Aggregate function of per-attribute metrics (ARX's default for the metric).
+    default_aggregate: ClassVar[str] = "sum"
+
+    def __init__(self, *, gs_factor: float | None = None, weights: Mapping[str, float] | None = None,
+                 aggregate: str | None = None) -> None:
+        given = {"gs_factor": gs_factor, "weights": weights, "aggregate": aggregate}
+        if unsupported := sorted(k for k, v in given.items() if v is not None and k not in self.options):
+            raise ValueError(f"metric {self.name!r} has no option {', '.join(unsupported)}")
+        self.gs_factor = _gs_factor(gs_factor)
+        self.weights = _weights(weights)
+        self.aggregate = _aggregate(aggregate, self.default_aggregate)
+        self.g_factor = 1.0 if self.gs_factor <= 0.5 else 1.0 - 2.0 * (self.gs_factor - 0.5)
+        self.s_factor = 2.0 * self.gs_factor if self.gs_factor < 0.5 else 1.0
 
     def is_monotonic(self, suppression: bool) -> bool:
         return self.monotonic_with_suppression if suppression else self.monotonic
@@ -58,22 +96,62 @@ class Metric:
         self.space = space
         self.n_rows = space.n_rows
         self.d = space.d
+        self._weight_vector = self._normalized_weights([h.name or "" for h in space.hierarchies])
         self._prepare(space)
+
+    def _normalized_weights(self, columns: list[str]) -> np.ndarray:
+        if unknown := sorted(set(self.weights) - set(columns)):
+            raise ValueError(f"weight given for column(s) that are not quasi-identifiers: {', '.join(unknown)}")
+        raw = np.array([self.weights.get(c, DEFAULT_WEIGHT) for c in columns], dtype=np.float64)
+        top = raw.max() if len(raw) else 0.0
+        return np.ones(len(raw)) if top == 0 else raw / top
 
     def _prepare(self, space: Space) -> None:
         """Precompute per-level tables."""
 
     def evaluate(self, view: ClassView) -> float:
         """Information loss of one node given its classes and which of them are kept."""
-        return float(self._evaluate(view))
+        return self.score(view)[0]
+
+    def score(self, view: ClassView) -> tuple[float, tuple[float, ...] | None]:
+        """(information loss, rank vector): the vector orders nodes when ``aggregate="rank"``."""
+        if "aggregate" not in self.options:
+            return float(self._evaluate(view)), None
+        components = np.asarray(self._components(view), dtype=np.float64)
+        if self.aggregate == "rank":
+            ranked = tuple(float(v) for v in np.sort(components * self._weight_vector)[::-1])
+            return ranked[0], ranked
+        return float(self._combine(components)), None
 
     def _evaluate(self, view: ClassView) -> float:
         raise NotImplementedError("subclasses of Metric must provide _evaluate()")
 
+    def _components(self, view: ClassView) -> np.ndarray:
+        raise NotImplementedError("per-attribute metrics must provide _components()")
+
+    def _component_bounds(self, levels: np.ndarray) -> np.ndarray:
+        """Per node (row) and attribute, a lower bound of the component (default 0)."""
+        return np.zeros(levels.shape, dtype=np.float64)
+
+    def _combine(self, values: np.ndarray) -> np.ndarray:
+        """Aggregate per-attribute values (last axis) with the normalized weights."""
+        weighted = values * self._weight_vector
+        if self.aggregate == "sum":
+            return weighted.sum(axis=-1)
+        if self.aggregate in ("max", "rank"):
+            return weighted.max(axis=-1)
+        if self.aggregate == "arithmetic-mean":
+            return (values / self.d * self._weight_vector).sum(axis=-1)
+        return np.prod(((values + 1.0) * self._weight_vector) ** (1.0 / self.d), axis=-1) - 1.0
+
     def lower_bounds(self, levels: np.ndarray) -> np.ndarray:
         """For each level vector (rows of ``levels``), a value no larger than the metric of that
         node under any suppression, and no larger than the bound of any generalization (the
-        search prunes a node together with its generalizations on it). Default: ``-inf``."""
+        search prunes a node together with its generalizations on it). Default: ``-inf``.
+        Per-attribute metrics aggregate their component bounds (every aggregate is
+        non-decreasing in each component; for ``rank`` the bound is on the first entry)."""
+        if "aggregate" in self.options:
+            return np.asarray(self._combine(self._component_bounds(levels)), dtype=np.float64)
         return np.full(len(levels), -np.inf)
 
     def _distinct_bound(self, levels: np.ndarray) -> np.ndarray:
@@ -83,6 +161,47 @@ class Metric:
         for a in range(self.d):
             product *= distinct[a][levels[:, a]]
         return np.minimum(product, self.n_rows)
+
+    def describe(self) -> dict[str, object]:
+        """The metric's name and options (for reports)."""
+        out: dict[str, object] = {"name": self.name}
+        if "gs_factor" in self.options:
+            out["gs_factor"] = self.gs_factor
+        if "aggregate" in self.options:
+            out["aggregate"] = self.aggregate
+            if self.weights:
+                out["weights"] = dict(self.weights)
+        return out
+
+
+def _gs_factor(value: object) -> float:
+    if value is None:
+        return 0.5
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value <= 1:
+        raise ValueError(f"gs_factor must be a number between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _weights(value: Mapping[str, float] | None) -> dict[str, float]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"weights must map column names to numbers, got {value!r}")
+    out = {}
+    for column, weight in value.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) \
+                or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"weight of {column!r} must be a number >= 0, got {weight!r}")
+        out[str(column)] = float(weight)
+    return out
+
+
+def _aggregate(value: str | None, default: str) -> str:
+    if value is None:
+        return default
+    if value not in AGGREGATES:
+        raise ValueError(f"unknown aggregate {value!r}; choose one of: {', '.join(AGGREGATES)}")
+    return value
 
 
 @register
@@ -131,23 +250,52 @@ class AverageClassSize(Metric):
 
 
 @register
+class NonMonotonicDiscernibility(Discernibility):
+    """DM: ``sum_kept |E|^2 + s N``: a suppressed row is charged the whole table (ARX 3.9's
+    non-monotonic discernibility). Monotonic without suppression only (it equals DM* then).
+    Bound: DM*'s bound (``|E|^2 <= |E| N``)."""
+
+    name = "dm-nonmonotonic"
+    monotonic_with_suppression = False
+
+    def _evaluate(self, view: ClassView) -> float:
+        kept = view.sizes[view.kept]
+        return float(int(kept @ kept) + view.suppressed * self.n_rows)
+
+
+@register
 class Precision(Metric):
-    """Sweeney's precision as a loss: ``1/(N d) sum_rows sum_a h(row, a)`` with
+    """Sweeney's precision as a loss, per attribute ``v_a = 1/N sum_rows h(row, a)`` with
     ``h = l_a / (D_a - 1)`` for a kept row (0 for a single-level attribute) and ``h = 1`` for a
-    suppressed row. Monotonic without suppression only. Bound: the value with ``s = 0``."""
+    suppressed row; aggregated by the arithmetic mean (default). Monotonic without suppression
+    only. Bound: the value with ``s = 0``."""
 
     name = "precision"
+    options = frozenset({"weights", "aggregate"})
+    default_aggregate = "arithmetic-mean"
 
     def _prepare(self, space: Space) -> None:
         self._tops = np.maximum(np.asarray(space.depths) - 1, 1).astype(np.float64)
 
-    def _evaluate(self, view: ClassView) -> float:
-        share = float((np.asarray(view.levels) / self._tops).sum()) / self.d
+    def _components(self, view: ClassView) -> np.ndarray:
         suppressed = view.suppressed / self.n_rows
-        return (1 - suppressed) * share + suppressed
+        return (1 - suppressed) * (np.asarray(view.levels) / self._tops) + suppressed
 
-    def lower_bounds(self, levels: np.ndarray) -> np.ndarray:
-        return (levels / self._tops).sum(axis=1) / self.d
+    def _component_bounds(self, levels: np.ndarray) -> np.ndarray:
+        return levels / self._tops
+
+
+@register
+class MonotonicPrecision(Precision):
+    """Precision with a suppressed row charged by its generalization only (ARX 3.9's monotonic
+    precision): ``v_a = l_a / (D_a - 1)``. Depends on the levels only, so it is monotonic, also
+    with suppression; the bound is the value."""
+
+    name = "precision-monotonic"
+    monotonic_with_suppression = True
+
+    def _components(self, view: ClassView) -> np.ndarray:
+        return np.asarray(view.levels) / self._tops
 
 
 @register
@@ -155,63 +303,91 @@ class Loss(Metric):
     """ARX 3.9's "Loss" (domain share), number for number.
 
     For attribute ``a`` with ``n_a`` hierarchy rows, a value generalized to ``g`` has share
-    ``leaves(g) / n_a``; ``S_a`` sums the shares over all rows, a suppressed row counting 1;
-    ``L_a = max(0, (S_a - N/n_a) / (N - N/n_a))`` truncated to 10 decimals (0 when ``n_a = 1``).
-    Reported: ``prod_a (1 + L_a)^(1/d) - 1``. Monotonic without suppression only.
-    Bound: the value with ``s = 0`` (a suppressed row's share 1 is the largest share).
+    ``leaves(g) / n_a``. ``S_a`` sums ``g_f * share`` over kept rows and ``share + f (1 - share)``
+    over suppressed rows (``g_f``, ``f``: the gs-factor's generalization and suppression factors;
+    1 and 1 by default, so a suppressed row counts 1); ``m_a = g_f N / n_a``;
+    ``v_a = max(0, (S_a - m_a) / (N - m_a))`` truncated to 10 decimals (0 when ``n_a = 1``).
+    Aggregated by the geometric mean (default): ``prod_a (1 + v_a)^(1/d) - 1``. Monotonic without
+    suppression only. Bound: ``S_a`` with ``g_f * share`` for every row (a suppressed row's charge
+    is at least that).
     """
 
     name = "loss"
+    options = frozenset({"gs_factor", "weights", "aggregate"})
+    default_aggregate = "geometric-mean"
 
     def _prepare(self, space: Space) -> None:
         self._leaves = space.flat_values([h.leaf_counts for h in space.hierarchies]).astype(np.int64)
         self._domain = np.array([len(h) for h in space.hierarchies], dtype=np.int64)
-        no_suppression = space.level_sums(self._leaves)
-        self._level_loss = [self._attribute_loss(sums, a, 0) for a, sums in enumerate(no_suppression)]
+        all_rows = space.level_sums(self._leaves)
+        self._level_loss = [self._normalize(self.g_factor * sums / self._domain[a], a)
+                            for a, sums in enumerate(all_rows)]
 
-    def _attribute_loss(self, leaf_sums: np.ndarray, a: int, suppressed: int) -> np.ndarray:
+    def _normalize(self, charged: np.ndarray, a: int) -> np.ndarray:
         n, rows = int(self._domain[a]), self.n_rows
         if n == 1:
-            return np.zeros(np.shape(leaf_sums))
-        share = np.asarray(leaf_sums) / n + suppressed
-        loss = np.maximum(0.0, (share - rows / n) / (rows - rows / n))
-        return np.floor(loss * 1e10) / 1e10
+            return np.zeros(np.shape(charged))
+        low = self.g_factor * rows / n
+        return truncate(np.maximum(0.0, (np.asarray(charged) - low) / (rows - low)))
 
-    def _aggregate(self, losses: np.ndarray) -> np.ndarray:
-        return np.prod(1.0 + losses, axis=-1) ** (1.0 / self.d) - 1.0
+    def _components(self, view: ClassView) -> np.ndarray:
+        kept_shares = view.kept_weighted_sums(self._leaves) / self._domain
+        charged = self.g_factor * kept_shares
+        if view.suppressed and self.s_factor == 1.0:
+            charged = charged + view.suppressed
+        elif view.suppressed:
+            suppressed_shares = view.suppressed_weighted_sums(self._leaves) / self._domain
+            charged = charged + suppressed_shares + self.s_factor * (view.suppressed - suppressed_shares)
+        return np.array([self._normalize(charged[a], a) for a in range(self.d)])
 
-    def _evaluate(self, view: ClassView) -> float:
-        sums = view.kept_weighted_sums(self._leaves)
-        suppressed = view.suppressed
-        losses = np.array([self._attribute_loss(sums[a], a, suppressed) for a in range(self.d)])
-        return float(self._aggregate(losses))
-
-    def lower_bounds(self, levels: np.ndarray) -> np.ndarray:
-        losses = np.stack([self._level_loss[a][levels[:, a]] for a in range(self.d)], axis=1)
-        return self._aggregate(losses)
+    def _component_bounds(self, levels: np.ndarray) -> np.ndarray:
+        return np.stack([self._level_loss[a][levels[:, a]] for a in range(self.d)], axis=1)
 
 
 @register
 class NonUniformEntropy(Metric):
-    """Non-uniform entropy: ``sum_a sum_rows -log2 P(original | generalized)``, where
-    ``P = count_a(original) / count_a(generalized)`` over the input column. A suppressed row is
-    charged as generalized to the whole domain (``P = count_a(original) / N``).
-    Equivalently ``sum_a (sum_kept |E| log2 count_a(g_E) + s log2 N - C_a)`` with
-    ``C_a = sum_rows log2 count_a(original)``. Monotonic without suppression only.
-    Bound: the value with ``s = 0``."""
+    """Non-uniform entropy, ARX 3.9's monotonic variant (MetricMDNUEntropyPrecomputed).
+
+    Per attribute ``v_a = g_f sum_rows log2(count_a(generalized) / count_a(original))`` over *all*
+    rows: a suppressed row is charged by its generalization only, so the value depends on the
+    levels alone. Truncated to 10 decimals per attribute, aggregated by the sum (default).
+    Monotonic, also with suppression; the bound is the value."""
 
     name = "entropy"
+    monotonic_with_suppression = True
+    options = frozenset({"gs_factor", "weights", "aggregate"})
 
     def _prepare(self, space: Space) -> None:
-        self._log_counts = np.log2(space.code_counts)
-        sums = space.level_sums(self._log_counts)
-        self._originals = np.array([s[0] for s in sums])
-        self._level_cost = [s - s[0] for s in sums]
+        sums = space.level_sums(np.log2(space.code_counts))
+        self._level_cost = [truncate(self.g_factor * (s - s[0])) for s in sums]
 
-    def _evaluate(self, view: ClassView) -> float:
-        kept = view.kept_weighted_sums(self._log_counts)
-        charged = view.suppressed * math.log2(self.n_rows)
-        return float(np.sum(kept + charged - self._originals))
+    def _components(self, view: ClassView) -> np.ndarray:
+        return np.array([self._level_cost[a][level] for a, level in enumerate(view.levels)])
 
-    def lower_bounds(self, levels: np.ndarray) -> np.ndarray:
-        return sum(self._level_cost[a][levels[:, a]] for a in range(self.d)) * (1 - 1e-12) - 1e-9
+    def _component_bounds(self, levels: np.ndarray) -> np.ndarray:
+        return np.stack([self._level_cost[a][levels[:, a]] for a in range(self.d)], axis=1)
+
+
+@register
+class NonMonotonicEntropy(NonUniformEntropy):
+    """Non-uniform entropy, ARX 3.9's non-monotonic variant (MetricMDNUNMEntropyPrecomputed):
+    the monotonic value plus, for the suppressed rows as one group,
+    ``f sum_g c_g log2(s / c_g)`` where ``c_g`` counts the suppressed rows whose attribute ``a``
+    is generalized to ``g`` at the node and ``f`` is the gs-factor's suppression factor.
+    Monotonic without suppression only. Bound: the monotonic value."""
+
+    name = "entropy-nonmonotonic"
+    monotonic_with_suppression = False
+
+    def _prepare(self, space: Space) -> None:
+        sums = space.level_sums(np.log2(space.code_counts))
+        self._level_raw = [self.g_factor * (s - s[0]) for s in sums]
+        self._level_cost = [truncate(raw) for raw in self._level_raw]
+
+    def _components(self, view: ClassView) -> np.ndarray:
+        raw = np.array([self._level_raw[a][level] for a, level in enumerate(view.levels)])
+        suppressed = view.suppressed
+        if suppressed:
+            for a, counts in enumerate(view.suppressed_code_counts()):
+                raw[a] += self.s_factor * float(counts @ np.log2(suppressed / counts))
+        return truncate(raw)

@@ -244,3 +244,21 @@ class ClassView:
         reps = self.class_rep[self.kept]
         sizes = self.sizes[self.kept]
         return np.array([sizes @ values[self.space.codes[c].take(reps) + self.space.bases[c]] for c in columns])
+
+    def suppressed_weighted_sums(self, values: np.ndarray) -> np.ndarray:
+        """:meth:`kept_weighted_sums` over the suppressed classes instead of the kept ones."""
+        columns = self.space.columns(self.levels)
+        reps = self.class_rep[~self.kept]
+        sizes = self.sizes[~self.kept]
+        return np.array([sizes @ values[self.space.codes[c].take(reps) + self.space.bases[c]] for c in columns])
+
+    def suppressed_code_counts(self) -> list[np.ndarray]:
+        """Per attribute: the positive row counts of the suppressed rows per generalized value."""
+        columns = self.space.columns(self.levels)
+        reps = self.class_rep[~self.kept]
+        sizes = self.sizes[~self.kept]
+        out = []
+        for c in columns:
+            counts = np.bincount(self.space.codes[c].take(reps), weights=sizes, minlength=int(self.space.cards[c]))
+            out.append(counts[counts > 0])
+        return out

@@ -13,11 +13,15 @@ from anonymization.engine import (
     EntropyLDiversity,
     Hierarchy,
     KAnonymity,
+    RecursiveCLDiversity,
     TCloseness,
 )
-from anonymization.engine.metrics import METRICS
+from anonymization.engine.metrics import AGGREGATES, METRICS, Metric, create_metric
 
-CRITERION_KINDS = ["k", "k-individuals", "distinct-l", "entropy-l", "t-equal", "t-ordered"]
+CRITERION_KINDS = ["k", "k-individuals", "distinct-l", "entropy-l", "t-equal", "t-ordered",
+                   "recursive-cl", "entropy-l-grassberger", "t-hierarchical"]
+SENSITIVE_HIERARCHY = Hierarchy([["0", "low", "*"], ["1", "low", "*"], ["2", "high", "*"], ["3", "high", "*"]],
+                                name="sensitive")
 
 
 @dataclass
@@ -26,7 +30,7 @@ class Problem:
     hierarchies: dict[str, Hierarchy]
     criteria: list[Criterion]
     kind: str
-    metric: str
+    metric: str | Metric
     suppression_limit: float
     individual_id: str | None
 
@@ -65,6 +69,9 @@ def criteria_for(kind: str, k: int, diversity: int, t: float) -> list[Criterion]
         "entropy-l": [EntropyLDiversity("sensitive", diversity)],
         "t-equal": [TCloseness("sensitive", t, "equal")],
         "t-ordered": [TCloseness("sensitive", t, "ordered")],
+        "recursive-cl": [RecursiveCLDiversity("sensitive", 1.5 * diversity, diversity)],
+        "entropy-l-grassberger": [EntropyLDiversity("sensitive", diversity, "grassberger")],
+        "t-hierarchical": [TCloseness("sensitive", t, "hierarchical", SENSITIVE_HIERARCHY)],
     }
     return [KAnonymity(k), *extra[kind]]
 
@@ -77,7 +84,23 @@ def problems(draw: st.DrawFn, kinds: list[str] = CRITERION_KINDS, metrics: list[
     kind = draw(st.sampled_from(kinds))
     criteria = criteria_for(kind, draw(st.integers(1, 4)), draw(st.integers(1, 3)),
                             draw(st.sampled_from([0.15, 0.3, 0.5])))
-    metric = draw(st.sampled_from(metrics or sorted(METRICS)))
+    metric = draw(metric_choices(columns, metrics))
     limit = draw(st.sampled_from([0.0, 0.0, 0.1, 0.25, 0.5]))
     individual_id = "person" if kind == "k-individuals" or draw(st.booleans()) else None
     return Problem(table, by_column, criteria, kind, metric, limit, individual_id)
+
+
+@st.composite
+def metric_choices(draw: st.DrawFn, columns: list[str], names: list[str] | None = None) -> str | Metric:
+    """A metric name, or a metric with random options among those it accepts."""
+    name = draw(st.sampled_from(names or sorted(METRICS)))
+    accepted = METRICS[name].options
+    if not accepted or draw(st.booleans()):
+        return name
+    options: dict[str, object] = {}
+    if "gs_factor" in accepted:
+        options["gs_factor"] = draw(st.sampled_from([0.0, 0.1, 0.5, 0.75, 1.0]))
+    if "aggregate" in accepted:
+        options["aggregate"] = draw(st.sampled_from(AGGREGATES))
+        options["weights"] = {c: draw(st.sampled_from([0.0, 0.5, 1.0, 3.0])) for c in columns}
+    return create_metric(name, **options)

@@ -97,7 +97,7 @@ def test_it_accepts_every_registered_metric(metric: str) -> None:
     ({"suppression_limit": 1.5}, "suppression_limit must be a fraction between 0 and 1, got 1.5"),
     ({"individual_id": "customer"}, "unknown individual id column: 'customer'"),
     ({"individual_id": "zip"}, "individual id column 'zip' is also a quasi-identifier"),
-    ({"metric": "speed"}, "unknown metric 'speed'; choose one of: aecs, dm, entropy, height, loss, precision"),
+    ({"metric": "speed"}, "unknown metric 'speed'; choose one of: aecs, dm, dm-nonmonotonic, entropy, entropy-nonmonotonic, height, loss, precision, precision-monotonic"),
     ({"algorithm": "greedy"}, "algorithm must be 'flash' or 'exhaustive', got 'greedy'"),
 ])
 def test_it_rejects_bad_arguments_with_a_clear_message(kwargs: dict, message: str) -> None:
@@ -112,7 +112,7 @@ def test_it_rejects_bad_arguments_with_a_clear_message(kwargs: dict, message: st
     (lambda: DistinctLDiversity("s", 1.5), "l must be a positive integer, got 1.5"),
     (lambda: EntropyLDiversity("s", 0.5), "l must be a number >= 1, got 0.5"),
     (lambda: TCloseness("s", 2), "t must be a number between 0 and 1, got 2"),
-    (lambda: TCloseness("s", 0.2, "manhattan"), "distance must be 'equal' or 'ordered', got 'manhattan'"),
+    (lambda: TCloseness("s", 0.2, "manhattan"), "distance must be 'equal', 'ordered' or 'hierarchical', got 'manhattan'"),
 ])
 def test_it_rejects_bad_criterion_parameters(make, message: str) -> None:
     with pytest.raises(ValueError) as error:

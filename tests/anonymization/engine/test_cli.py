@@ -60,7 +60,7 @@ def test_it_applies_suppression_metric_and_diversity_options(files) -> None:
     (["--k", "2", "--sensitive", "disease"], "error: --sensitive needs --l or --t"),
     (["--k", "2", "--l", "2"], "error: --l and --t need --sensitive COLUMN"),
     (["--k", "2", "--metric", "fast"],
-     "error: argument --metric: invalid choice: 'fast' (choose from 'aecs', 'dm', 'entropy', 'height', 'loss', 'precision')"),
+     "error: argument --metric: invalid choice: 'fast' (choose from 'aecs', 'dm', 'dm-nonmonotonic', 'entropy', 'entropy-nonmonotonic', 'height', 'loss', 'precision', 'precision-monotonic')"),
 ])
 def test_it_exits_2_with_one_line_on_bad_options(files, capsys, extra: list[str], message: str) -> None:
     assert main(_args(files, *extra)) == 2
@@ -111,3 +111,34 @@ def test_it_runs_as_a_module_on_adult(adult, tmp_path: Path) -> None:
     assert report["info_loss"] == pytest.approx(0.5731509655590044, abs=1e-12)
     assert report["rows_out"] == 30162
     assert len(pd.read_csv(tmp_path / "out.csv", sep=";")) == 30162
+
+
+def test_it_takes_the_arx_models_and_metric_options(files) -> None:
+    (files["dir"] / "disease.csv").write_text("flu;respiratory;*\ncold;respiratory;*\nhiv;other;*\n")
+    code = main(_args(files, "--k", "2", "--suppression-limit", "0.25", "--sensitive", "disease",
+                      "--l", "2", "--recursive-c", "3", "--t", "0.9", "--t-hierarchical",
+                      str(files["dir"] / "disease.csv"), "--gs-factor", "0.25", "--weight", "age=2",
+                      "--aggregate", "sum"))
+    assert code == 0
+    report = json.loads(files["report"].read_text())
+    assert report["metric_options"] == {"gs_factor": 0.25, "aggregate": "sum", "weights": {"age": 2.0}}
+    code = main(_args(files, "--k", "2", "--sensitive", "disease", "--l", "1.5", "--l-variant", "entropy",
+                      "--l-estimator", "grassberger", "--metric", "entropy-nonmonotonic"))
+    assert code == 0
+    assert json.loads(files["report"].read_text())["metric"] == "entropy-nonmonotonic"
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--gs-factor", "2"], "error: gs_factor must be a number between 0 and 1, got 2.0"),
+    (["--weight", "age"], "error: --weight expects COLUMN=NUMBER, got 'age'"),
+    (["--weight", "height=1"], "error: weight given for column(s) that are not quasi-identifiers: height"),
+    (["--metric", "dm", "--aggregate", "max"], "error: metric 'dm' has no option aggregate"),
+    (["--sensitive", "disease", "--recursive-c", "2"], "error: --recursive-c needs --l"),
+    (["--sensitive", "disease", "--l", "2", "--l-variant", "recursive"],
+     "error: --l-variant recursive needs --recursive-c"),
+    (["--sensitive", "disease", "--l", "2", "--t-hierarchical", "d.csv"], "error: --t-hierarchical needs --t"),
+])
+def test_it_rejects_bad_model_and_metric_options_with_one_line(files, capsys, extra, message) -> None:
+    assert main(_args(files, "--k", "2", *extra)) == 2
+    assert capsys.readouterr().err.strip() == message
+    assert not files["output"].exists() and not files["report"].exists()

@@ -39,7 +39,7 @@ def test_it_accepts_a_valid_policy():
     ({"k": 2.5}, "k", "k must be a whole number of at least 2."),
     ({"suppression_limit": 1.5}, "suppression_limit", "The suppression limit must be a fraction between 0 and 1."),
     ({"metric": "magic"}, "metric",
-     "Unknown metric 'magic'; choose one of aecs, dm, entropy, height, loss, precision."),
+     "Unknown metric 'magic'; choose one of aecs, dm, dm-nonmonotonic, entropy, entropy-nonmonotonic, height, loss, precision, precision-monotonic."),
     ({"sensitive_column": "balance", "l_diversity": 1}, "l_diversity", "l must be a whole number of at least 2."),
     ({"sensitive_column": "balance", "t_closeness": 2.0}, "t_closeness", "t must be a number between 0 and 1."),
     ({"sensitive_column": "kind", "l_diversity": 2}, "sensitive_column",

@@ -21,27 +21,33 @@ shape, so hold-back, writing and verification do not depend on the recoding.
 
 Person columns under local recoding (issue 9: demographics generalized the same way in every
 increment of a policy version). Rule: within one policy version, every released row's person
-columns (catalog subject PERSON: age, gender, postal code, card network and number) carry either
-(a) the customer's *cell*, their values at FIXED per-version levels of the policy's hierarchies
-(one level per person column, the same for the whole version), or (b) `*` in every person column.
-The levels are chosen once, at the version's first release, by Flash on the customers of its
+columns (catalog subject PERSON: age, gender, postal code, card network and number) carry the
+customer's *cell*, their values at FIXED per-version levels of the policy's hierarchies (one
+level per person column, the same for the whole version), or an *ancestor* of it: in every person
+column the value at the version's level or a higher one (`*` in every column is the top). The
+levels are chosen once, at the version's first release, by Flash on the customers of its
 extraction (`choose_person_levels`), recorded as the release's `levels`, and read back by every
-later release of the version (`selectors.version_person_levels`). Each night, the rows of a cell
-holding at least k distinct customers are recoded by Mondrian over the transaction columns only,
-within the cell (person columns = the cell's labels); the rows of smaller cells are pooled and
-released with `*` in every person column, Mondrian over the transaction columns in the pool; a
-pool of fewer than k customers borrows whole customers from cells holding more than k (their rows
-tonight get `*`, which the rule allows), and is not released (hold-back, then suppression) when
-the cells cannot lend enough. k always counts
-distinct customers over every released column.
+later release of the version (`selectors.version_person_levels`).
+
+Each night (`_groups`): a cell holding at least CELL_BATCH x k distinct customers, or at least k
+and a row that cannot wait any longer (`due`: the hold-back limit), releases its rows, recoded by
+Mondrian over the transaction columns within the cell (person columns = the cell's labels). The
+other rows wait (held back, release/holdback.py) while they can. Rows that cannot wait climb: one
+person column at a time is raised a level, and the rows of every group of at least k customers
+at the raised levels are released under those labels; what is left when only `*` remains is the
+pool, released with `*` in every person column, topped up with waiting rows and, when it still
+holds fewer than k customers, with whole customers lent by cells holding more than k (their rows
+tonight get `*`); a pool the cells cannot top up is not released (suppressed for good). k always
+counts distinct customers over every released column.
 
 Why it is safe across nights: a customer's cell is the same in every file of the version, cells
-are disjoint, and `*` contains every cell, so the person labels of two files that cover a target
-intersect in the target's cell (or `*`); a row carries a cell only when its class holds at least
-k distinct customers, all inside that cell, so the cell covers at least k customers of the
-population. No combination of files narrows a target below k through demographics. (Full-domain
-recoding keeps its per-night Flash levels: the guarantee holds there only as far as the levels
-Flash chooses on different nights are nested.)
+are disjoint, and every published person label is a cell or an ancestor of cells (a union of
+whole cells), so the person labels of files that cover a target are nested around the target's
+cell and intersect in the smallest of them; each label was published for a class of at least k
+distinct customers, all inside it, so it covers at least k customers of the population. No
+combination of files narrows a target below k through demographics. (Full-domain recoding keeps
+its per-night Flash levels: the guarantee holds there only as far as the levels Flash chooses on
+different nights are nested.)
 """
 
 from __future__ import annotations
@@ -85,6 +91,10 @@ PERSON_METRIC = "loss"
 # their public range (median |amount| about 1/50 of it): at 200 customers (make run's demo, one
 # release of a year) weights 1 / 4 / 16 gave a workload mean error of 1.44 / 0.53 / 0.46.
 MEASURE_WEIGHT = 16.0
+# A cell releases its rows tonight when it holds this many times k customers (or when one of its
+# rows cannot wait any longer): bigger groups let Mondrian cut amounts in a nightly increment. At
+# 200 customers over 30 nights: 1 / 2 gave a union workload mean error of 0.517 / 0.497.
+CELL_BATCH = 2
 LocalQI = NumericQI | DateQI | HierarchyQI
 
 
@@ -189,18 +199,21 @@ class _Shuffled:
 
 
 def anonymize(frame: pd.DataFrame, spec: PolicySpec, on_check: Callable[[int, int], None] | None = None, *,
-              dates: DateBounds | None = None, person_levels: dict[str, int] | None = None) -> Outcome:
+              dates: DateBounds | None = None, person_levels: dict[str, int] | None = None,
+              due: np.ndarray | None = None) -> Outcome:
     """Anonymize the extracted frame under the policy, by its recoding (full-domain Flash or local Mondrian).
 
     `on_check(nodes_checked, lattice_size)` is called after every transformation Flash checks.
     `dates` is the public date domain local recoding cuts transaction dates in (needed when it
     releases a date column). `person_levels` are the policy version's person levels (local
     recoding; None: this is the version's first release, choose them); the outcome's `levels`
-    holds the levels used.
+    holds the levels used. `due` marks the rows that cannot be held back any longer (local
+    recoding: the others, in cells of fewer than k customers tonight, may wait; None: every row).
     """
     hierarchies = _hierarchies(frame, spec)
     if spec.is_local:
-        return _anonymize_locally(frame, spec, hierarchies, dates, person_levels)
+        return _anonymize_locally(frame, spec, hierarchies, dates, person_levels,
+                                  np.ones(len(frame), dtype=bool) if due is None else np.asarray(due, dtype=bool))
     work = frame.copy(deep=False)
     for column, built in hierarchies.items():
         work[column] = built.leaves
@@ -324,17 +337,33 @@ def choose_person_levels(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dic
     return {name: int(result.levels[name]) for name in person}
 
 
-def _generalized(built: ColumnHierarchy, level: int) -> np.ndarray:
-    """Return each row's value of the column at `level` of its hierarchy (each distinct leaf generalized once)."""
-    leaves = built.leaves.astype(str).to_numpy()
-    distinct, codes = np.unique(leaves, return_inverse=True)
-    return np.asarray(built.hierarchy.generalize(list(distinct), level), dtype=object)[codes]
+class PersonLabels:
+    """Each row's person labels at any levels at or above the version's (row-aligned with `index`).
 
+    A row's labels at levels above the version's are ancestors of its cell in every column, so a
+    label published at any of these levels is a union of whole cells (the module rule).
+    """
 
-def person_cells(hierarchies: dict[str, ColumnHierarchy], levels: dict[str, int], rows: int) -> pd.DataFrame:
-    """Return each row's cell: its person columns generalized to the version's levels (row-aligned labels)."""
-    return pd.DataFrame({name: _generalized(hierarchies[name], level) for name, level in levels.items()},
-                        index=pd.RangeIndex(rows))
+    def __init__(self, hierarchies: dict[str, ColumnHierarchy], levels: dict[str, int], index: np.ndarray) -> None:
+        self.levels = dict(levels)
+        self.top = {name: hierarchies[name].height - 1 for name in levels}
+        self._hierarchies = {name: hierarchies[name].hierarchy for name in levels}
+        self._distinct: dict[str, np.ndarray] = {}
+        self._codes: dict[str, np.ndarray] = {}
+        for name in levels:
+            leaves = hierarchies[name].leaves.astype(str).to_numpy()[index]
+            self._distinct[name], self._codes[name] = np.unique(leaves, return_inverse=True)
+        self._generalized: dict[tuple[str, int], np.ndarray] = {}
+
+    def at(self, levels: dict[str, int], rows: np.ndarray) -> pd.DataFrame:
+        """Return the labels of `rows` (positions in `index`) at `levels`, one column per person column."""
+        return pd.DataFrame({name: self._labels(name, level)[self._codes[name][rows]] for name, level in levels.items()})
+
+    def _labels(self, name: str, level: int) -> np.ndarray:
+        if (name, level) not in self._generalized:
+            values = self._hierarchies[name].generalize(list(self._distinct[name]), level)
+            self._generalized[name, level] = np.asarray(values, dtype=object)
+        return self._generalized[name, level]
 
 
 def _cell_keys(cells: pd.DataFrame) -> np.ndarray:
@@ -346,25 +375,89 @@ def _cell_keys(cells: pd.DataFrame) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Group:
-    """Rows released together: one cell's (person columns = the cell's labels) or the pool's (`*`)."""
+    """Rows released together under one set of person labels (a cell, an ancestor of cells, or `*`)."""
 
     rows: np.ndarray  # positions in the work frame
     person: dict[str, str]
 
 
-def _groups(work: pd.DataFrame, cells: pd.DataFrame, k: int) -> tuple[list[_Group], _Group]:
-    """Split the rows into cells holding at least k customers and the pool of every smaller cell's rows."""
-    keys = _cell_keys(cells)
-    positions = pd.Series(np.arange(len(keys))).groupby(keys).indices
-    customers = work[INDIVIDUAL].to_numpy()
-    large, pooled = [], []
-    for rows in positions.values():
-        if len(np.unique(customers[rows])) >= k:
-            large.append(_Group(rows=rows, person={name: str(cells[name].iat[rows[0]]) for name in cells.columns}))
+def _cells_of(labels: PersonLabels, levels: dict[str, int], rows: np.ndarray, customers: np.ndarray,
+              k: int) -> tuple[list[_Group], np.ndarray]:
+    """Group `rows` by their labels at `levels`; return the groups of at least k customers and the other rows."""
+    cells = labels.at(levels, rows)
+    found, rest = [], []
+    for members in pd.Series(np.arange(len(rows))).groupby(_cell_keys(cells)).indices.values():
+        chosen = rows[members]
+        if len(np.unique(customers[chosen])) >= k:
+            found.append(_Group(rows=chosen, person={name: str(cells[name].iat[members[0]]) for name in cells.columns}))
         else:
-            pooled.append(rows)
-    pool = np.sort(np.concatenate(pooled)) if pooled else np.zeros(0, dtype=np.int64)
-    return _lend(large, _Group(rows=pool, person={name: ANY for name in cells.columns}), customers, k)
+            rest.append(chosen)
+    return found, (np.sort(np.concatenate(rest)) if rest else np.zeros(0, dtype=np.int64))
+
+
+def _coarser_levels(labels: PersonLabels, levels: dict[str, int], rows: np.ndarray, customers: np.ndarray,
+                    k: int) -> dict[str, int] | None:
+    """Return `levels` with one column raised a level: the raise releasing the most of `rows` in groups of
+    k customers (ties: column order); None when every raise would put every column at `*` (the pool)."""
+    best: tuple[int, dict[str, int]] | None = None
+    for name, level in levels.items():
+        raised = {**levels, name: level + 1}
+        if level >= labels.top[name] or raised == labels.top:
+            continue
+        released = sum(len(group.rows) for group in _cells_of(labels, raised, rows, customers, k)[0])
+        if best is None or released > best[0]:
+            best = (released, raised)
+    return None if best is None else best[1]
+
+
+def _ready(cell: _Group, customers: np.ndarray, k: int, due: np.ndarray) -> bool:
+    """Return whether a cell of at least k customers releases tonight: it holds CELL_BATCH x k customers,
+    or one of its rows cannot wait."""
+    return len(np.unique(customers[cell.rows])) >= CELL_BATCH * k or bool(due[cell.rows].any())
+
+
+def _groups(work: pd.DataFrame, labels: PersonLabels, k: int, due: np.ndarray) -> tuple[list[_Group], _Group]:
+    """Split the rows into groups released under one set of person labels, and the pool (`*`).
+
+    Cells (the version's levels) release all their rows tonight when they hold CELL_BATCH x k
+    customers, or at least k and a row that cannot wait (`due`; `_ready`). Other rows that may
+    still wait are left out, to be held back until their cell is ready. Due rows of smaller cells
+    climb: one person column at a time is raised a level
+    (`_coarser_levels`), and every group of at least k customers at the raised levels is released
+    under those labels (ancestors of its cells); what is left when only `*` remains is the pool,
+    topped up with waiting rows (`_top_up`) and lent customers (`_lend`) when it holds fewer than k.
+    """
+    customers = work[INDIVIDUAL].to_numpy()
+    cells, rest = _cells_of(labels, labels.levels, np.arange(len(work)), customers, k)
+    large = [cell for cell in cells if _ready(cell, customers, k, due)]
+    rest = np.sort(np.concatenate([rest, *(cell.rows for cell in cells if not _ready(cell, customers, k, due))]))
+    waiting, climbing = rest[~due[rest]], rest[due[rest]]
+    coarser: list[_Group] = []
+    levels: dict[str, int] | None = labels.levels
+    while len(climbing) and levels is not None:
+        levels = _coarser_levels(labels, levels, climbing, customers, k)
+        if levels is not None:
+            found, climbing = _cells_of(labels, levels, climbing, customers, k)
+            coarser += found
+    pool = _top_up(climbing, waiting, customers, k)
+    large, lent_pool = _lend(large, _Group(rows=pool, person={name: ANY for name in labels.levels}), customers, k)
+    return [*large, *coarser], lent_pool
+
+
+def _top_up(pool: np.ndarray, waiting: np.ndarray, customers: np.ndarray, k: int) -> np.ndarray:
+    """Return the pool's rows (sorted), with the rows of waiting customers added, in row order, while
+    the pool holds rows of fewer than k customers; a pool with no row stays empty (nothing is due)."""
+    taken = set(np.unique(customers[pool]).tolist())
+    if not len(pool) or len(taken) >= k:
+        return np.sort(pool)
+    added = []
+    for code in pd.unique(customers[np.sort(waiting)]):
+        if len(taken) >= k:
+            break
+        if code not in taken:
+            taken.add(code)
+            added.append(code)
+    return np.sort(np.concatenate([pool, waiting[np.isin(customers[waiting], added)]]))
 
 
 def _spare(group: _Group, customers: np.ndarray, k: int, taken: set, wanted: int) -> list:
@@ -436,19 +529,20 @@ def _combined(parts: list[_Recoded], columns: list[str]) -> _Recoded:
                     coverage=coverage)
 
 
-def recode_by_cell(work: pd.DataFrame, cells: pd.DataFrame, spec: PolicySpec,
-                   described: dict[str, LocalQI]) -> _Recoded:
+def recode_by_cell(work: pd.DataFrame, cells: PersonLabels, spec: PolicySpec,
+                   described: dict[str, LocalQI], due: np.ndarray | None = None) -> _Recoded:
     """Release each cell of at least k customers by Mondrian over the transaction columns inside it, then
-    the pool of the smaller cells' rows with `*` in every person column (topped up to k customers by
-    cells that can lend some, `_lend`); a pool still below k customers is not released (its rows go
-    to the hold-back / suppression path)."""
-    large, pool = _groups(work, cells, spec.k)
+    the pool of the smaller cells' due rows with `*` in every person column (topped up to k customers
+    by their waiting rows, `_top_up`, then by cells that can lend some, `_lend`); a pool still below
+    k customers is not released, nor are the waiting rows left out (their rows go to the hold-back /
+    suppression path: a waiting row is young enough to be held)."""
+    large, pool = _groups(work, cells, spec.k, np.ones(len(work), dtype=bool) if due is None else due)
     groups = [*large, *([pool] if _customers(work.iloc[pool.rows]) >= spec.k else [])]
     return _combined([_recode(work, group, spec, described) for group in groups], list(work.columns))
 
 
 def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnHierarchy],
-                       dates: DateBounds | None, person_levels: dict[str, int] | None) -> Outcome:
+                       dates: DateBounds | None, person_levels: dict[str, int] | None, due: np.ndarray) -> Outcome:
     """Release the frame by the fixed-person-levels rule (module docstring); rows not released count as suppressed."""
     started = time.perf_counter()
     person = person_columns(spec.source, (qi.column for qi in spec.class_hierarchies))
@@ -463,8 +557,8 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
                                    "fewer than k")
     levels = (choose_person_levels(frame, spec, hierarchies, person) if person_levels is None
               else _fixed_person_levels(person_levels, person, hierarchies))
-    recoded = recode_by_cell(work.iloc[inside], person_cells(hierarchies, levels, len(frame)).iloc[inside], spec,
-                             described)
+    recoded = recode_by_cell(work.iloc[inside], PersonLabels(hierarchies, levels, inside), spec, described,
+                             due[inside])
     seconds = time.perf_counter() - started
     rows = _Shuffled.of(frame, recoded.data.sort_index(), spec)
     individuals = recoded.data[INDIVIDUAL].to_numpy()

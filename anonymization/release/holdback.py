@@ -7,6 +7,11 @@ is held and taken in again by the policy's next release; an older one is suppres
 no entry waits longer than the limit. The held set of a policy (HeldEntry rows) is replaced only
 inside the transaction that publishes a release, so a release that fails, or whose worker dies,
 neither loses nor duplicates held entries: the next run reads the same set again.
+
+Local recoding uses the same limit ahead of time (`cannot_wait`): rows of a cell holding fewer
+than k customers tonight are released only when they cannot wait any longer (with `*` in the
+person columns); until then they are held, so that their cell can gather k customers and release
+them with its labels (release/anonymize.py).
 """
 
 from __future__ import annotations
@@ -42,6 +47,16 @@ def held_entries(*, policy_id: int) -> dict[int, datetime.date]:
     return dict(rows.iterator(chunk_size=BATCH_SIZE))
 
 
+def _age(days: np.ndarray, as_of: datetime.date) -> np.ndarray:
+    """Return each entry's age in days at `as_of` (from its local day)."""
+    return (np.datetime64(as_of, "D") - days.astype("datetime64[D]")).astype(np.int64)
+
+
+def cannot_wait(*, days: np.ndarray, as_of: datetime.date, max_days: int) -> np.ndarray:
+    """Return which entries would be suppressed for good rather than held if not released tonight."""
+    return _age(days, as_of) >= max_days
+
+
 def hold_back(*, entries: np.ndarray | None, days: np.ndarray | None, kept: np.ndarray, rows: int,
               as_of: datetime.date, max_days: int, previously_held: dict[int, datetime.date]) -> Holdback:
     """Split the suppressed rows into held (young enough) and suppressed for good.
@@ -54,8 +69,7 @@ def hold_back(*, entries: np.ndarray | None, days: np.ndarray | None, kept: np.n
     suppressed[kept] = False
     if entries is None or days is None:
         return Holdback(held={}, suppressed=int(suppressed.sum()), carried=0)
-    age = (np.datetime64(as_of, "D") - days.astype("datetime64[D]")).astype(np.int64)
-    young = suppressed & (age < max_days)
+    young = suppressed & ~cannot_wait(days=days, as_of=as_of, max_days=max_days)
     held = {int(entry): previously_held.get(int(entry), as_of) for entry in entries[young]}
     carried = int(np.isin(entries, np.fromiter(previously_held, dtype=np.int64, count=len(previously_held))).sum())
     return Holdback(held=held, suppressed=int(suppressed.sum()) - len(held), carried=carried)

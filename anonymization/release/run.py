@@ -42,7 +42,7 @@ from ..selectors import identifiers_in_database, version_person_levels
 from . import report, write
 from .anonymize import DateBounds, Outcome, anonymize
 from .extract import Extraction, extract
-from .holdback import Holdback, held_entries, hold_back, max_hold_days, record_held
+from .holdback import Holdback, cannot_wait, held_entries, hold_back, max_hold_days, record_held
 from .increments import check_still_next
 from .publish import publish_files, record_published
 from .utility import release_utility
@@ -123,6 +123,13 @@ def date_bounds(release: Release) -> DateBounds:
     return DateBounds(first=release.window_start - datetime.timedelta(days=max_hold_days()), last=release.as_of)
 
 
+def _due(extraction: Extraction, as_of: datetime.date) -> np.ndarray | None:
+    """Return which rows could not be held back again (holdback: `max_hold_days` from their local day)."""
+    if extraction.entry_days is None:
+        return None
+    return cannot_wait(days=extraction.entry_days, as_of=as_of, max_days=max_hold_days())
+
+
 def _person_levels(release: Release, spec: PolicySpec) -> dict[str, int] | None:
     """Return the person levels of the release's policy version under local recoding (None: choose them now)."""
     if not spec.is_local:
@@ -181,8 +188,12 @@ def run_stages(*, release_id: int, token: str, progress: Progress | None = None)
     run.step(25, "anonymizing")
     dates = date_bounds(release)
     outcome = anonymize(extraction.frame, spec, on_check=run.searching, dates=dates,
-                        person_levels=_person_levels(release, spec))
+                        person_levels=_person_levels(release, spec), due=_due(extraction, release.as_of))
     holdback = _hold_back(run, extraction, outcome, held)
+    if not len(outcome.released) and holdback.held:
+        raise ReleaseUnsatisfiable(
+            f"Nothing to publish as of {release.as_of:%Y-%m-%d}: all {len(holdback.held):,} new entries wait until "
+            f"their cells hold enough customers (at most {max_hold_days()} days); the next release takes them in.")
     run.step(55, "measuring utility")
     utility = release_utility(raw=extraction.frame, outcome=outcome, spec=spec, dates=dates)
     run.step(60, "writing")

@@ -14,7 +14,7 @@ from django.core.files.storage import default_storage
 
 from anonymization.exceptions import ReleaseOutOfOrder, VerificationFailed
 from anonymization.models import HeldEntry, Release, ReleasePolicy
-from anonymization.release import run, service, write
+from anonymization.release import anonymize, run, service, write
 from anonymization.release.extract import cutoff_for
 from tests.anonymization.e2e.conftest import NIGHT_1, NIGHT_2, NIGHT_3
 from transactions.models import LedgerEntry
@@ -204,3 +204,21 @@ def test_it_refuses_an_earlier_date_from_the_command_line(population, nightly):
     with pytest.raises(CommandError, match="was last published as of 2025-03-31; a release as of 2025-03-30"):
         call_command("run_release", "Nightly transactions", "--as-of", "2025-03-30", "--no-progress")
     assert not Release.objects.filter(as_of=NIGHT_1).exists()
+
+
+def test_a_night_whose_new_entries_all_wait_publishes_nothing_says_why_and_the_next_night_takes_them(
+        population, seen, settings, monkeypatch):
+    local = ReleasePolicy.objects.get(name="Nightly transactions")
+    assert local.recoding == "local"
+    _run(local, NIGHT_1)
+    settings.ANONYMIZATION_MAX_HOLD_DAYS = 30  # every entry of night 2 may wait...
+    monkeypatch.setattr(anonymize, "CELL_BATCH", 10_000)  # ...and no cell is ready
+    waiting = service.release_run_for_policy(policy_id=local.pk, as_of=NIGHT_2)
+    assert waiting.status == Release.Status.FAILED and not waiting.artifacts.exists()
+    assert waiting.error.startswith(f"Nothing to publish as of {NIGHT_2:%Y-%m-%d}: all ")
+    assert waiting.error.endswith("new entries wait until their cells hold enough customers (at most 30 days); "
+                                  "the next release takes them in.")
+    monkeypatch.setattr(anonymize, "CELL_BATCH", 1)
+    third = _run(local, NIGHT_3)
+    assert third.window_start == NIGHT_2
+    assert seen[NIGHT_3]["in"] >= seen[NIGHT_2]["in"]  # nothing of the waiting night is lost

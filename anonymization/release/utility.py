@@ -3,11 +3,9 @@
 The workload is the engine's fixed, documented one (`engine.utility`, docs/engine.md): 200 queries
 drawn with seed 0, each COUNT(*) or, when the release has `amount`, SUM(amount) with probability
 1/2, over 2-4 predicates on the released columns, kept when at least 20 raw rows satisfy it. Each
-column's role and public domain come from the catalog, by kind: numbers are queried by ranges on
-their Scale (`[low, high)`, `step`, `widths`), dates by calendar month within the release's date
-domain, postal codes and card numbers by their first character, other categories by value. The
-values of a category's domain are the leaves of its hierarchy (the values the release read), and
-its hierarchy's nodes read generalized labels.
+column's role and public domain come from the catalog, by kind (release/workload.py): numbers by
+ranges on their Scale, dates by calendar month, card numbers by their first digit, postal codes by
+region (the shortest prefix giving at least 5 groups), other categories by value.
 
 It runs on the raw rows this release read (its increment: the window's entries plus those taken
 in from earlier nights) against the rows it released; rows held back or suppressed are missing from
@@ -28,18 +26,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..engine import (
-    CategoricalDomain,
-    DateDomain,
-    NumericDomain,
-    column_survival,
-    workload_error,
-    workload_generate,
-)
-from ..engine.utility import MonthColumn, PrefixColumn, RangeColumn, ValueColumn, WorkloadColumn, domains_of
-from ..policy.catalog import CARD, CODE, DATE, NUMERIC, Column, catalog_for
+from ..engine import NumericDomain, column_survival, workload_error, workload_generate
+from ..engine.utility import RangeColumn, WorkloadColumn, domains_of
+from ..policy.catalog import catalog_for
 from ..policy.spec import PolicySpec
 from .anonymize import DateBounds, Outcome
+from .workload import column_role
 
 QUERIES = 200
 SEED = 0
@@ -47,7 +39,6 @@ MIN_ROWS = 20
 MEASURE = "amount"
 SAMPLE_ROWS = 100_000
 SAMPLE_SEED = 0
-PREFIX_DIGITS = 1
 
 
 @dataclass(frozen=True)
@@ -59,31 +50,11 @@ class Workload:
     measure_domain: NumericDomain | None
 
 
-def _categorical(column: str, outcome: Outcome, raw: pd.DataFrame) -> CategoricalDomain:
-    """Return a category's domain: its hierarchy's leaves and nodes, or its raw values without one."""
-    hierarchy = outcome.hierarchies.get(column)
-    if hierarchy is not None:
-        return CategoricalDomain.from_hierarchy(hierarchy)
-    return CategoricalDomain(tuple(str(value) for value in pd.unique(raw[column].astype(str))))
-
-
-def _role(column: Column, outcome: Outcome, raw: pd.DataFrame, dates: DateBounds | None) -> WorkloadColumn | None:
-    """Return the workload role of a released column by its catalog kind (None: not queried)."""
-    if column.kind == NUMERIC and column.scale is not None:
-        scale = column.scale
-        return RangeColumn(NumericDomain(scale.low, scale.high), step=scale.step, widths=scale.widths)
-    if column.kind == DATE:
-        return MonthColumn(DateDomain(dates.first, dates.last)) if dates is not None else None
-    domain = _categorical(column.name, outcome, raw)
-    if column.kind in (CODE, CARD):
-        return PrefixColumn(domain, digits=PREFIX_DIGITS)
-    return ValueColumn(domain)
-
-
 def workload_for(spec: PolicySpec, outcome: Outcome, raw: pd.DataFrame, dates: DateBounds | None) -> Workload:
     """Return the workload's columns for the policy's released columns, built from the catalog."""
     catalog = catalog_for(spec.source)
-    roles = {name: _role(catalog[name], outcome, raw, dates) for name in spec.columns}
+    span = (dates.first, dates.last) if dates is not None else None
+    roles = {name: column_role(catalog[name], outcome.hierarchies.get(name), raw[name], span) for name in spec.columns}
     columns = {name: role for name, role in roles.items() if role is not None}
     measure = MEASURE if isinstance(columns.get(MEASURE), RangeColumn) else None
     domain = columns[MEASURE].domain if measure else None

@@ -43,3 +43,13 @@ def test_it_warns_once_per_column_that_says_nothing():
     }
     assert utility.warnings_for(survival) == ["age is * in every row: the release says nothing about it.",
                                               "kind has the same value in every row."]
+
+
+def test_postal_regions_are_the_shortest_prefix_splitting_the_codes_into_five_groups():
+    from anonymization.release.workload import region_digits
+
+    one_city = tuple(f"10{d}{e} AB" for d in range(10) for e in range(3))
+    assert region_digits(one_city) == 3  # "10" holds every code; "100".."109" are ten regions
+    country = ("1011 AB", "2511 CD", "3011 EF", "5611 GH", "9711 IJ")
+    assert region_digits(country) == 1
+    assert region_digits(("A", "B")) == 1  # no prefix gives five groups: the whole code

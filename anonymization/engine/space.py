@@ -20,11 +20,20 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 
 from .encoding import KEY_LIMIT, EncodedColumn, combine_codes
 from .hierarchy import Hierarchy
+
+
+class InputCounts(Protocol):
+    """The whole input behind a research subset (:class:`~.subset.InputTable`)."""
+
+    def class_sizes(self, view: ClassView) -> tuple[np.ndarray, int]:
+        """Input rows per class of ``view`` and the input's classes without subset rows."""
+        ...
 
 __all__ = ["Space", "Table", "ClassView", "node_keys", "reduce_groups"]
 
@@ -59,6 +68,10 @@ class Space:
         self.individual_labels = individuals.labels if individuals is not None else []
         self._build_cells(qi_leaves, sensitive, individuals)
         self._build_level_codes()
+        #: With a research subset, this space holds the subset's rows and ``input`` the whole
+        #: input (for the input rows per class); ``input_rows`` is the input's row count.
+        self.input: InputCounts | None = None
+        self.input_rows = self.n_rows
 
     def _build_cells(
         self, qi_leaves: Sequence[np.ndarray], sensitive: EncodedColumn | None, individuals: EncodedColumn | None
@@ -214,6 +227,22 @@ class ClassView:
         n_ind = len(self.space.individual_labels)
         pairs = np.unique(self.cell_class * n_ind + self.space.cell_individual[self.table.rep])
         return np.bincount(pairs // n_ind, minlength=self.n_classes)
+
+    @cached_property
+    def _input_counts(self) -> tuple[np.ndarray, int]:
+        if self.space.input is None:
+            return self.sizes, 0
+        return self.space.input.class_sizes(self)
+
+    @property
+    def input_sizes(self) -> np.ndarray:
+        """Rows of the whole input per class (ARX's ``pcount``); the class sizes without a subset."""
+        return self._input_counts[0]
+
+    @property
+    def input_only_classes(self) -> int:
+        """Classes of the input at this node that hold no row of the research subset."""
+        return self._input_counts[1]
 
     @cached_property
     def sensitive_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

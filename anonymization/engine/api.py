@@ -218,13 +218,19 @@ class _Problem:
         )
 
     def _output(self, levels: tuple[int, ...], kept_rows: np.ndarray) -> pd.DataFrame:
-        out = self.df.copy() if len(kept_rows) == len(self.df) else self.df.iloc[kept_rows].copy()
+        source = self.df if len(kept_rows) == len(self.df) else self.df.iloc[kept_rows]
         cells = self.space.row_cell[kept_rows]
+        generalized = {}
         for a, (column, hierarchy, level) in enumerate(zip(self.qis, self.hierarchies, levels, strict=True)):
             if level > 0:
                 labels = np.asarray(hierarchy.labels[level], dtype=object)
-                out[column] = labels[hierarchy.codes[self.space.cell_leaves[cells, a], level]]
-        return out
+                # Through the cells: one label per distinct leaf, then one gather per row.
+                per_cell = labels[hierarchy.codes[self.space.cell_leaves[:, a], level]]
+                generalized[column] = per_cell[cells]
+        # One new frame: generalized columns as built, the others copied (never shared with df).
+        columns = {column: generalized[column] if column in generalized else source[column].copy()
+                   for column in source.columns}
+        return pd.DataFrame(columns, index=source.index.copy(), columns=source.columns)
 
     def _risk(self, view: ClassView, row_class: np.ndarray, kept_rows: np.ndarray) -> RiskStatistics:
         if len(kept_rows) == 0:

@@ -120,16 +120,26 @@ class Space:
         self.codes: list[np.ndarray] = []
         self.cards = np.empty(total, dtype=np.int64)
         self.label_index: list[np.ndarray] = []
+        # Per attribute: the leaves present and, per level, each leaf's dense code (tables over the
+        # hierarchy's leaves, small); a cell's code is then one lookup by its leaf.
+        self._leaf_codes: list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = []
         for a, hierarchy in enumerate(self.hierarchies):
+            leaves = np.ascontiguousarray(self.cell_leaves[:, a])
+            present = np.zeros(len(hierarchy), dtype=bool)
+            present[leaves] = True
+            used_leaves = np.flatnonzero(present)
+            tables = []
             for level in range(hierarchy.depth):
-                labels = hierarchy.codes[self.cell_leaves[:, a], level]
+                per_leaf = hierarchy.codes[:, level]
                 used = np.zeros(len(hierarchy.labels[level]), dtype=bool)
-                used[labels] = True
-                dense = np.cumsum(used) - 1
+                used[per_leaf[used_leaves]] = True
+                table = (np.cumsum(used) - 1)[per_leaf].astype(np.int32)
                 column = self.offsets[a] + level
-                self.codes.append(dense[labels].astype(np.int32))
+                self.codes.append(table[leaves])
                 self.cards[column] = int(used.sum())
                 self.label_index.append(np.flatnonzero(used))
+                tables.append(table)
+            self._leaf_codes.append((leaves, used_leaves, tables))
         self.bases = np.concatenate([[0], np.cumsum(self.cards)[:-1]]).astype(np.int64)
 
     @property
@@ -151,9 +161,15 @@ class Space:
 
     @cached_property
     def code_counts(self) -> np.ndarray:
-        """Rows per (attribute, level, code), flat like :meth:`flat_values`."""
-        return np.concatenate([np.bincount(self.codes[c], weights=self.counts, minlength=int(self.cards[c]))
-                               for c in range(len(self.cards))])
+        """Rows per (attribute, level, code), flat like :meth:`flat_values` (rows per leaf, then
+        summed per level through the leaf tables)."""
+        parts = []
+        for a, (leaves, used_leaves, tables) in enumerate(self._leaf_codes):
+            per_leaf = np.bincount(leaves, weights=self.counts, minlength=len(self.hierarchies[a]))[used_leaves]
+            for level, table in enumerate(tables):
+                parts.append(np.bincount(table[used_leaves], weights=per_leaf,
+                                         minlength=int(self.cards[self.offsets[a] + level])))
+        return np.concatenate(parts)
 
     def level_sums(self, values: np.ndarray) -> list[np.ndarray]:
         """Per attribute and level: sum over all rows of ``values`` at the row's generalized code."""

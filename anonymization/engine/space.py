@@ -147,6 +147,11 @@ class Space:
         return len(self.counts)
 
     def base_table(self) -> Table:
+        """The base cells as a table (one object per space: grouping it skips the gathers)."""
+        return self._base
+
+    @cached_property
+    def _base(self) -> Table:
         return Table(np.arange(self.n_cells, dtype=np.int64), self.counts)
 
     def columns(self, levels: Sequence[int]) -> np.ndarray:
@@ -206,9 +211,10 @@ def node_keys(space: Space, rep: np.ndarray, levels: Sequence[int]) -> tuple[np.
         return combine_codes([space.codes[c].take(rep).astype(np.int64) for c in columns], cards)
     key = np.zeros(len(rep), dtype=np.int64)
     radix = 1
+    whole = rep is space.base_table().rep  # the base cells in order: no gather needed
     for column, card in zip(columns[::-1], cards[::-1], strict=True):
         if card > 1:
-            key += space.codes[column].take(rep) * np.int64(radix)
+            key += (space.codes[column] if whole else space.codes[column].take(rep)) * np.int64(radix)
         radix *= card
     return key, radix
 

@@ -58,13 +58,21 @@ class ReleasePolicyForm(forms.ModelForm):
 
     class Meta:
         model = ReleasePolicy
-        fields = ["name", "source", "columns", "sensitive_column", "l_diversity", "t_closeness", "k",
-                  "suppression_limit", "metric", "recoding", "enabled"]
+        fields = ["name", "source", "columns", "sensitive_column", "l_diversity", "recursive_c", "t_closeness",
+                  "t_hierarchy", "k", "suppression_limit", "metric", "gs_factor", "attribute_weights", "recoding",
+                  "enabled"]
+        widgets = {"t_hierarchy": forms.Textarea(attrs={"rows": 3, "cols": 40}),
+                   "attribute_weights": forms.Textarea(attrs={"rows": 2, "cols": 40})}
 
     def clean_columns(self) -> list[str]:
         chosen = self.cleaned_data["columns"]
         # Keep the catalog's order, so released files have a stable column order.
         return [name for name in ALL_COLUMNS if name in chosen]
+
+    def clean_attribute_weights(self) -> object:
+        # An empty box means no weights; the model's clean words every other problem (PolicySpec).
+        weights = self.cleaned_data.get("attribute_weights")
+        return {} if weights in (None, "") else weights
 
 
 class QuasiIdentifierForm(forms.ModelForm):

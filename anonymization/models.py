@@ -45,6 +45,24 @@ class ReleasePolicy(models.Model):
                   "metric picks the level vector). Local: Mondrian gives each equivalence class its own labels "
                   "(numbers and dates as ranges within the catalog's public bounds, categories along the "
                   "hierarchy), keeping dense regions precise; it checks k only (no l or t).")
+    recursive_c = models.FloatField(
+        "c (recursive-(c,l)-diversity)", null=True, blank=True,
+        help_text="With l: recursive-(c,l)-diversity instead of distinct l-diversity. In every class the most "
+                  "frequent sensitive value occurs fewer than c times as often as the values from the l-th most "
+                  "frequent on, together. Full-domain recoding only.")
+    t_hierarchy = models.TextField(
+        "t-closeness hierarchy (ARX CSV)", blank=True,
+        help_text="With t: a hierarchy of the sensitive column's values (semicolon-separated, one row per value, "
+                  "most general level last); t-closeness then measures the hierarchical distance (moving a "
+                  "share between values that meet low in the hierarchy costs less).")
+    gs_factor = models.FloatField(
+        "gs-factor", null=True, blank=True,
+        help_text="Generalization/suppression factor of the metric, 0 to 1 (default 0.5): below 0.5 suppression "
+                  "counts less, above 0.5 generalization counts less. For loss and the entropy metrics.")
+    attribute_weights = models.JSONField(
+        default=dict, blank=True,
+        help_text='Metric weight per quasi-identifier, e.g. {"age": 2, "postal_code": 1}; unnamed columns weigh '
+                  "0.5. For loss, entropy and precision metrics.")
     enabled = models.BooleanField(default=True, help_text="Run nightly.")
     periodic_task = models.OneToOneField(
         "django_celery_beat.PeriodicTask", on_delete=models.SET_NULL, null=True, blank=True,

@@ -4,10 +4,12 @@ For metrics loss and dm, k in {2, 5, 10, 25, 50, 100} and 0% / 2% suppression: t
 and CPU time of warm in-process ``anonymize`` runs (whole call: encoding, search, output), the
 search time alone, nodes checked, levels and information loss. Then, in the same run, an
 exhaustive search (every node checked, same roll-up machinery) for k=5 of each metric and
-suppression limit, so the speed-up is a ratio; and one end-to-end command line run
-(process start to files written).
+suppression limit, so the speed-up is a ratio; one line per privacy model beyond k-anonymity
+(occupation sensitive or left out, the other eight columns as quasi-identifiers, ARX's set-ups;
+research-subset models on ARX's subset); and one end-to-end command line run (process start to
+files written).
 
-    .venv/bin/python benchmarks/flash_adult.py [--runs 5] [--ks 2 5 10 25 50 100] [--no-exhaustive]
+    .venv/bin/python benchmarks/flash_adult.py [--runs 5] [--ks 2 5 10 25 50 100] [--no-exhaustive] [--no-models]
 
 Data: $ATM_SHARED_DATA/adult (default: the copy in <repo>/tests/data/adult).
 """
@@ -26,7 +28,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from anonymization.engine import Hierarchy, KAnonymity, anonymize  # noqa: E402
+from anonymization.engine import (  # noqa: E402
+    DPresence,
+    EntropyLDiversity,
+    Hierarchy,
+    Inclusion,
+    KAnonymity,
+    KMap,
+    RecursiveCLDiversity,
+    TCloseness,
+    anonymize,
+)
 from anonymization.engine.io import read_table  # noqa: E402
 
 COLUMNS = ["sex", "age", "race", "marital-status", "education", "native-country", "workclass", "occupation",
@@ -70,6 +82,36 @@ def exhaustive(table, hierarchies, k: int, limit: float, metric: str) -> tuple[f
     return wall, cpu, result.info_loss
 
 
+def model_cases(folder: Path, hierarchies):
+    """(name, criteria, suppression limit, metric, subset) for each model beyond k-anonymity."""
+    occupation = Hierarchy.from_csv(folder / "adult_hierarchy_occupation.csv", name="occupation")
+    subset = read_table(folder / "adult_subset.csv")
+    return [
+        ("recursive-(3,2) + 5-anon", [KAnonymity(5), RecursiveCLDiversity("occupation", 3, 2)], 0.04, "entropy", None),
+        ("entropy-5 Grassberger", [EntropyLDiversity("occupation", 5, "grassberger")], 0.0, "entropy-nonmonotonic",
+         None),
+        ("hierarchical 0.2-close + 5-anon", [KAnonymity(5), TCloseness("occupation", 0.2, "hierarchical", occupation)],
+         0.04, "entropy", None),
+        ("inclusion + 5-anon", [KAnonymity(5), Inclusion()], 0.0, "loss", subset),
+        ("d-presence [0.05, 0.15]", [DPresence(0.05, 0.15)], 0.05, "entropy", subset),
+        ("k-map 5 over the subset", [KMap(5)], 0.0, "aecs", subset),
+        ("k-map 3 estimated (ZTP, USA)", [KMap(3, "zero-truncated-poisson", 317_238_626)], 0.05,
+         "entropy-nonmonotonic", None),
+    ]
+
+
+def measure_models(table, folder: Path, hierarchies, runs: int) -> None:
+    eight = {c: hierarchies[c] for c in COLUMNS if c != "occupation"}
+    print(f"\nprivacy models (8 quasi-identifiers, occupation sensitive or left out), median of {runs} runs:")
+    for name, criteria, limit, metric, subset in model_cases(folder, hierarchies):
+        samples = [timed(lambda: anonymize(table, eight, criteria, limit, metric, subset=subset))  # noqa: B023
+                   for _ in range(runs)]
+        result = samples[-1][0]
+        print(f"{name:32} {limit:4.0%} {metric:20} wall {statistics.median(s[1] for s in samples) * 1e3:8.1f} ms  "
+              f"cpu {statistics.median(s[2] for s in samples) * 1e3:8.1f} ms  checked {result.search.nodes_checked:5d}"
+              f"  {result.info_loss!r}")
+
+
 def cli_time(folder: Path) -> float:
     with tempfile.TemporaryDirectory() as scratch:
         qis = [arg for c in COLUMNS for arg in ("--qi", f"{c}={folder / f'adult_hierarchy_{c}.csv'}")]
@@ -85,6 +127,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--ks", type=int, nargs="+", default=[2, 5, 10, 25, 50, 100])
     parser.add_argument("--no-exhaustive", action="store_true")
+    parser.add_argument("--no-models", action="store_true")
     args = parser.parse_args()
     folder = adult_folder()
     table, hierarchies = load(folder)
@@ -108,6 +151,8 @@ def main() -> None:
                 same = "same optimum" if abs(loss - flash["loss"]) <= 1e-12 * max(1.0, abs(loss)) else "DIFFERENT"
                 print(f"{metric:6} {limit:4.0%} wall {wall:6.2f} s  cpu {cpu:6.2f} s  "
                       f"Flash is {wall / flash['wall']:6.1f}x faster (wall), {cpu / flash['cpu']:6.1f}x (cpu); {same}")
+    if not args.no_models:
+        measure_models(table, folder, hierarchies, max(1, min(args.runs, 3)))
     print(f"\ncommand line, k=5 loss 0%, process start to files written: {cli_time(folder):.2f} s")
 
 

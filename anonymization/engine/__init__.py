@@ -38,8 +38,11 @@ from .coverage import (
 from .criteria import (
     Criterion,
     DistinctLDiversity,
+    DPresence,
     EntropyLDiversity,
+    Inclusion,
     KAnonymity,
+    KMap,
     RecursiveCLDiversity,
     TCloseness,
 )
@@ -74,6 +77,9 @@ __all__ = [
     "EntropyLDiversity",
     "RecursiveCLDiversity",
     "TCloseness",
+    "Inclusion",
+    "DPresence",
+    "KMap",
     "Metric",
     "METRICS",
     # Mondrian: local recoding

@@ -21,6 +21,7 @@ from .flash import SearchOutcome, exhaustive_search, find_optimum
 from .hierarchy import Hierarchy, quote_list
 from .lattice import Lattice
 from .metrics import Metric, create_metric
+from .subset import InputTable, SubsetLike, match_subset
 
 __all__ = ["anonymize", "Result", "ClassStatistics", "RiskStatistics", "SearchStatistics", "NoSolutionError"]
 
@@ -82,17 +83,20 @@ class Result:
     search: SearchStatistics
     #: The metric's options (gs-factor, aggregate, weights) when it has any.
     metric_options: dict[str, object] = field(default_factory=dict)
+    #: Rows of the research subset (``None`` without one): only they may be released.
+    subset_rows: int | None = None
 
     @property
     def rows_out(self) -> int:
-        return self.rows_in - self.suppressed_rows
+        return (self.rows_in if self.subset_rows is None else self.subset_rows) - self.suppressed_rows
 
     def report(self) -> dict[str, object]:
         """JSON-ready summary (the command line's report file)."""
         return {
             "levels": dict(self.levels), "metric": self.metric, "metric_options": dict(self.metric_options),
             "info_loss": self.info_loss,
-            "rows_in": self.rows_in, "rows_out": self.rows_out, "suppressed_rows": self.suppressed_rows,
+            "rows_in": self.rows_in, **({} if self.subset_rows is None else {"subset_rows": self.subset_rows}),
+            "rows_out": self.rows_out, "suppressed_rows": self.suppressed_rows,
             "classes": self.classes.count, "min_class_size": self.classes.min_size,
             "max_class_size": self.classes.max_size, "mean_class_size": self.classes.mean_size,
             "class_size_distribution": {str(k): v for k, v in self.classes.size_distribution.items()},
@@ -113,6 +117,7 @@ def anonymize(
     *,
     algorithm: str = "flash",
     progress: Progress | None = None,
+    subset: SubsetLike | None = None,
 ) -> Result:
     """Release ``df`` with the optimal generalization.
 
@@ -128,6 +133,12 @@ def anonymize(
         individual_id: column identifying people; k-anonymity then counts distinct people.
         algorithm: ``"flash"`` or ``"exhaustive"`` (checks every node; for verification).
         progress: called as ``progress(nodes_checked, lattice_size)`` after every check.
+        subset: the research subset, the only rows released (a DataFrame of rows of ``df``, a
+            boolean mask or row positions, see :func:`~.subset.match_subset`): classes,
+            suppression (``suppression_limit`` of the subset's rows), criteria and metrics count
+            its rows; :class:`~.criteria.DPresence` and :class:`~.criteria.KMap` also read the
+            whole input's rows per class. Needed by ``Inclusion``, ``DPresence`` and ``KMap``
+            without an estimator; not combined with ``individual_id``.
 
     Raises:
         ValueError: bad arguments (the message lists the bad column names);
@@ -135,7 +146,7 @@ def anonymize(
             malformed or miss data values.
         NoSolutionError: no transformation satisfies the criteria.
     """
-    problem = _Problem(df, quasi_identifiers, criteria, suppression_limit, metric, individual_id)
+    problem = _Problem(df, quasi_identifiers, criteria, suppression_limit, metric, individual_id, subset)
     if algorithm not in ("flash", "exhaustive"):
         raise ValueError(f"algorithm must be 'flash' or 'exhaustive', got {algorithm!r}")
     if algorithm == "flash":
@@ -152,10 +163,13 @@ class _Problem:
 
     def __init__(self, df: pd.DataFrame, quasi_identifiers: Mapping[str, Hierarchy],
                  criteria: Sequence[Criterion], suppression_limit: float, metric: str | Metric,
-                 individual_id: str | None) -> None:
+                 individual_id: str | None, subset: SubsetLike | None = None) -> None:
         self.sensitive = _validate(df, quasi_identifiers, criteria, suppression_limit, individual_id)
+        _validate_subset(criteria, subset, individual_id)
         self.metric = metric if isinstance(metric, Metric) else create_metric(metric)
-        self.df = df
+        self.rows = None if subset is None else match_subset(df, subset)
+        self.df = df if self.rows is None else df.iloc[self.rows]
+        self.input_df = df
         self.qis = list(quasi_identifiers)
         self.hierarchies = [_as_hierarchy(quasi_identifiers[c], c) for c in self.qis]
         self.individual_id = individual_id
@@ -169,11 +183,16 @@ class _Problem:
     def _encode(self) -> Space:
         leaves = []
         for column, hierarchy in zip(self.qis, self.hierarchies, strict=True):
-            encoded = encode_column(self.df[column], column)
+            encoded = encode_column(self.input_df[column], column)
             leaves.append(hierarchy.leaf_codes(encoded.labels)[encoded.codes])
         sensitive = encode_column(self.df[self.sensitive], self.sensitive) if self.sensitive else None
         people = encode_column(self.df[self.individual_id], self.individual_id) if self.individual_id else None
-        return Space(leaves, self.hierarchies, sensitive, people)
+        if self.rows is None:
+            return Space(leaves, self.hierarchies, sensitive, people)
+        space = Space([codes[self.rows] for codes in leaves], self.hierarchies, sensitive, people)
+        space.input = InputTable(leaves, self.hierarchies, self.rows, space.row_cell, space.n_cells)
+        space.input_rows = len(self.input_df)
+        return space
 
     def no_solution_message(self) -> str:
         top = self.checker.check(self.lattice.node(self.lattice.top))
@@ -191,20 +210,27 @@ class _Problem:
                                   outcome.nodes_tagged, outcome.elapsed_s)
         return Result(
             data=self._output(levels, kept_rows), levels=dict(zip(self.qis, levels, strict=True)),
-            metric=self.metric.name, info_loss=float(record.metric), rows_in=self.space.n_rows,
+            metric=self.metric.name, info_loss=float(record.metric), rows_in=self.space.input_rows,
+            subset_rows=None if self.rows is None else self.space.n_rows,
             suppressed_rows=view.suppressed, classes=_class_statistics(view),
             risk=self._risk(view, row_class, kept_rows), search=search,
             metric_options={k: v for k, v in self.metric.describe().items() if k != "name"},
         )
 
     def _output(self, levels: tuple[int, ...], kept_rows: np.ndarray) -> pd.DataFrame:
-        out = self.df.copy() if len(kept_rows) == len(self.df) else self.df.iloc[kept_rows].copy()
+        source = self.df if len(kept_rows) == len(self.df) else self.df.iloc[kept_rows]
         cells = self.space.row_cell[kept_rows]
+        generalized = {}
         for a, (column, hierarchy, level) in enumerate(zip(self.qis, self.hierarchies, levels, strict=True)):
             if level > 0:
                 labels = np.asarray(hierarchy.labels[level], dtype=object)
-                out[column] = labels[hierarchy.codes[self.space.cell_leaves[cells, a], level]]
-        return out
+                # Through the cells: one label per distinct leaf, then one gather per row.
+                per_cell = labels[hierarchy.codes[self.space.cell_leaves[:, a], level]]
+                generalized[column] = per_cell[cells]
+        # One new frame: generalized columns as built, the others copied (never shared with df).
+        columns = {column: generalized[column] if column in generalized else source[column].copy()
+                   for column in source.columns}
+        return pd.DataFrame(columns, index=source.index.copy(), columns=source.columns)
 
     def _risk(self, view: ClassView, row_class: np.ndarray, kept_rows: np.ndarray) -> RiskStatistics:
         if len(kept_rows) == 0:
@@ -256,6 +282,14 @@ def _validate(df: pd.DataFrame, quasi_identifiers: Mapping[str, Hierarchy], crit
     if len(df) == 0:
         raise ValueError("the table has no rows")
     return sensitive
+
+
+def _validate_subset(criteria: Sequence[Criterion], subset: SubsetLike | None, individual_id: str | None) -> None:
+    if subset is None:
+        if needing := [type(c).__name__ for c in criteria if c.needs_subset]:
+            raise ValueError(f"{', '.join(needing)} need(s) a research subset: pass subset=...")
+    elif individual_id is not None:
+        raise ValueError("a research subset cannot be combined with individual_id")
 
 
 def _validate_limit(limit: float) -> None:

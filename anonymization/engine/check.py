@@ -78,6 +78,7 @@ class NodeChecker:
         suppression = self.allowed > 0
         self.predictable_criteria = [c for c in self.criteria if c.is_monotonic(suppression)]
         self.other_criteria = [c for c in self.criteria if not c.is_monotonic(suppression)]
+        self.minimal_size = any(c.implies_minimal_size for c in self.criteria)
         self.records: dict[tuple[int, ...], NodeRecord] = {}
         self.cache = RollupCache(space, cache_cells, cache_slots)
 
@@ -107,7 +108,8 @@ class NodeChecker:
         predictable = int(view.sizes[~predictable_ok].sum()) <= self.allowed
         view.kept = predictable_ok & _all_ok(self.other_criteria, view)
         suppressed = view.suppressed
-        anonymous = predictable and suppressed <= self.allowed
+        anonymous = predictable and suppressed <= self.allowed \
+            and all(c.node_ok(view, self.minimal_size) for c in self.criteria)
         metric, rank = self.metric.score(view) if anonymous else (None, None)
         return NodeRecord(predictable, anonymous, suppressed, int(view.kept.sum()), metric, rank)
 

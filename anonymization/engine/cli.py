@@ -13,10 +13,14 @@ from collections.abc import Sequence
 
 from .api import NoSolutionError, anonymize
 from .criteria import (
+    KMAP_ESTIMATORS,
     Criterion,
     DistinctLDiversity,
+    DPresence,
     EntropyLDiversity,
+    Inclusion,
     KAnonymity,
+    KMap,
     RecursiveCLDiversity,
     TCloseness,
 )
@@ -45,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input", required=True, metavar="FILE", help="delimited table with a header row")
     parser.add_argument("--qi", required=True, action="append", metavar="COLUMN=HIERARCHY.csv",
                         help="quasi-identifier and its ARX hierarchy (repeatable)")
-    parser.add_argument("--k", required=True, type=int, metavar="N", help="k-anonymity")
+    parser.add_argument("--k", type=int, metavar="N",
+                        help="k-anonymity (needed unless --subset, --d-presence or --k-map is given)")
     parser.add_argument("--output", required=True, metavar="OUT.csv")
     parser.add_argument("--report", required=True, metavar="REPORT.json")
     parser.add_argument("--delimiter", default=";", help="of the input, hierarchies and output (default ';')")
@@ -69,6 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--t-hierarchical", metavar="HIERARCHY.csv",
                         help="t-closeness with the hierarchical distance over this hierarchy of --sensitive")
     parser.add_argument("--individual-id", metavar="COLUMN", help="k counts distinct values of this column")
+    parser.add_argument("--subset", metavar="FILE",
+                        help="research subset: rows of --input (same header); only they are released")
+    parser.add_argument("--d-presence", nargs=2, type=float, metavar=("MIN", "MAX"),
+                        help="delta-presence of --subset: its share of each class's input rows in [MIN, MAX]")
+    parser.add_argument("--k-map", type=int, metavar="K",
+                        help="k-map: each class holds K input rows (with --subset) or K people of the "
+                             "population (with --k-map-estimator and --population-size)")
+    parser.add_argument("--k-map-estimator", choices=KMAP_ESTIMATORS, help="estimate k-map from a population size")
+    parser.add_argument("--population-size", type=int, metavar="N", help="population of --k-map-estimator")
+    parser.add_argument("--significance", type=float, default=0.01, metavar="X",
+                        help="significance level of --k-map-estimator (default 0.01)")
     return parser
 
 
@@ -84,8 +100,30 @@ def _qi_specs(specs: Sequence[str], delimiter: str) -> dict[str, Hierarchy]:
     return hierarchies
 
 
+def _subset_criteria(args: argparse.Namespace) -> list[Criterion]:
+    criteria: list[Criterion] = []
+    if args.d_presence is not None:
+        if not args.subset:
+            raise UsageError("--d-presence needs --subset FILE")
+        criteria.append(DPresence(*args.d_presence))
+    if (args.k_map_estimator is None) != (args.population_size is None):
+        raise UsageError("--k-map-estimator and --population-size go together")
+    if args.k_map is not None:
+        if args.k_map_estimator is None and not args.subset:
+            raise UsageError("--k-map needs --subset FILE, or --k-map-estimator and --population-size")
+        criteria.append(KMap(args.k_map, args.k_map_estimator, args.population_size, args.significance))
+    elif args.k_map_estimator is not None:
+        raise UsageError("--k-map-estimator needs --k-map")
+    if args.subset and not criteria and args.k is None:
+        criteria.append(Inclusion())
+    return criteria
+
+
 def _criteria(args: argparse.Namespace) -> list[Criterion]:
-    criteria: list[Criterion] = [KAnonymity(args.k)]
+    criteria: list[Criterion] = [] if args.k is None else [KAnonymity(args.k)]
+    criteria += _subset_criteria(args)
+    if not criteria:
+        raise UsageError("give --k, or --subset with --d-presence or --k-map")
     if args.recursive_c is not None and args.l is None:
         raise UsageError("--recursive-c needs --l")
     if (args.l is not None or args.t is not None) and not args.sensitive:
@@ -147,11 +185,11 @@ def _reason(error: BaseException) -> str:
     return getattr(error, "strerror", None) or str(error)
 
 
-def _read_input(path: str, delimiter: str):
+def _read_input(path: str, delimiter: str, what: str = "input"):
     try:
         return read_table(path, delimiter)
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise UsageError(f"cannot read input file {path!r}: {_reason(error)}") from error
+        raise UsageError(f"cannot read {what} file {path!r}: {_reason(error)}") from error
 
 
 class _ProgressLine:
@@ -175,8 +213,9 @@ def _run(args: argparse.Namespace) -> None:
     metric = _metric(args)
     hierarchies = _qi_specs(args.qi, args.delimiter)
     table = _read_input(args.input, args.delimiter)
+    subset = _read_input(args.subset, args.delimiter, "subset") if args.subset else None
     result = anonymize(table, hierarchies, criteria, suppression_limit=args.suppression_limit,
-                       metric=metric, individual_id=args.individual_id, progress=_ProgressLine())
+                       metric=metric, individual_id=args.individual_id, progress=_ProgressLine(), subset=subset)
     write_outputs(result.data, args.output, result.report(), args.report, args.delimiter)
 
 

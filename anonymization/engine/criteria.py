@@ -17,6 +17,16 @@ Monotonicity (what predictive tagging may rely on). Generalizing merges classes,
   search does not tag by prediction for them.
 * entropy-l-diversity with the Grassberger estimator is not even merge-closed (the bias
   correction depends on the counts, not only on the shares), so it is never predictable.
+
+Research-subset models (the search then runs on the subset's rows, see :mod:`.subset`):
+
+* plain inclusion (:class:`Inclusion`) and k-map over the subset (:class:`KMap`: the class's
+  rows *in the whole input* reach ``k``) are union-closed: input rows only accumulate when
+  classes merge. k-map estimated from a population size is k-anonymity with a derived ``k``.
+* d-presence (:class:`DPresence`: the subset's share of the class's input rows lies in
+  ``[d_min, d_max]``) is not monotonic: merging classes moves the share between theirs (the
+  mediant), but a merged-in class without subset rows (which ARX does not check when k-anonymity
+  or l-diversity is present) can pull it below ``d_min``. It is never used for tagging.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ if TYPE_CHECKING:
     from .space import ClassView, Space
 
 __all__ = ["Criterion", "KAnonymity", "DistinctLDiversity", "EntropyLDiversity", "RecursiveCLDiversity",
-           "TCloseness", "grassberger_entropy"]
+           "TCloseness", "Inclusion", "DPresence", "KMap", "grassberger_entropy"]
 
 #: Slack for floating-point comparisons of entropies and distances.
 TOLERANCE = 1e-12
@@ -51,6 +61,11 @@ class Criterion:
     monotonic_with_suppression: ClassVar[bool] = False
     #: The sensitive column this criterion reads, if any.
     sensitive: str | None = None
+    #: Whether the criterion reads the research subset (``anonymize(..., subset=...)``).
+    needs_subset: bool = False
+    #: Whether the criterion implies a minimal class size (ARX: k-anonymity, l-diversity and
+    #: estimated k-map), which exempts input classes without subset rows from d-presence.
+    implies_minimal_size: bool = False
 
     def is_monotonic(self, suppression: bool) -> bool:
         """Return whether "node passes" implies "every generalization passes" in this setting."""
@@ -69,6 +84,11 @@ class Criterion:
 
     def _evaluate(self, view: ClassView) -> np.ndarray:
         raise NotImplementedError("subclasses of Criterion must provide _evaluate()")
+
+    def node_ok(self, view: ClassView, minimal_size: bool) -> bool:
+        """A condition on the whole node that suppression cannot repair (default: none).
+        ``minimal_size`` tells whether some criterion of the search implies a minimal class size."""
+        return True
 
     def class_ok(self, view: ClassView) -> np.ndarray:
         """Return :meth:`evaluate` (the name callers used before criteria mirrored metrics)."""
@@ -99,6 +119,7 @@ class KAnonymity(Criterion):
     """
 
     monotonic_with_suppression = True
+    implies_minimal_size = True
 
     def __init__(self, k: int) -> None:
         self.k = _positive_int("k", k)
@@ -111,6 +132,7 @@ class DistinctLDiversity(Criterion):
     """Every released class holds at least ``l`` distinct values of the sensitive column."""
 
     monotonic_with_suppression = True
+    implies_minimal_size = True
 
     def __init__(self, column: str, l: int) -> None:  # noqa: E741 - the criterion's name
         self.sensitive = column
@@ -129,6 +151,8 @@ class EntropyLDiversity(Criterion):
     ``n_i`` (``n = sum n_i``): ``H = log n - 1/n sum_i n_i G(n_i)`` with
     ``G(m) = psi(m) + 1/2 (-1)^m (psi((m+1)/2) - psi(m/2))`` (``psi``: digamma).
     """
+
+    implies_minimal_size = True
 
     def __init__(self, column: str, l: float, estimator: str = "shannon") -> None:  # noqa: E741
         if isinstance(l, bool) or not isinstance(l, (int, float, np.number)) or not l >= 1:
@@ -190,6 +214,8 @@ class RecursiveCLDiversity(Criterion):
     """Recursive-(c,l)-diversity: with the class's sensitive-value counts sorted in descending
     order ``r_1 >= r_2 >= ... >= r_m``, the class holds at least ``l`` distinct values and
     ``r_1 < c (r_l + r_(l+1) + ... + r_m)``."""
+
+    implies_minimal_size = True
 
     def __init__(self, column: str, c: float, l: int) -> None:  # noqa: E741
         if isinstance(c, bool) or not isinstance(c, (int, float, np.number)) or not c > 0:
@@ -281,6 +307,133 @@ class TCloseness(Criterion):
             emd += level / height * np.minimum(pos, neg).sum(axis=0)
             excess = (pos - neg).T
         return emd
+
+
+class Inclusion(Criterion):
+    """Plain research-subset inclusion: only the subset's rows are released, every class passes
+    (ARX's ``Inclusion``). Needs ``anonymize(..., subset=...)``."""
+
+    monotonic_with_suppression = True
+    needs_subset = True
+
+    def _evaluate(self, view: ClassView) -> np.ndarray:
+        return np.ones(view.n_classes, dtype=bool)
+
+
+def _fraction(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
+    return float(value)
+
+
+class DPresence(Criterion):
+    """delta-presence (Nergiz, Atzori and Clifton 2007) of the research subset: in every class,
+    ``delta = (subset rows) / (input rows)`` lies in ``[d_min, d_max]``, so an attacker who
+    knows someone is in the input learns their presence in the release with a probability in
+    that range.
+
+    As ARX does, an input class holding no subset row has ``delta = 0``; it cannot be
+    suppressed (it releases nothing), so with ``d_min > 0`` it fails the whole node, unless some
+    criterion implies a minimal class size (k-anonymity, l-diversity, estimated k-map), in which
+    case ARX does not check it. Needs ``anonymize(..., subset=...)``; not monotonic.
+    """
+
+    monotonic = False
+    needs_subset = True
+
+    def __init__(self, d_min: float, d_max: float) -> None:
+        self.d_min = _fraction("d_min", d_min)
+        self.d_max = _fraction("d_max", d_max)
+        if self.d_min > self.d_max:
+            raise ValueError(f"d_min must not exceed d_max, got {self.d_min:g} > {self.d_max:g}")
+
+    def _evaluate(self, view: ClassView) -> np.ndarray:
+        delta = view.sizes / view.input_sizes
+        return (delta >= self.d_min) & (delta <= self.d_max)
+
+    def node_ok(self, view: ClassView, minimal_size: bool) -> bool:
+        return self.d_min == 0 or minimal_size or view.input_only_classes == 0
+
+
+KMAP_ESTIMATORS = ("poisson", "zero-truncated-poisson")
+
+
+class KMap(Criterion):
+    """k-map (Sweeney): every released class matches at least ``k`` people of the population.
+
+    Without ``estimator`` the population is the whole input and the released rows are the
+    research subset (``anonymize(..., subset=...)``): a class passes when it holds at least
+    ``k`` input rows (ARX's ``pcount``). Union-closed, so monotonic also with suppression.
+
+    With ``estimator`` (``"poisson"`` or ``"zero-truncated-poisson"``, El Emam and Dankar 2008)
+    and ``population_size``, the table is a sample of that population and k-map becomes
+    k'-anonymity: with ``lambda = k * N / population_size`` (``N`` input rows), ``k'`` is the
+    smallest count whose (zero-truncated) Poisson cumulative probability reaches
+    ``1 - significance``, computed as ARX 3.9 does (``k' = c + 2`` for the first such ``c`` with
+    the Poisson distribution, ``c + 1`` with the zero-truncated one, stopping when the count
+    reaches ``k``), then ``k' = min(k, N, k')``.
+    """
+
+    monotonic_with_suppression = True
+
+    def __init__(self, k: int, estimator: str | None = None, population_size: int | None = None,
+                 significance: float = 0.01) -> None:
+        self.k = _positive_int("k", k)
+        if estimator is not None and estimator not in KMAP_ESTIMATORS:
+            raise ValueError(f"estimator must be one of {', '.join(KMAP_ESTIMATORS)}, got {estimator!r}")
+        if (estimator is None) != (population_size is None):
+            raise ValueError("an estimator needs a population_size, and a population_size an estimator")
+        self.estimator = estimator
+        self.population_size = None if population_size is None else _positive_int("population_size", population_size)
+        self.significance = _fraction("significance", significance)
+        self.needs_subset = estimator is None
+        self.implies_minimal_size = estimator is not None
+        self.derived_k: int | None = None
+
+    def prepare(self, space: Space) -> None:
+        if self.population_size is None:
+            return
+        rows = space.input_rows
+        if self.population_size < rows:
+            raise ValueError(f"population_size ({self.population_size}) is smaller than the table ({rows} rows)")
+        self.derived_k = min(self.k, rows, derived_k(self.k, rows / self.population_size * self.k,
+                                                     self.significance, self.estimator or ""))
+
+    def _evaluate(self, view: ClassView) -> np.ndarray:
+        if self.derived_k is not None:
+            return view.population >= self.derived_k
+        return view.input_sizes >= self.k
+
+    def __repr__(self) -> str:
+        return (f"KMap(k={self.k}, estimator={self.estimator!r}, population_size={self.population_size!r}, "
+                f"significance={self.significance!r})")
+
+
+def _poisson_pmf(count: int, lam: float) -> float:
+    return math.exp(-lam + count * math.log(lam) - math.lgamma(count + 1)) if lam > 0 else float(count == 0)
+
+
+def derived_k(k: int, lam: float, significance: float, estimator: str) -> int:
+    """ARX 3.9's k' for k-map estimated with a Poisson (``"poisson"``) or zero-truncated Poisson
+    distribution of mean ``lam``: count up until the cumulative probability reaches
+    ``1 - significance`` or the count reaches ``k``."""
+    threshold = 1.0 - significance
+    if estimator == "poisson":
+        count, cumulative = 0, 0.0
+        while cumulative < threshold:
+            cumulative += _poisson_pmf(count, lam)
+            count += 1
+            if count >= k:
+                break
+        return count + 1
+    truncation = -math.expm1(-lam)
+    count, cumulative = 1, 0.0
+    while cumulative < threshold:
+        cumulative += _poisson_pmf(count, lam) / truncation
+        count += 1
+        if count >= k:
+            break
+    return count
 
 
 def sensitive_order(labels: list[str]) -> np.ndarray:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import cached_property
 
 import numpy as np
 
@@ -64,29 +65,34 @@ class Lattice:
         """Flat index of a level vector."""
         return int(sum(int(level) * s for level, s in zip(levels, self.strides, strict=True)))
 
+    @cached_property
+    def _rank_list(self) -> list[int]:
+        return self.rank.tolist()
+
     def node(self, index: int) -> tuple[int, ...]:
         """Level vector of a flat index."""
-        return tuple(int(level) for level in self.levels[index])
+        return tuple(self.levels[index].tolist())
 
     def successors(self, index: int) -> list[int]:
         """Direct generalizations (one attribute one level up), in stable order."""
-        levels = self.levels[index]
-        found = [index + s for a, s in enumerate(self.strides) if levels[a] + 1 < self.depths[a]]
-        return sorted(found, key=self.rank.__getitem__)
+        levels = self.levels[index].tolist()
+        found = [index + s for level, s, depth in zip(levels, self.strides, self.depths, strict=True)
+                 if level + 1 < depth]
+        return sorted(found, key=self._rank_list.__getitem__)
 
     def predecessors(self, index: int) -> list[int]:
         """Direct specializations (one attribute one level down), in stable order."""
-        levels = self.levels[index]
-        found = [index - s for a, s in enumerate(self.strides) if levels[a] > 0]
-        return sorted(found, key=self.rank.__getitem__)
+        levels = self.levels[index].tolist()
+        found = [index - s for level, s in zip(levels, self.strides, strict=True) if level > 0]
+        return sorted(found, key=self._rank_list.__getitem__)
 
     def generalizations(self, index: int) -> tuple[slice, ...]:
         """Slices selecting, in an array of shape ``depths``, the node and all its generalizations."""
-        return tuple(slice(int(level), None) for level in self.levels[index])
+        return tuple(slice(level, None) for level in self.levels[index].tolist())
 
     def specializations(self, index: int) -> tuple[slice, ...]:
         """Slices selecting the node and all its specializations."""
-        return tuple(slice(0, int(level) + 1) for level in self.levels[index])
+        return tuple(slice(0, level + 1) for level in self.levels[index].tolist())
 
     def by_height(self) -> list[np.ndarray]:
         """Node indices of each height, each in stable order."""

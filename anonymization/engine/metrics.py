@@ -97,6 +97,7 @@ class Metric:
         self.n_rows = space.n_rows
         self.d = space.d
         self._weight_vector = self._normalized_weights([h.name or "" for h in space.hierarchies])
+        self._bound_terms: list[np.ndarray] | None = None
         self._prepare(space)
 
     def _normalized_weights(self, columns: list[str]) -> np.ndarray:
@@ -130,19 +131,39 @@ class Metric:
         raise NotImplementedError("per-attribute metrics must provide _components()")
 
     def _component_bounds(self, levels: np.ndarray) -> np.ndarray:
-        """Per node (row) and attribute, a lower bound of the component (default 0)."""
+        """Per node (row) and attribute, a lower bound of the component (default 0). The bound of
+        attribute ``a`` must depend on ``l_a`` alone (:meth:`lower_bounds` tabulates it per level)."""
         return np.zeros(levels.shape, dtype=np.float64)
+
+    def _terms(self, values: np.ndarray, weights: np.ndarray | float) -> np.ndarray:
+        """The aggregate's per-attribute terms (elementwise), before :meth:`_reduce`."""
+        if self.aggregate in ("sum", "max", "rank"):
+            return values * weights
+        if self.aggregate == "arithmetic-mean":
+            return values / self.d * weights
+        return ((values + 1.0) * weights) ** (1.0 / self.d)
+
+    def _reduce(self, terms: np.ndarray) -> np.ndarray:
+        """Combine the terms of :meth:`_terms` over the last axis."""
+        if self.aggregate in ("sum", "arithmetic-mean"):
+            return terms.sum(axis=-1)
+        if self.aggregate in ("max", "rank"):
+            return terms.max(axis=-1)
+        return np.prod(terms, axis=-1) - 1.0
 
     def _combine(self, values: np.ndarray) -> np.ndarray:
         """Aggregate per-attribute values (last axis) with the normalized weights."""
-        weighted = values * self._weight_vector
-        if self.aggregate == "sum":
-            return weighted.sum(axis=-1)
-        if self.aggregate in ("max", "rank"):
-            return weighted.max(axis=-1)
-        if self.aggregate == "arithmetic-mean":
-            return (values / self.d * self._weight_vector).sum(axis=-1)
-        return np.prod(((values + 1.0) * self._weight_vector) ** (1.0 / self.d), axis=-1) - 1.0
+        return self._reduce(self._terms(values, self._weight_vector))
+
+    def _bound_term_tables(self) -> list[np.ndarray]:
+        """Per attribute, the aggregate's term of the component bound at each level (computed once)."""
+        if self._bound_terms is None:
+            depths = np.asarray(self.space.depths, dtype=np.int64)
+            grid = np.minimum(np.arange(int(depths.max()))[:, None], depths - 1)
+            bounds = np.asarray(self._component_bounds(grid), dtype=np.float64)
+            self._bound_terms = [self._terms(bounds[:depth, a], self._weight_vector[a])
+                                 for a, depth in enumerate(depths.tolist())]
+        return self._bound_terms
 
     def lower_bounds(self, levels: np.ndarray) -> np.ndarray:
         """For each level vector (rows of ``levels``), a value no larger than the metric of that
@@ -151,7 +172,10 @@ class Metric:
         Per-attribute metrics aggregate their component bounds (every aggregate is
         non-decreasing in each component; for ``rank`` the bound is on the first entry)."""
         if "aggregate" in self.options:
-            return np.asarray(self._combine(self._component_bounds(levels)), dtype=np.float64)
+            terms = np.empty(levels.shape, dtype=np.float64)
+            for a, table in enumerate(self._bound_term_tables()):
+                terms[:, a] = table[levels[:, a]]
+            return np.asarray(self._reduce(terms), dtype=np.float64)
         return np.full(len(levels), -np.inf)
 
     def _distinct_bound(self, levels: np.ndarray) -> np.ndarray:
@@ -322,6 +346,9 @@ class Loss(Metric):
         all_rows = space.level_sums(self._leaves)
         self._level_loss = [self._normalize(self.g_factor * sums / self._domain[a], a)
                             for a, sums in enumerate(all_rows)]
+        # For the per-node values: each attribute's lowest charge and its span (0 when n_a = 1).
+        self._low = self.g_factor * self.n_rows / self._domain
+        self._single = self._domain == 1
 
     def _normalize(self, charged: np.ndarray, a: int) -> np.ndarray:
         n, rows = int(self._domain[a]), self.n_rows
@@ -338,7 +365,10 @@ class Loss(Metric):
         elif view.suppressed:
             suppressed_shares = view.suppressed_weighted_sums(self._leaves) / self._domain
             charged = charged + suppressed_shares + self.s_factor * (view.suppressed - suppressed_shares)
-        return np.array([self._normalize(charged[a], a) for a in range(self.d)])
+        # _normalize for every attribute at once (the same operations, element by element).
+        with np.errstate(divide="ignore", invalid="ignore"):  # n_a = 1 spans nothing; set to 0 below
+            values = truncate(np.maximum(0.0, (charged - self._low) / (self.n_rows - self._low)))
+        return np.where(self._single, 0.0, values)
 
     def _component_bounds(self, levels: np.ndarray) -> np.ndarray:
         return np.stack([self._level_loss[a][levels[:, a]] for a in range(self.d)], axis=1)

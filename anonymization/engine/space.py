@@ -20,11 +20,20 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 
 from .encoding import KEY_LIMIT, EncodedColumn, combine_codes
 from .hierarchy import Hierarchy
+
+
+class InputCounts(Protocol):
+    """The whole input behind a research subset (:class:`~.subset.InputTable`)."""
+
+    def class_sizes(self, view: ClassView) -> tuple[np.ndarray, int]:
+        """Input rows per class of ``view`` and the input's classes without subset rows."""
+        ...
 
 __all__ = ["Space", "Table", "ClassView", "node_keys", "reduce_groups"]
 
@@ -59,6 +68,10 @@ class Space:
         self.individual_labels = individuals.labels if individuals is not None else []
         self._build_cells(qi_leaves, sensitive, individuals)
         self._build_level_codes()
+        #: With a research subset, this space holds the subset's rows and ``input`` the whole
+        #: input (for the input rows per class); ``input_rows`` is the input's row count.
+        self.input: InputCounts | None = None
+        self.input_rows = self.n_rows
 
     def _build_cells(
         self, qi_leaves: Sequence[np.ndarray], sensitive: EncodedColumn | None, individuals: EncodedColumn | None
@@ -107,16 +120,26 @@ class Space:
         self.codes: list[np.ndarray] = []
         self.cards = np.empty(total, dtype=np.int64)
         self.label_index: list[np.ndarray] = []
+        # Per attribute: the leaves present and, per level, each leaf's dense code (tables over the
+        # hierarchy's leaves, small); a cell's code is then one lookup by its leaf.
+        self._leaf_codes: list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = []
         for a, hierarchy in enumerate(self.hierarchies):
+            leaves = np.ascontiguousarray(self.cell_leaves[:, a])
+            present = np.zeros(len(hierarchy), dtype=bool)
+            present[leaves] = True
+            used_leaves = np.flatnonzero(present)
+            tables = []
             for level in range(hierarchy.depth):
-                labels = hierarchy.codes[self.cell_leaves[:, a], level]
+                per_leaf = hierarchy.codes[:, level]
                 used = np.zeros(len(hierarchy.labels[level]), dtype=bool)
-                used[labels] = True
-                dense = np.cumsum(used) - 1
+                used[per_leaf[used_leaves]] = True
+                table = (np.cumsum(used) - 1)[per_leaf].astype(np.int32)
                 column = self.offsets[a] + level
-                self.codes.append(dense[labels].astype(np.int32))
+                self.codes.append(table[leaves])
                 self.cards[column] = int(used.sum())
                 self.label_index.append(np.flatnonzero(used))
+                tables.append(table)
+            self._leaf_codes.append((leaves, used_leaves, tables))
         self.bases = np.concatenate([[0], np.cumsum(self.cards)[:-1]]).astype(np.int64)
 
     @property
@@ -124,6 +147,11 @@ class Space:
         return len(self.counts)
 
     def base_table(self) -> Table:
+        """The base cells as a table (one object per space: grouping it skips the gathers)."""
+        return self._base
+
+    @cached_property
+    def _base(self) -> Table:
         return Table(np.arange(self.n_cells, dtype=np.int64), self.counts)
 
     def columns(self, levels: Sequence[int]) -> np.ndarray:
@@ -138,9 +166,15 @@ class Space:
 
     @cached_property
     def code_counts(self) -> np.ndarray:
-        """Rows per (attribute, level, code), flat like :meth:`flat_values`."""
-        return np.concatenate([np.bincount(self.codes[c], weights=self.counts, minlength=int(self.cards[c]))
-                               for c in range(len(self.cards))])
+        """Rows per (attribute, level, code), flat like :meth:`flat_values` (rows per leaf, then
+        summed per level through the leaf tables)."""
+        parts = []
+        for a, (leaves, used_leaves, tables) in enumerate(self._leaf_codes):
+            per_leaf = np.bincount(leaves, weights=self.counts, minlength=len(self.hierarchies[a]))[used_leaves]
+            for level, table in enumerate(tables):
+                parts.append(np.bincount(table[used_leaves], weights=per_leaf,
+                                         minlength=int(self.cards[self.offsets[a] + level])))
+        return np.concatenate(parts)
 
     def level_sums(self, values: np.ndarray) -> list[np.ndarray]:
         """Per attribute and level: sum over all rows of ``values`` at the row's generalized code."""
@@ -177,9 +211,10 @@ def node_keys(space: Space, rep: np.ndarray, levels: Sequence[int]) -> tuple[np.
         return combine_codes([space.codes[c].take(rep).astype(np.int64) for c in columns], cards)
     key = np.zeros(len(rep), dtype=np.int64)
     radix = 1
+    whole = rep is space.base_table().rep  # the base cells in order: no gather needed
     for column, card in zip(columns[::-1], cards[::-1], strict=True):
         if card > 1:
-            key += space.codes[column].take(rep) * np.int64(radix)
+            key += (space.codes[column] if whole else space.codes[column].take(rep)) * np.int64(radix)
         radix *= card
     return key, radix
 
@@ -214,6 +249,22 @@ class ClassView:
         n_ind = len(self.space.individual_labels)
         pairs = np.unique(self.cell_class * n_ind + self.space.cell_individual[self.table.rep])
         return np.bincount(pairs // n_ind, minlength=self.n_classes)
+
+    @cached_property
+    def _input_counts(self) -> tuple[np.ndarray, int]:
+        if self.space.input is None:
+            return self.sizes, 0
+        return self.space.input.class_sizes(self)
+
+    @property
+    def input_sizes(self) -> np.ndarray:
+        """Rows of the whole input per class (ARX's ``pcount``); the class sizes without a subset."""
+        return self._input_counts[0]
+
+    @property
+    def input_only_classes(self) -> int:
+        """Classes of the input at this node that hold no row of the research subset."""
+        return self._input_counts[1]
 
     @cached_property
     def sensitive_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -18,6 +18,14 @@ hierarchy level per column for every row, the optimum of the policy's metric. `l
 multidimensional local recoding: each equivalence class gets its own labels (numbers and dates cut
 into ranges inside public domains, categories along the policy's hierarchy), so dense regions stay
 precise. Mondrian checks k only, so a local policy has no l or t.
+
+Engine options (full-domain recoding only; ARX's models and metric options, docs/engine.md):
+`recursive_c` with l turns distinct l-diversity into recursive-(c,l)-diversity; `t_hierarchy` (an
+ARX CSV over the sensitive column's values) with t measures t-closeness by the hierarchical
+distance; `gs_factor` balances generalization against suppression in the metrics that take it,
+and `attribute_weights` ({column: weight >= 0}, unnamed columns 0.5) weighs the quasi-identifiers.
+`criteria()` and `engine_metric()` hand them to the engine. Snapshots record them only when set,
+so a policy without them keeps its version fingerprint.
 """
 
 from __future__ import annotations
@@ -26,7 +34,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..engine import METRICS, Criterion, DistinctLDiversity, KAnonymity, TCloseness
+from ..engine import (
+    METRICS,
+    Criterion,
+    DistinctLDiversity,
+    Hierarchy,
+    HierarchyError,
+    KAnonymity,
+    Metric,
+    RecursiveCLDiversity,
+    TCloseness,
+)
+from ..engine.metrics import create_metric
 from ..exceptions import PolicyInvalid
 from .catalog import CATALOGS, DESCRIPTIVE, DIRECT_IDENTIFIERS, NUMERIC, catalog_for
 from .hierarchies import check_definition
@@ -60,11 +79,20 @@ class PolicyRecord(Protocol):
     suppression_limit: float
     metric: str
     recoding: str
+    recursive_c: float | None
+    t_hierarchy: str
+    gs_factor: float | None
+    attribute_weights: dict[str, float]
 
 
 def metric_names() -> list[str]:
     """Return the quality metrics the engine offers."""
     return sorted(METRICS)
+
+
+def metrics_taking(option: str) -> list[str]:
+    """Return the metrics that accept an option ("gs_factor" or "weights")."""
+    return sorted(name for name, metric in METRICS.items() if option in metric.options)
 
 
 def _is_whole(value: object) -> bool:
@@ -108,6 +136,10 @@ class PolicySpec:
     l_diversity: int | None = None
     t_closeness: float | None = None
     recoding: str = FULL_DOMAIN
+    recursive_c: float | None = None
+    t_hierarchy: str = ""
+    gs_factor: float | None = None
+    attribute_weights: dict[str, float] = field(default_factory=dict)
     id: int | None = None
 
     # --- construction ------------------------------------------------------------------------------
@@ -125,7 +157,9 @@ class PolicySpec:
             quasi_identifiers=tuple(QuasiIdentifierSpec.from_mapping(qi) for qi in quasi_identifiers),
             sensitive_column=policy.sensitive_column or "", l_diversity=policy.l_diversity,
             t_closeness=policy.t_closeness, k=policy.k, suppression_limit=policy.suppression_limit,
-            metric=policy.metric, recoding=policy.recoding)
+            metric=policy.metric, recoding=policy.recoding, recursive_c=policy.recursive_c,
+            t_hierarchy=policy.t_hierarchy or "", gs_factor=policy.gs_factor,
+            attribute_weights=policy.attribute_weights if policy.attribute_weights is not None else {})
 
     @classmethod
     def from_form(cls, policy: PolicyRecord, quasi_identifiers: Iterable[Mapping[str, Any]]) -> PolicySpec:
@@ -144,17 +178,23 @@ class PolicySpec:
             quasi_identifiers=tuple(QuasiIdentifierSpec.from_mapping(qi) for qi in data.get("quasi_identifiers") or ()),
             sensitive_column=data.get("sensitive_column") or "", l_diversity=data.get("l_diversity"),
             t_closeness=data.get("t_closeness"), k=data.get("k", 0), suppression_limit=data.get("suppression_limit", 0.0),
-            metric=data.get("metric", ""), recoding=data.get("recoding") or FULL_DOMAIN)
+            metric=data.get("metric", ""), recoding=data.get("recoding") or FULL_DOMAIN,
+            recursive_c=data.get("recursive_c"), t_hierarchy=data.get("t_hierarchy") or "",
+            gs_factor=data.get("gs_factor"), attribute_weights=data.get("attribute_weights") or {})
 
     def to_json(self) -> dict[str, Any]:
-        """Return the spec as JSON data (the keys of the snapshot releases have always recorded)."""
-        return {
+        """Return the spec as JSON data: the keys of the snapshot releases have always recorded, then
+        the engine options that are set (so policies without them keep their version fingerprint)."""
+        data = {
             "id": self.id, "name": self.name, "source": self.source, "columns": list(self.columns),
             "quasi_identifiers": [qi.to_json() for qi in self.quasi_identifiers],
             "sensitive_column": self.sensitive_column, "l_diversity": self.l_diversity,
             "t_closeness": self.t_closeness, "k": self.k, "suppression_limit": self.suppression_limit,
             "metric": self.metric, "recoding": self.recoding,
         }
+        options = {"recursive_c": self.recursive_c, "t_hierarchy": self.t_hierarchy, "gs_factor": self.gs_factor,
+                   "attribute_weights": dict(self.attribute_weights)}
+        return data | {key: value for key, value in options.items() if value not in (None, "", {})}
 
     # --- derived values ------------------------------------------------------------------------------
 
@@ -185,14 +225,34 @@ class PolicySpec:
         return bool(self.sensitive_column) and catalog_for(self.source)[self.sensitive_column].kind == NUMERIC
 
     def criteria(self) -> list[Criterion]:
-        """Return the engine criteria: k over customers, then l and t on the sensitive column if set."""
+        """Return the engine criteria: k over customers, then l (distinct, or recursive-(c,l) with
+        `recursive_c`) and t (hierarchical distance with `t_hierarchy`, else ordered for a numeric
+        sensitive column and equal otherwise) on the sensitive column if set."""
         criteria: list[Criterion] = [KAnonymity(self.k)]
         if self.sensitive_column and self.l_diversity:
-            criteria.append(DistinctLDiversity(self.sensitive_column, self.l_diversity))
+            if self.recursive_c is not None:
+                criteria.append(RecursiveCLDiversity(self.sensitive_column, self.recursive_c, self.l_diversity))
+            else:
+                criteria.append(DistinctLDiversity(self.sensitive_column, self.l_diversity))
         if self.sensitive_column and self.t_closeness is not None:
-            distance = "ordered" if self.sensitive_is_ordered else "equal"
-            criteria.append(TCloseness(self.sensitive_column, self.t_closeness, distance=distance))
+            if self.t_hierarchy:
+                criteria.append(TCloseness(self.sensitive_column, self.t_closeness, "hierarchical",
+                                           self.t_hierarchy_tree()))
+            else:
+                distance = "ordered" if self.sensitive_is_ordered else "equal"
+                criteria.append(TCloseness(self.sensitive_column, self.t_closeness, distance=distance))
         return criteria
+
+    def t_hierarchy_tree(self) -> Hierarchy:
+        """Return the sensitive column's hierarchy for hierarchical t-closeness (HierarchyError if malformed)."""
+        return Hierarchy.from_csv_text(self.t_hierarchy, name=self.sensitive_column or "sensitive")
+
+    def engine_metric(self) -> str | Metric:
+        """Return the metric for the engine: its name, or a configured metric when the policy sets
+        a gs-factor or attribute weights."""
+        if self.gs_factor is None and not self.attribute_weights:
+            return self.metric
+        return create_metric(self.metric, gs_factor=self.gs_factor, weights=dict(self.attribute_weights) or None)
 
     # --- rules ---------------------------------------------------------------------------------------
 
@@ -210,6 +270,7 @@ class PolicySpec:
         self._validate_columns()
         self._validate_numbers()
         self._validate_sensitive()
+        self._validate_engine_options()
         self._validate_recoding()
 
     def _validate_columns(self) -> None:
@@ -250,6 +311,44 @@ class PolicySpec:
         if sensitive and not self.l_diversity and self.t_closeness is None:
             raise PolicyInvalid(f"Give l or t for the sensitive column {sensitive}.", field="sensitive_column")
 
+    def _validate_engine_options(self) -> None:
+        c = self.recursive_c
+        if c is not None and (not _is_number(c) or not c > 0):
+            raise PolicyInvalid("c must be a number greater than 0.", field="recursive_c")
+        if c is not None and not self.l_diversity:
+            raise PolicyInvalid("Recursive-(c,l)-diversity needs l: give l or remove c.", field="recursive_c")
+        if self.t_hierarchy:
+            if self.t_closeness is None:
+                raise PolicyInvalid("A t-closeness hierarchy needs t: give t or remove the hierarchy.",
+                                    field="t_hierarchy")
+            try:
+                self.t_hierarchy_tree()
+            except HierarchyError as exc:
+                raise PolicyInvalid(f"The t-closeness hierarchy is invalid: {exc}.", field="t_hierarchy") from exc
+        if self.gs_factor is not None:
+            if not _is_number(self.gs_factor) or not 0 <= self.gs_factor <= 1:
+                raise PolicyInvalid("The gs-factor must be a number between 0 and 1.", field="gs_factor")
+            if self.metric in METRICS and self.metric not in metrics_taking("gs_factor"):
+                raise PolicyInvalid(f"The metric {self.metric} takes no gs-factor; choose "
+                                    f"{', '.join(metrics_taking('gs_factor'))}.", field="gs_factor")
+        self._validate_weights()
+
+    def _validate_weights(self) -> None:
+        weights = self.attribute_weights
+        if not weights:
+            return
+        if not isinstance(weights, Mapping) or not all(
+                isinstance(k, str) and _is_number(v) and 0 <= v < float("inf") for k, v in weights.items()):
+            raise PolicyInvalid('Attribute weights map released columns to numbers of at least 0, e.g. {"age": 2}.',
+                                field="attribute_weights")
+        classes = [c for c in self.columns if c != self.sensitive_column]
+        if unknown := [c for c in weights if c not in classes]:
+            raise PolicyInvalid(f"Attribute weights name column(s) {', '.join(unknown)} that do not form the "
+                                "classes (released columns but the sensitive one).", field="attribute_weights")
+        if self.metric in METRICS and self.metric not in metrics_taking("weights"):
+            raise PolicyInvalid(f"The metric {self.metric} takes no attribute weights; choose "
+                                f"{', '.join(metrics_taking('weights'))}.", field="attribute_weights")
+
     def _validate_recoding(self) -> None:
         if self.recoding not in RECODINGS:
             raise PolicyInvalid(f"Unknown recoding {self.recoding!r}; choose full_domain (one hierarchy level per "
@@ -257,6 +356,9 @@ class PolicySpec:
         if self.is_local and (self.l_diversity or self.t_closeness is not None):
             raise PolicyInvalid("Local recoding checks k only: remove l and t, or choose full_domain recoding.",
                                 field="recoding")
+        if self.is_local and (self.gs_factor is not None or self.attribute_weights):
+            raise PolicyInvalid("Local recoding has no quality metric to tune: remove the gs-factor and attribute "
+                                "weights, or choose full_domain recoding.", field="recoding")
 
     def validate_quasi_identifiers(self) -> None:
         """Raise PolicyInvalid (or HierarchyInvalid) unless every quasi-identifier has one valid hierarchy."""

@@ -163,7 +163,7 @@ def _search(work: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnH
     try:
         return engine.anonymize(
             work, quasi_identifiers={column: built.hierarchy for column, built in hierarchies.items()},
-            criteria=spec.criteria(), suppression_limit=spec.suppression_limit, metric=spec.metric,
+            criteria=spec.criteria(), suppression_limit=spec.suppression_limit, metric=spec.engine_metric(),
             individual_id=INDIVIDUAL, progress=on_check)
     except NoSolutionError as exc:
         raise _unsatisfiable(spec, exc) from exc

@@ -60,13 +60,16 @@ class Expectations:
     l_diversity: int | None = None
     t_closeness: float | None = None
     ordered_sensitive: bool = False
+    recursive_c: float | None = None
+    t_hierarchy: str = ""
 
     @classmethod
     def from_spec(cls, spec: PolicySpec) -> Expectations:
         """Return what a file released under the policy must satisfy (its hierarchies include the trivial ones)."""
         return cls(columns=list(spec.columns), quasi_identifiers=[qi.column for qi in spec.class_hierarchies],
                    k=spec.k, source=spec.source, sensitive=spec.sensitive_column, l_diversity=spec.l_diversity,
-                   t_closeness=spec.t_closeness, ordered_sensitive=spec.sensitive_is_ordered)
+                   t_closeness=spec.t_closeness, ordered_sensitive=spec.sensitive_is_ordered,
+                   recursive_c=spec.recursive_c, t_hierarchy=spec.t_hierarchy)
 
     @property
     def class_columns(self) -> list[str]:
@@ -181,6 +184,22 @@ def check_l(classes: np.ndarray, sensitive: pd.Series, l_diversity: int) -> int:
     return smallest
 
 
+def check_recursive(classes: np.ndarray, sensitive: pd.Series, c: float, l_diversity: int) -> float:
+    """Require recursive-(c,l)-diversity: in every class, with its sensitive-value counts r1 >= r2 >= ...,
+    r1 < c (r_l + r_(l+1) + ...); return the largest ratio r1 / (r_l + ...)."""
+    counts = pd.DataFrame({"c": classes, "s": sensitive.to_numpy()}).groupby(["c", "s"], observed=True).size()
+    ratios = []
+    for _, class_counts in counts.groupby(level=0):
+        ranked = np.sort(class_counts.to_numpy())[::-1]
+        tail = ranked[l_diversity - 1:].sum()
+        ratios.append(float(ranked[0] / tail) if tail else float("inf"))
+    worst = np.asarray(ratios)
+    if (worst >= c).any():
+        raise _fail(f"{int((worst >= c).sum())} class(es) are not recursive-(c={c:g}, l={l_diversity})-diverse "
+                    f"(largest ratio of the top count to the tail: {worst.max():.4f}).")
+    return float(worst.max())
+
+
 def _ordered_domain(values: list[str]) -> list[str]:
     """Sort the sensitive values numerically when all of them are numbers, else as text."""
     try:
@@ -212,12 +231,39 @@ def emd(class_freq: np.ndarray, overall: np.ndarray, ordered: bool) -> np.ndarra
     return np.abs(np.cumsum(difference, axis=1)).sum(axis=1) / steps
 
 
-def check_t(classes: np.ndarray, sensitive: pd.Series, overall_values: pd.Series, t: float, ordered: bool) -> float:
+def hierarchical_emd(class_freq: np.ndarray, overall: np.ndarray, domain: list[str], hierarchy_csv: str) -> np.ndarray:
+    """Return each class's Earth Mover's Distance to the overall distribution with the hierarchical ground
+    distance: for every node N at level h of the hierarchy (height H), the net excesses e of its children,
+    cost h / H * min(sum of positive e, sum of negative -e), summed over the nodes."""
+    rows = {cells[0]: cells for line in hierarchy_csv.splitlines() if line.strip()
+            for cells in [[cell.strip() for cell in line.split(";")]]}
+    missing = [value for value in domain if value not in rows]
+    if missing:
+        raise _fail(f"the t-closeness hierarchy has no row for sensitive value(s) {', '.join(missing)}.")
+    height = len(next(iter(rows.values()))) - 1
+    excess = pd.DataFrame(class_freq - overall[np.newaxis, :], columns=domain)
+    total = np.zeros(len(class_freq))
+    for level in range(1, height + 1):
+        child = [f"{level - 1}:{rows[value][level - 1]}" for value in domain]
+        parent = [rows[value][level] for value in domain]
+        by_child = excess.T.groupby([parent, child]).sum()  # (parent, child) x classes
+        positive = by_child.clip(lower=0).groupby(level=0).sum()
+        negative = (-by_child).clip(lower=0).groupby(level=0).sum()
+        total += level / height * np.minimum(positive, negative).sum(axis=0).to_numpy()
+    return total
+
+
+def check_t(classes: np.ndarray, sensitive: pd.Series, overall_values: pd.Series, t: float, ordered: bool,
+            hierarchy_csv: str = "") -> float:
     """Require every class's sensitive distribution within t of the overall one; return the largest distance."""
     domain = _ordered_domain(pd.unique(overall_values.astype(str).to_numpy()).tolist())
     overall = pd.Categorical(overall_values.astype(str).to_numpy(), categories=domain).codes
     overall_freq = np.bincount(overall, minlength=len(domain)) / len(overall)
-    distances = emd(_distribution_table(classes, sensitive, domain), overall_freq, ordered)
+    table = _distribution_table(classes, sensitive, domain)
+    if hierarchy_csv:
+        distances = hierarchical_emd(table, overall_freq, domain, hierarchy_csv)
+    else:
+        distances = emd(table, overall_freq, ordered)
     largest = float(distances.max())
     if largest > t + TOLERANCE:
         raise _fail(f"{int((distances > t + TOLERANCE).sum())} class(es) are further than t={t:g} from the "
@@ -296,10 +342,13 @@ def verify(*, data: pd.DataFrame, individuals: np.ndarray, positions: np.ndarray
     figures: dict[str, float | int] = dict(check_k(classes, individuals, expected.k))
     if expected.sensitive and expected.l_diversity:
         figures["smallest_l"] = check_l(classes, data[expected.sensitive], expected.l_diversity)
+        if expected.recursive_c is not None:
+            figures["largest_recursive_ratio"] = check_recursive(classes, data[expected.sensitive],
+                                                                 expected.recursive_c, expected.l_diversity)
     if expected.sensitive and expected.t_closeness is not None:
         overall = overall_sensitive if overall_sensitive is not None else data[expected.sensitive]
         figures["largest_t"] = check_t(classes, data[expected.sensitive], overall, expected.t_closeness,
-                                       expected.ordered_sensitive)
+                                       expected.ordered_sensitive, expected.t_hierarchy)
     return Verified(figures=figures, class_customers=customers_per_class(classes, individuals))
 
 

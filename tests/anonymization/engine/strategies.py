@@ -10,9 +10,12 @@ from hypothesis import strategies as st
 from anonymization.engine import (
     Criterion,
     DistinctLDiversity,
+    DPresence,
     EntropyLDiversity,
     Hierarchy,
+    Inclusion,
     KAnonymity,
+    KMap,
     RecursiveCLDiversity,
     TCloseness,
 )
@@ -33,6 +36,8 @@ class Problem:
     metric: str | Metric
     suppression_limit: float
     individual_id: str | None
+    #: Row positions of the research subset (``None``: the whole table is released).
+    subset: list[int] | None = None
 
 
 @st.composite
@@ -104,3 +109,34 @@ def metric_choices(draw: st.DrawFn, columns: list[str], names: list[str] | None 
         options["aggregate"] = draw(st.sampled_from(AGGREGATES))
         options["weights"] = {c: draw(st.sampled_from([0.0, 0.5, 1.0, 3.0])) for c in columns}
     return create_metric(name, **options)
+
+
+SUBSET_KINDS = ["inclusion", "d-presence", "d-presence-k", "k-map", "k-map-estimated", "k-map-l"]
+
+
+def subset_criteria(kind: str, k: int, d_min: float, d_max: float) -> list[Criterion]:
+    return {
+        "inclusion": [Inclusion()],
+        "d-presence": [DPresence(d_min, d_max)],
+        "d-presence-k": [KAnonymity(k), DPresence(d_min, d_max)],
+        "k-map": [KMap(k)],
+        "k-map-estimated": [KMap(k, "zero-truncated-poisson", 1000, significance=0.05)],
+        "k-map-l": [KMap(k), DistinctLDiversity("sensitive", 2)],
+    }[kind]
+
+
+@st.composite
+def subset_problems(draw: st.DrawFn, kinds: list[str] = SUBSET_KINDS) -> Problem:
+    """A random table, a random non-empty research subset and a subset-based model."""
+    columns = [f"q{i}" for i in range(draw(st.integers(1, 3)))]
+    by_column = {c: draw(hierarchies(c)) for c in columns}
+    table = draw(tables(by_column))
+    chosen = draw(st.lists(st.booleans(), min_size=len(table), max_size=len(table)))
+    subset = [i for i, keep in enumerate(chosen) if keep] or [draw(st.integers(0, len(table) - 1))]
+    kind = draw(st.sampled_from(kinds))
+    d_min = draw(st.sampled_from([0.0, 0.0, 0.2, 0.4]))
+    d_max = draw(st.sampled_from([0.5, 0.8, 1.0]))
+    criteria = subset_criteria(kind, draw(st.integers(1, 4)), d_min, d_max)
+    metric = draw(metric_choices(columns))
+    limit = draw(st.sampled_from([0.0, 0.0, 0.1, 0.25, 0.5]))
+    return Problem(table, by_column, criteria, kind, metric, limit, None, subset)

@@ -142,3 +142,58 @@ def test_it_rejects_bad_model_and_metric_options_with_one_line(files, capsys, ex
     assert main(_args(files, "--k", "2", *extra)) == 2
     assert capsys.readouterr().err.strip() == message
     assert not files["output"].exists() and not files["report"].exists()
+
+
+def test_it_releases_a_research_subset_under_d_presence_and_k_map(files) -> None:
+    # Subset: p0, p1, p4 of the eight people. At age decade and zip prefix the classes hold
+    # 20-29/12** 4 input rows (2 subset rows: delta 0.5) and 30-39/55** 4 (1 subset row: 0.25).
+    (files["dir"] / "subset.csv").write_text("name;age;zip;disease\np0;21;1234;flu\np4;31;5555;flu\np1;22;1235;cold\n")
+    code = main(_args(files, "--subset", str(files["dir"] / "subset.csv"), "--d-presence", "0.2", "0.5",
+                      "--k-map", "4", "--metric", "height"))
+    assert code == 0
+    released = pd.read_csv(files["output"], sep=";", dtype=str)
+    assert released["name"].tolist() == ["p0", "p1", "p4"]
+    report = json.loads(files["report"].read_text())
+    assert (report["rows_in"], report["subset_rows"], report["rows_out"]) == (8, 3, 3)
+    assert report["levels"] == {"age": 1, "zip": 1}
+    # Plain inclusion: no privacy model beyond the subset, nothing generalized.
+    assert main(_args(files, "--subset", str(files["dir"] / "subset.csv"))) == 0
+    assert json.loads(files["report"].read_text())["levels"] == {"age": 0, "zip": 0}
+
+
+def test_it_reproduces_arx_k_map_over_adults_research_subset(adult, tmp_path: Path) -> None:
+    _, _, folder = adult
+    columns = [c for c in ADULT_COLUMNS if c != "occupation"]
+    qis = [arg for c in columns for arg in ("--qi", f"{c}={folder / f'adult_hierarchy_{c}.csv'}")]
+    code = main(["--input", str(folder / "adult.csv"), *qis, "--subset", str(folder / "adult_subset.csv"),
+                 "--k-map", "5", "--metric", "aecs", "--output", str(tmp_path / "out.csv"),
+                 "--report", str(tmp_path / "report.json")])
+    assert code == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["info_loss"] == pytest.approx(45.014925373134325, rel=1e-14)
+    assert list(report["levels"].values()) == [1, 0, 1, 2, 3, 2, 2, 1]
+    assert report["subset_rows"] == 3016 == len(pd.read_csv(tmp_path / "out.csv", sep=";"))
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ([], "error: give --k, or --subset with --d-presence or --k-map"),
+    (["--d-presence", "0", "0.5"], "error: --d-presence needs --subset FILE"),
+    (["--k-map", "3"], "error: --k-map needs --subset FILE, or --k-map-estimator and --population-size"),
+    (["--k-map", "3", "--k-map-estimator", "poisson"], "error: --k-map-estimator and --population-size go together"),
+    (["--k", "2", "--k-map-estimator", "poisson", "--population-size", "100"], "error: --k-map-estimator needs --k-map"),
+    (["--k-map", "3", "--k-map-estimator", "poisson", "--population-size", "5"],
+     "error: population_size (5) is smaller than the table (8 rows)"),
+    (["--subset", "missing.csv"], "error: cannot read subset file 'missing.csv': No such file or directory"),
+])
+def test_it_rejects_bad_subset_options_with_one_line(files, capsys, extra, message) -> None:
+    assert main(_args(files, *extra)) == 2
+    assert capsys.readouterr().err.strip() == message
+    assert not files["output"].exists() and not files["report"].exists()
+
+
+def test_it_rejects_a_subset_row_missing_from_the_input(files, capsys) -> None:
+    (files["dir"] / "subset.csv").write_text("name;age;zip;disease\np0;21;1234;cold\n")
+    assert main(_args(files, "--subset", str(files["dir"] / "subset.csv"), "--k-map", "2")) == 2
+    assert capsys.readouterr().err.strip() == \
+        "error: research subset row 1 matches no input row: ['p0', '21', '1234', 'cold']"
+    assert not files["output"].exists()

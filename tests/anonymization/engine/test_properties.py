@@ -10,13 +10,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from pycanon import anonymity
 
-from anonymization.engine import Hierarchy, NoSolutionError, anonymize
+from anonymization.engine import DPresence, Hierarchy, KMap, NoSolutionError, anonymize
 from anonymization.engine.api import _Problem
 from anonymization.engine.check import NodeChecker
 from anonymization.engine.flash import FlashSearch
 from anonymization.engine.lattice import ANONYMOUS, NOT_ANONYMOUS, PRUNED, UNTAGGED
 
-from .strategies import Problem, problems
+from .strategies import Problem, problems, subset_problems
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -24,7 +24,7 @@ SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[Heal
 def _solve(problem: Problem, algorithm: str):
     try:
         return anonymize(problem.table, problem.hierarchies, problem.criteria, problem.suppression_limit,
-                         problem.metric, problem.individual_id, algorithm=algorithm)
+                         problem.metric, problem.individual_id, algorithm=algorithm, subset=problem.subset)
     except NoSolutionError:
         return None
 
@@ -44,7 +44,7 @@ def test_it_finds_the_same_optimum_as_exhaustive_search(problem: Problem) -> Non
 @given(problems())
 def test_it_never_mislabels_a_node_by_prediction(problem: Problem) -> None:
     built = _Problem(problem.table, problem.hierarchies, problem.criteria, problem.suppression_limit,
-                     problem.metric, problem.individual_id)
+                     problem.metric, problem.individual_id, problem.subset)
     search = FlashSearch(built.lattice, built.checker)
     search.run()
     truth = NodeChecker(built.space, problem.criteria, problem.suppression_limit, built.metric)
@@ -114,3 +114,40 @@ def test_it_does_not_tag_by_prediction_for_merge_closed_criteria_under_suppressi
                 metrics=["loss", "entropy", "entropy-nonmonotonic", "dm-nonmonotonic", "precision-monotonic"]))
 def test_it_finds_the_same_optimum_for_the_arx_models_and_metric_variants(problem: Problem) -> None:
     test_it_finds_the_same_optimum_as_exhaustive_search.hypothesis.inner_test(problem)  # type: ignore[attr-defined]
+
+
+@SETTINGS
+@given(subset_problems())
+def test_it_finds_the_same_optimum_for_the_research_subset_models(problem: Problem) -> None:
+    test_it_finds_the_same_optimum_as_exhaustive_search.hypothesis.inner_test(problem)  # type: ignore[attr-defined]
+
+
+@SETTINGS
+@given(subset_problems())
+def test_it_never_mislabels_a_node_for_the_research_subset_models(problem: Problem) -> None:
+    test_it_never_mislabels_a_node_by_prediction.hypothesis.inner_test(problem)  # type: ignore[attr-defined]
+
+
+@SETTINGS
+@given(subset_problems(kinds=["inclusion", "d-presence", "d-presence-k", "k-map"]))
+def test_it_releases_only_subset_rows_in_classes_that_satisfy_the_subset_models(problem: Problem) -> None:
+    result = _solve(problem, "flash")
+    if result is None:
+        return
+    assert problem.subset is not None
+    assert set(result.data.index) <= set(problem.subset)
+    assert result.rows_out == len(problem.subset) - result.suppressed_rows == len(result.data)
+    assert result.suppressed_rows <= problem.suppression_limit * len(problem.subset) + 1e-9
+    # Generalize the whole input at the chosen levels and count, per released class, its input rows.
+    qis = list(problem.hierarchies)
+    labels = [problem.hierarchies[c].generalize(problem.table[c].tolist(), result.levels[c]) for c in qis]
+    key = pd.Series(["|".join(values) for values in zip(*labels, strict=True)], index=problem.table.index)
+    input_sizes = key.value_counts()
+    in_subset = key.loc[problem.subset].value_counts()
+    for released in key.loc[result.data.index].unique():
+        pcount, count = input_sizes[released], in_subset[released]
+        for criterion in problem.criteria:
+            if isinstance(criterion, KMap):
+                assert pcount >= criterion.k
+            if isinstance(criterion, DPresence):
+                assert criterion.d_min <= count / pcount <= criterion.d_max

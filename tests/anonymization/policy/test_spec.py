@@ -104,7 +104,7 @@ def test_it_reads_a_saved_policy_with_its_hierarchies(db):
     spec = PolicySpec.from_model(nightly)
     assert (spec.id, spec.k, spec.columns[0]) == (nightly.pk, 5, "age")
     assert spec.qi_columns == ["age", "gender", "postal_code", "transaction_date", "amount", "balance_after", "kind"]
-    assert "card_network" not in spec.columns and "card_number" not in spec.columns  # migrations 0004, 0007
+    assert "card_network" not in spec.columns and "card_number" not in spec.columns  # migrations 0004, 0008
     spec.validate()
 
 

@@ -44,5 +44,5 @@ def restore_card_number(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("anonymization", "0006_policy_recoding")]
+    dependencies = [("anonymization", "0007_policy_engine_options")]
     operations = [migrations.RunPython(drop_card_number, restore_card_number)]

@@ -168,6 +168,8 @@ class LedgerEntryAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearc
             f"{entry.reference}. The reversal posts {format_signed_minor(-entry.amount_minor, entry.account.currency)} "
             "on the same account."
         )
+        if entry.kind in (LedgerEntry.Kind.TRANSFER_OUT, LedgerEntry.Kind.TRANSFER_IN):
+            intro += " A transfer is reversed as a whole: the other leg is reversed too, in the same posting."
         return action_page(self, request, [entry], action="reverse_entry", form=form, intro=intro,
                            title="Reverse a ledger entry", submit_label="Post the reversal")
 

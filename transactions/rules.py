@@ -6,7 +6,8 @@ in-memory books, so generated histories obey exactly the rules real postings obe
 - no balance ever goes below zero, and every entry records the balance right after it;
 - an ATM pays out whole notes, within the balance and what is left of the daily limit, where a
   day is a local calendar day;
-- a transfer is two legs sharing one reference, the incoming leg keyed after the outgoing one.
+- a transfer is two legs sharing one reference, the incoming leg keyed after the outgoing one;
+  it is reversed as a whole, both legs or neither.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def withdrawal_room(*, balance_minor: int, limit_left_minor: int, note_minor: in
 
 
 def transfer_in_key(idempotency_key: str) -> str:
-    """Return the idempotency key of a transfer's incoming leg, derived from the outgoing leg's key."""
+    """Return the key of an operation's second leg: a transfer's incoming leg, a transfer reversal's other leg."""
     return idempotency_key + TRANSFER_IN_SUFFIX
 
 

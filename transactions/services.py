@@ -72,7 +72,7 @@ def _replay(idempotency_key: str, *, account_id: int, kind: str, amount_minor: i
     if (first.account_id, first.kind, abs(first.amount_minor)) != (account_id, kind, amount_minor):
         raise IdempotencyConflict()
     entries = [first]
-    if kind == Kind.TRANSFER_OUT:
+    if kind in (Kind.TRANSFER_OUT, Kind.REVERSAL):
         entries += list(LedgerEntry.objects.filter(idempotency_key=rules.transfer_in_key(idempotency_key)))
     return Posting(entries=tuple(entries), replayed=True)
 
@@ -223,12 +223,25 @@ def adjustment_create(
     return _run(operation, idempotency_key)
 
 
+def _reversal_targets(original: LedgerEntry) -> list[LedgerEntry]:
+    """Return the entries a reversal of `original` compensates: the entry, and a transfer's other leg."""
+    if original.kind not in (Kind.TRANSFER_OUT, Kind.TRANSFER_IN):
+        return [original]
+    other_kind = Kind.TRANSFER_IN if original.kind == Kind.TRANSFER_OUT else Kind.TRANSFER_OUT
+    other = LedgerEntry.objects.filter(reference=original.reference, kind=other_kind).first()
+    if other is None:
+        raise InvalidAmount("The other leg of this transfer is missing; the transfer cannot be reversed.")
+    return [original, other]
+
+
 def reversal_create(
     *, entry_id: int, staff_user: AbstractBaseUser, reason: str, idempotency_key: str,
 ) -> Posting:
     """Compensate one entry with an entry of the opposite amount on the same account.
 
-    A transfer is reversed leg by leg (each leg is its own entry). An entry can be reversed once.
+    A transfer is reversed as a whole: both legs get their compensating entry in the same
+    transaction (the selected leg under `idempotency_key`, the other under its derived key), or
+    neither does. Reversing one leg alone would create or destroy money. An entry can be reversed once.
     """
     reason = rules.reason_check(reason, "A reason is required for a reversal.")
     original = LedgerEntry.objects.filter(pk=entry_id).first()
@@ -236,21 +249,26 @@ def reversal_create(
         raise InvalidAmount("No such ledger entry.")
     if original.kind == Kind.REVERSAL:
         raise InvalidAmount("A reversal cannot itself be reversed; post an adjustment instead.")
+    targets = _reversal_targets(original)
 
     def operation() -> Posting:
-        account = _lock_accounts(original.account_id)[original.account_id]
+        accounts = _lock_accounts(*{target.account_id for target in targets})
         replay = _replay(
-            idempotency_key, account_id=account.pk, kind=Kind.REVERSAL, amount_minor=abs(original.amount_minor)
+            idempotency_key, account_id=original.account_id, kind=Kind.REVERSAL, amount_minor=abs(original.amount_minor)
         )
         if replay:
             return replay
-        if LedgerEntry.objects.filter(reverses=original).exists():
+        if LedgerEntry.objects.filter(reverses__in=targets).exists():
             raise InvalidAmount("This entry has already been reversed.")
-        entry = _append(
-            account, kind=Kind.REVERSAL, delta=-original.amount_minor, channel=LedgerEntry.Channel.BACK_OFFICE,
-            reference=original.reference, idempotency_key=idempotency_key, staff_user=staff_user,
-            reason=reason, reverses=original,
+        keys = [idempotency_key, rules.transfer_in_key(idempotency_key)]
+        entries = tuple(
+            _append(
+                accounts[target.account_id], kind=Kind.REVERSAL, delta=-target.amount_minor,
+                channel=LedgerEntry.Channel.BACK_OFFICE, reference=target.reference, idempotency_key=key,
+                staff_user=staff_user, reason=reason, reverses=target,
+            )
+            for target, key in zip(targets, keys, strict=False)
         )
-        return Posting(entries=(entry,))
+        return Posting(entries=entries)
 
     return _run(operation, idempotency_key)

@@ -145,6 +145,39 @@ def test_it_corrects_a_mistake_with_a_compensating_entry(alice_customer, bob_tel
     assert LedgerEntry.objects.filter(account=alice_customer.account).count() == 3
 
 
+def _transfer(alice_customer, charlie_customer, amount=10_000):
+    return transfer_create(from_account_id=alice_customer.account.pk, amount_minor=amount, idempotency_key="t1",
+                           to_account_number=charlie_customer.account.number)
+
+
+@pytest.mark.parametrize("leg", [0, 1], ids=["out-leg", "in-leg"])
+def test_it_reverses_a_transfer_as_a_whole_from_either_leg(alice_customer, charlie_customer, bob_teller, leg):
+    transfer = _transfer(alice_customer, charlie_customer)
+    posting = reversal_create(entry_id=transfer.entries[leg].pk, staff_user=bob_teller, reason="sent by mistake",
+                              idempotency_key="r1")
+    assert {(entry.reverses_id, entry.amount_minor) for entry in posting.entries} == {
+        (transfer.entries[0].pk, 10_000), (transfer.entries[1].pk, -10_000)
+    }
+    assert (_balance(alice_customer.account), _balance(charlie_customer.account)) == (50_000, 10_000)
+    assert ledger_problems() == []
+    again = reversal_create(entry_id=transfer.entries[leg].pk, staff_user=bob_teller, reason="sent by mistake",
+                            idempotency_key="r1")
+    assert again.replayed and {e.pk for e in again.entries} == {e.pk for e in posting.entries}
+    with pytest.raises(InvalidAmount, match="already been reversed"):
+        reversal_create(entry_id=transfer.entries[1 - leg].pk, staff_user=bob_teller, reason="again",
+                        idempotency_key="r2")
+
+
+def test_it_reverses_no_leg_when_the_payee_has_spent_the_money(alice_customer, charlie_customer, bob_teller):
+    transfer = _transfer(alice_customer, charlie_customer)
+    withdrawal_create(account_id=charlie_customer.account.pk, amount_minor=20_000, idempotency_key="w1")
+    before = _snapshot()
+    with pytest.raises(InsufficientFunds):
+        reversal_create(entry_id=transfer.entries[0].pk, staff_user=bob_teller, reason="sent by mistake",
+                        idempotency_key="r1")
+    assert _snapshot() == before
+
+
 def test_it_never_updates_or_deletes_ledger_entries(alice_customer):
     entry = LedgerEntry.objects.filter(account=alice_customer.account).first()
     entry.amount_minor = 1

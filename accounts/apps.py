@@ -12,4 +12,6 @@ class AccountsConfig(AppConfig):
 
         from atmsite.lib.admin import guard_registered_admins
 
+        from . import checks  # noqa: F401  (registers the system checks)
+
         guard_registered_admins(admin.site)

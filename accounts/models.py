@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .fields import BlindIndexField, EncryptedEmailField, EncryptedTextField
+from .money import default_currency, validate_currency
 
 
 class Customer(models.Model):
@@ -63,7 +64,10 @@ class Account(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="accounts")
     number = models.CharField(max_length=34, unique=True, help_text="IBAN-style account number.")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CHECKING)
-    currency = models.CharField(max_length=3, default="EUR")
+    currency = models.CharField(
+        max_length=3, default=default_currency, validators=[validate_currency],
+        help_text="ISO 4217 code, one of settings.ATM_CURRENCIES.",
+    )
     # Minor units (cents). Changed only by the ledger services, under a row lock.
     balance_minor = models.BigIntegerField(default=0, editable=False)
     # Balance the account was opened (or migrated) with; verify_ledger checks

@@ -19,6 +19,7 @@ from .cards import generate_pan, network_for_pan, pan_fingerprint
 from .exceptions import AccountsError, AuthenticationFailed, CardBlocked, PinRejected
 from .iban import random_iban
 from .models import Account, Card, Customer, ProcessedRequest
+from .money import currency_problem
 from .pins import hash_pin, pin_problem, verify_pin
 
 CARD_VALIDITY_YEARS = 4
@@ -51,14 +52,21 @@ def account_open(
     daily_withdrawal_limit_minor: int | None = None, rng: random.Random | None = None,
     request_key: str | None = None,
 ) -> Account:
-    """Open an account with a fresh unique IBAN and a zero balance (once per request key)."""
+    """Open an account with a fresh unique IBAN and a zero balance (once per request key).
+
+    The currency must be one of settings.ATM_CURRENCIES (default: settings.ATM_CURRENCY).
+    """
+    currency = currency or settings.ATM_CURRENCY
+    problem = currency_problem(currency)
+    if problem:
+        raise AccountsError(problem)
     for _attempt in range(20):
         try:
             with transaction.atomic():
                 request_claim(request_key)
                 return Account.objects.create(
                     customer=customer, number=random_iban(rng), kind=kind,
-                    currency=currency or settings.ATM_CURRENCY,
+                    currency=currency,
                     daily_withdrawal_limit_minor=(
                         settings.ATM_DEFAULT_DAILY_LIMIT_MINOR
                         if daily_withdrawal_limit_minor is None else daily_withdrawal_limit_minor

@@ -197,7 +197,10 @@ ATM_SESSION_IDLE_SECONDS = env.int("ATM_SESSION_IDLE_SECONDS", default=120)
 # Failed logins allowed per client address within the window before it is throttled.
 ATM_LOGIN_THROTTLE_ATTEMPTS = env.int("ATM_LOGIN_THROTTLE_ATTEMPTS", default=10)
 ATM_LOGIN_THROTTLE_WINDOW_SECONDS = env.int("ATM_LOGIN_THROTTLE_WINDOW_SECONDS", default=600)
-ATM_CURRENCY = env.str("ATM_CURRENCY", default="EUR")
+# Currencies accounts may be kept in: ISO 4217 codes counted in hundredths (a system check refuses
+# others). New accounts get ATM_CURRENCY, which must be one of them.
+ATM_CURRENCIES = [code.strip().upper() for code in env.list("ATM_CURRENCIES", default=["EUR"])]
+ATM_CURRENCY = env.str("ATM_CURRENCY", default=ATM_CURRENCIES[0] if ATM_CURRENCIES else "EUR")
 # Smallest banknote the ATM dispenses, in minor units (cents): 1000 = 10.00.
 ATM_SMALLEST_NOTE_MINOR = env.int("ATM_SMALLEST_NOTE_MINOR", default=1000)
 ATM_DEFAULT_DAILY_LIMIT_MINOR = env.int("ATM_DEFAULT_DAILY_LIMIT_MINOR", default=100_000)

@@ -67,3 +67,16 @@ def test_it_refuses_to_close_a_funded_account_even_past_the_form(alice_customer)
     with pytest.raises(AccountsError, match="Pay out the balance before closing the account."):
         account_update(account_id=alice_customer.account.pk, status="closed", daily_withdrawal_limit_minor=0)
     assert alice_customer.account.__class__.objects.get(pk=alice_customer.account.pk).status == "open"
+
+
+def test_it_opens_accounts_only_in_a_configured_currency(alice_customer, settings):
+    from accounts.exceptions import AccountsError
+    from accounts.models import Account
+    from accounts.services import account_open
+
+    before = Account.objects.count()
+    with pytest.raises(AccountsError, match=r"^The bank keeps no accounts in XYZ\. Choose one of: EUR\.$"):
+        account_open(customer=alice_customer.customer, currency="XYZ")
+    assert Account.objects.count() == before
+    settings.ATM_CURRENCIES = ["EUR", "USD"]
+    assert account_open(customer=alice_customer.customer, currency="USD").currency == "USD"

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
@@ -260,7 +261,7 @@ CURRENCIES = st.one_of(st.sampled_from(["EUR", "usd", " gbp ", "EU", "EURO", "â‚
 def _currency(raw: str | None) -> str | None:
     text = required_text(raw, 3)
     code = text.upper() if text else ""
-    return code if len(code) == 3 and code.isascii() and code.isalpha() else None
+    return code if code in settings.ATM_CURRENCIES else None
 
 
 def _open_account_effect(submission: Submission, customers: set[int]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.admin import AccountAdmin, AccountNumberSearchMixin
+from accounts.iban import iban_is_valid, normalize_account_number
 from accounts.models import Account
 from accounts.money import format_minor, format_signed_minor
 from atmsite.lib.admin import HostileInputMixin, ReadOnlyAdminMixin, action_page, only_one, submitted
@@ -121,7 +122,10 @@ class LedgerEntryAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearc
     list_filter = ("kind", "channel", AmountRangeFilter, "created_at", "terminal")
     date_hierarchy = "created_at"
     list_select_related = ("account", "terminal", "staff_user")
-    search_fields = ("=account__number", "=reference")
+    # An exact reference, account number or card's last four, or words of the customer's name.
+    search_fields = ("=reference", "=account__number", "=account__cards__last4",
+                     "account__customer__first_name", "account__customer__last_name")
+    search_help_text = "Search by reference, account number, a card's last four digits or the customer's name."
     paginator = EstimatedCountPaginator
     # Both count the whole (filtered) ledger on every page view.
     show_full_result_count = False
@@ -130,6 +134,18 @@ class LedgerEntryAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearc
               "reference", "counterparty", "reverses", "reversed_by", "staff_user", "reason", "idempotency_key")
     readonly_fields = fields
     actions = ["reverse_entry"]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        """Match a term that passes the IBAN checksum as an account number or as a reference.
+
+        References are 16 hex characters, and about one in a hundred passes the IBAN checksum too:
+        such a term is looked up as both, never as an account number only.
+        """
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if iban_is_valid(normalize_account_number(term)):
+            found |= queryset.filter(reference=term.upper())
+        return found, duplicates
 
     @admin.display(description="Amount", ordering="amount_minor")
     def signed_amount(self, entry: LedgerEntry) -> str:

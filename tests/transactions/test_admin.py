@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.iban import iban_is_valid
 from accounts.models import Account, Card
 from tests.support.admin_actions import action_apply, action_choose
 from transactions.admin import EstimatedCountPaginator
@@ -142,6 +143,32 @@ def test_it_finds_entries_by_account_number_or_account_id(admin_client_, alice_c
     assert _listed(admin_client_, account__id__exact=alice_customer.account.pk) == expected
     account_page = admin_client_.get(reverse("admin:accounts_account_change", args=[alice_customer.account.pk]))
     assert f"{LEDGER}?account__id__exact={alice_customer.account.pk}" in account_page.content.decode()
+
+
+def _reference_passing_the_iban_checksum() -> str:
+    return next(ref for i in range(10_000) if iban_is_valid(ref := f"AB{i:014X}"))
+
+
+def test_it_finds_an_entry_by_a_reference_that_passes_the_iban_checksum(admin_client_, alice_customer,
+                                                                        monkeypatch):
+    reference = _reference_passing_the_iban_checksum()
+    monkeypatch.setattr("transactions.services.new_reference", lambda: reference)
+    entry = withdrawal_create(account_id=alice_customer.account.pk, amount_minor=1_000, idempotency_key="w1").entry
+    assert _listed(admin_client_, q=reference) == [entry]
+    assert _listed(admin_client_, q=f" {reference.lower()} ") == [entry]
+    assert _listed(admin_client_, q=reference, kind="deposit") == []
+
+
+def test_it_finds_entries_by_reference_card_last_four_and_customer_name(admin_client_, alice_customer,
+                                                                        charlie_customer):
+    entry = withdrawal_create(account_id=alice_customer.account.pk, amount_minor=1_000, idempotency_key="w1").entry
+    alices = {entry, _deposit(alice_customer)}
+    assert _listed(admin_client_, q=entry.reference) == [entry]
+    assert set(_listed(admin_client_, q=alice_customer.card.last4)) >= alices
+    assert set(_listed(admin_client_, q="alice")) == alices
+    assert set(_listed(admin_client_, q=str(alice_customer.customer))) == alices
+    page = admin_client_.get(LEDGER).content.decode()
+    assert "Search by reference, account number, a card&#x27;s last four digits or the customer&#x27;s name." in page
 
 
 def test_it_counts_exactly_off_postgresql_or_when_filtered(alice_customer, charlie_customer):

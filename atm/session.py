@@ -22,9 +22,10 @@ from django.views.decorators.cache import never_cache
 from accounts.exceptions import CardBlocked
 from accounts.models import Card
 from accounts.services import card_authenticate, card_check_pin
+from atmsite.lib.network import client_address
 from transactions.services import Posting, withdrawal_create
 
-from .throttle import LoginThrottled, client_address, login_attempt_begin, login_attempt_succeeded
+from .throttle import LoginThrottled, login_attempt_begin, login_attempt_succeeded
 
 SESSION_CARD_KEY = "atm_card_id"
 SESSION_ACTIVITY_KEY = "atm_last_activity"

@@ -11,11 +11,9 @@ guessing PINs of other cards from the same address.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.exceptions import AccountsError
@@ -27,26 +25,6 @@ class LoginThrottled(AccountsError):
         self, message: str = "Too many login attempts from this address. Please wait a few minutes and try again."
     ) -> None:
         super().__init__(message)
-
-
-def _valid_ip(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text.strip()))
-    except ValueError:
-        return None
-
-
-def client_address(request: HttpRequest) -> str:
-    """Return the client's IP address: REMOTE_ADDR, or behind our proxy the address it appended.
-
-    Behind a reverse proxy (DJANGO_BEHIND_PROXY) the proxy appends the peer it saw to
-    X-Forwarded-For; earlier entries come from the client and are not trusted.
-    """
-    remote = _valid_ip(request.META.get("REMOTE_ADDR", "")) or "0.0.0.0"
-    if settings.SECURE_PROXY_SSL_HEADER is None:
-        return remote
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return _valid_ip(forwarded.rsplit(",", 1)[-1]) or remote
 
 
 def _window_start() -> datetime.datetime:

@@ -8,6 +8,7 @@ Every variable is listed with its meaning in `.env.example`.
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "csp",
+    "axes",
     "accounts",
     "transactions",
     "atm",
@@ -66,8 +68,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "atmsite.lib.staff_sessions.StaffSessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "atmsite.urls"
@@ -100,11 +105,31 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Passwords (staff) ----------------------------------------------------------------------
+# --- Staff authentication ---------------------------------------------------------------------
+# Argon2id at OWASP's baseline like the PINs (19 MiB, t=2, p=1: ~20 ms a check here; Django's
+# default of 100 MiB and 8 lanes took ~280 ms), at most STAFF_PASSWORD_VERIFY_CONCURRENCY at once
+# per process. Hashes of another cost are re-hashed at this one on the next successful login.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "accounts.hashers.StaffArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+STAFF_ARGON2_TIME_COST = env.int("STAFF_ARGON2_TIME_COST", default=2)
+STAFF_ARGON2_MEMORY_KIB = env.int("STAFF_ARGON2_MEMORY_KIB", default=19_456)
+STAFF_ARGON2_PARALLELISM = env.int("STAFF_ARGON2_PARALLELISM", default=1)
+STAFF_PASSWORD_VERIFY_CONCURRENCY = env.int("STAFF_PASSWORD_VERIFY_CONCURRENCY", default=2)
+# django-axes: after STAFF_LOGIN_FAILURE_LIMIT failed logins for one user name, or from one client
+# address, /admin/login/ refuses that user name or address for STAFF_LOGIN_COOLOFF_MINUTES (an
+# administrator can lift it earlier: `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("STAFF_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "atmsite.lib.network.client_address"
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -142,6 +167,14 @@ STORAGES = {
 
 # --- Sessions, cookies, security headers -------------------------------------------------------
 SESSION_ENGINE = "accounts.sessions"
+# Session cookies end with the browser (the web ATM's as much as staff's). Server-side, a session
+# row expires after SESSION_COOKIE_AGE and `prune-sessions` deletes it; a staff session also ends
+# after STAFF_SESSION_IDLE_SECONDS without a request and STAFF_SESSION_MAX_SECONDS after login
+# (atmsite.lib.staff_sessions), an ATM session after ATM_SESSION_IDLE_SECONDS (atm.session).
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+STAFF_SESSION_IDLE_SECONDS = env.int("STAFF_SESSION_IDLE_SECONDS", default=30 * 60)
+STAFF_SESSION_MAX_SECONDS = env.int("STAFF_SESSION_MAX_SECONDS", default=8 * 3600)
+SESSION_COOKIE_AGE = STAFF_SESSION_MAX_SECONDS
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -238,6 +271,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # Release schedules are created per policy by the anonymization app.
 CELERY_BEAT_SCHEDULE = {
     "prune-login-attempts": {"task": "accounts.prune_login_attempts", "schedule": 3600.0},
+    "prune-sessions": {"task": "accounts.prune_sessions", "schedule": 3600.0},
 }
 
 # --- Releases ----------------------------------------------------------------------------------

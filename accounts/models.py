@@ -129,18 +129,25 @@ class Card(models.Model):
 
 
 class LoginAttempt(models.Model):
-    """One web ATM login attempt from a client address, kept for per-address throttling.
+    """One web ATM login attempt from a client address, kept for throttling per address, network and overall.
 
     Holds no card data at all: only where and when, and whether it succeeded.
     """
 
     address = models.GenericIPAddressField()
+    # The address's network in CIDR form (its /24, or its /64 for IPv6): a spread of addresses
+    # in one network is throttled as one.
+    network = models.CharField(max_length=49, default="", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     succeeded = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["address", "created_at"])]
+        indexes = [
+            models.Index(fields=["address", "created_at"]),
+            models.Index(fields=["network", "created_at"]),
+            models.Index(fields=["created_at"], name="accounts_loginattempt_when"),
+        ]
 
     def __str__(self) -> str:
         outcome = "succeeded" if self.succeeded else "failed"

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .cards import generate_pan, network_for_pan, pan_fingerprint
-from .exceptions import AccountsError, AuthenticationFailed, CardBlocked, PinRejected
+from .exceptions import AccountsError, AuthenticationFailed, CardBlocked, CardJustBlocked, PinRejected
 from .iban import random_iban
 from .models import Account, Card, Customer, ProcessedRequest
 from .money import currency_problem
@@ -173,6 +173,8 @@ def card_check_pin(*, card_id: int, pin: str) -> Card:
     with transaction.atomic():
         card = Card.objects.select_for_update().get(pk=card_id)
         if card.status != Card.Status.ACTIVE or card.is_expired():
+            # The same argon2 work as a live card, so the answer's timing does not tell a blocked card apart.
+            verify_pin(pin, card.pin_hash)
             raise CardBlocked() if card.status == Card.Status.BLOCKED else AuthenticationFailed()
         if verify_pin(pin, card.pin_hash):
             if card.failed_pin_attempts:
@@ -186,18 +188,32 @@ def card_check_pin(*, card_id: int, pin: str) -> Card:
             fields += ["status", "blocked_at"]
         card.save(update_fields=fields)
     if card.status == Card.Status.BLOCKED:
-        raise CardBlocked("Wrong PIN entered three times: this card is now blocked. Please contact your bank.")
+        raise CardJustBlocked()
     raise AuthenticationFailed()
 
 
+def card_id_for_pan(pan: str) -> int | None:
+    """Return the id of the card with this PAN, or None."""
+    return Card.objects.filter(pan_hmac=pan_fingerprint(pan)).values_list("pk", flat=True).first()
+
+
 def card_authenticate(*, pan: str, pin: str) -> Card:
-    """Return the card with this PAN when the PIN is right; one generic error for unknown cards."""
-    card_id = Card.objects.filter(pan_hmac=pan_fingerprint(pan)).values_list("pk", flat=True).first()
+    """Return the card with this PAN when the PIN is right.
+
+    An unknown card, a wrong PIN and a card already blocked or expired get one generic error after
+    the same argon2 work, so neither the message nor the time tells which. (The third wrong PIN
+    says the card is now blocked: the customer must know, and the guesser has spent the card.)
+    """
+    card_id = card_id_for_pan(pan)
     if card_id is None:
-        # Spend the same argon2 time as a real check, so response time does not reveal unknown cards.
         verify_pin(pin, _dummy_hash())
         raise AuthenticationFailed()
-    return card_check_pin(card_id=card_id, pin=pin)
+    try:
+        return card_check_pin(card_id=card_id, pin=pin)
+    except CardJustBlocked:
+        raise
+    except CardBlocked:
+        raise AuthenticationFailed() from None
 
 
 _DUMMY: dict[str, str] = {}

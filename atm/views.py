@@ -32,6 +32,7 @@ from .session import (
     atm_logout,
     atm_withdraw,
     has_atm_session,
+    remember_device,
 )
 
 WRONG_PIN_MESSAGE = "The PIN is not correct."
@@ -57,7 +58,7 @@ def login(request: HttpRequest) -> HttpResponse:
             form.forget_card_number()
         else:
             atm_login(request, card)
-            return redirect("atm:balance")
+            return remember_device(redirect("atm:balance"), card)
     return render(request, "atm/login.html", {"form": form})
 
 

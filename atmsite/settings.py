@@ -227,8 +227,14 @@ ATM_ARGON2_PARALLELISM = env.int("ATM_ARGON2_PARALLELISM", default=1)
 ATM_PIN_VERIFY_CONCURRENCY = env.int("ATM_PIN_VERIFY_CONCURRENCY", default=4)
 ATM_MAX_PIN_ATTEMPTS = 3
 ATM_SESSION_IDLE_SECONDS = env.int("ATM_SESSION_IDLE_SECONDS", default=120)
-# Failed logins allowed per client address within the window before it is throttled.
+# Failed logins allowed within the window per client address, per network (/24 or /64) and over
+# the whole ATM before new logins from there are throttled (a browser that logged in with the
+# same card before is still let through; the card's own lockout still applies).
 ATM_LOGIN_THROTTLE_ATTEMPTS = env.int("ATM_LOGIN_THROTTLE_ATTEMPTS", default=10)
+ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS = env.int("ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS", default=30)
+ATM_LOGIN_THROTTLE_GLOBAL_ATTEMPTS = env.int("ATM_LOGIN_THROTTLE_GLOBAL_ATTEMPTS", default=2000)
+# How long a browser is remembered as one that logged in with a card (the device cookie).
+ATM_KNOWN_DEVICE_DAYS = env.int("ATM_KNOWN_DEVICE_DAYS", default=180)
 ATM_LOGIN_THROTTLE_WINDOW_SECONDS = env.int("ATM_LOGIN_THROTTLE_WINDOW_SECONDS", default=600)
 # Currencies accounts may be kept in: ISO 4217 codes counted in hundredths (a system check refuses
 # others). New accounts get ATM_CURRENCY, which must be one of them.

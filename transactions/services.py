@@ -182,8 +182,9 @@ def transfer_create(
         _require_open(source)
         if not target.is_open:
             raise AccountNotFound()
+        # A payee in another currency gets the unknown account's answer: neither tells what exists.
         if source.currency != target.currency:
-            raise AccountNotUsable("Transfers between different currencies are not supported.")
+            raise AccountNotFound()
         common = {"channel": channel, "terminal": terminal, "reference": new_reference()}
         out_leg = _append(
             source, kind=Kind.TRANSFER_OUT, delta=-amount_minor, counterparty=target,

@@ -34,7 +34,7 @@ def test_it_blocks_the_card_at_the_third_wrong_pin_until_staff_unblock(alice_cus
             card_authenticate(pan=alice_customer.pan, pin="0001")
     with pytest.raises(CardBlocked, match="Wrong PIN entered three times"):
         card_authenticate(pan=alice_customer.pan, pin="0001")
-    with pytest.raises(CardBlocked, match="This card is blocked"):
+    with pytest.raises(AuthenticationFailed, match=r"^Card number or PIN is not correct\.$"):
         card_authenticate(pan=alice_customer.pan, pin=alice_customer.pin)
     card_unblock(card_id=alice_customer.card.pk)
     assert card_authenticate(pan=alice_customer.pan, pin=alice_customer.pin).failed_pin_attempts == 0

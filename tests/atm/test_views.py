@@ -136,7 +136,7 @@ SPECIFIC_CASES = [
     ("atm:withdraw", {"pin": "24"}, "pin", "A PIN is 4 to 6 digits."),
     ("atm:transfer", {"amount": "500.01"}, "amount", "Insufficient funds for this amount."),
     ("atm:transfer", {"to_account": "ALICE"}, "to_account", "You cannot transfer money to the same account."),
-    ("atm:transfer", {"to_account": iban_for("0000000009")}, "to_account", "No open account has this number."),
+    ("atm:transfer", {"to_account": iban_for("0000000009")}, "to_account", "Money cannot be transferred to this account number. Check it and try again."),
     ("atm:transfer", {"to_account": "NL00 ATMB 0000 0000 09"}, "to_account",
      "This is not a valid account number. Check it and try again."),
     ("atm:transfer", {"to_account": ""}, "to_account", "Enter the account number to transfer to."),
@@ -217,7 +217,7 @@ def test_it_refuses_a_transfer_to_a_closed_account(alice_at_atm, charlie_custome
     Account.objects.filter(pk=charlie_customer.account.pk).update(status=Account.Status.CLOSED)
     before = money_snapshot()
     response = _submit(alice_at_atm, "atm:transfer", {"to_account": charlie_customer.account.number, "amount": "5"})
-    assert response.context["form"].errors == {"to_account": ["No open account has this number."]}
+    assert response.context["form"].errors == {"to_account": ["Money cannot be transferred to this account number. Check it and try again."]}
     assert money_snapshot() == before
 
 

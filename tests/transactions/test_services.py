@@ -111,8 +111,12 @@ def test_it_refuses_transfers_to_self_unknown_or_closed_accounts(alice_customer,
     with pytest.raises(InsufficientFunds):
         transfer_create(from_account_id=charlie_customer.account.pk, to_account_number=alice_customer.account.number,
                         amount_minor=10_001, idempotency_key="t4")
-    Account.objects.filter(pk=charlie_customer.account.pk).update(status=Account.Status.CLOSED)
-    with pytest.raises(AccountNotFound):
+    Account.objects.filter(pk=charlie_customer.account.pk).update(currency="USD")
+    with pytest.raises(AccountNotFound, match=r"^Money cannot be transferred to this account number\."):
+        transfer_create(from_account_id=alice_customer.account.pk, to_account_number=charlie_customer.account.number,
+                        amount_minor=100, idempotency_key="t5")
+    Account.objects.filter(pk=charlie_customer.account.pk).update(currency="EUR", status=Account.Status.CLOSED)
+    with pytest.raises(AccountNotFound, match=r"^Money cannot be transferred to this account number\."):
         transfer_create(from_account_id=alice_customer.account.pk, to_account_number=charlie_customer.account.number,
                         amount_minor=100, idempotency_key="t3")
     assert _snapshot()[1] == before[1]

@@ -50,6 +50,11 @@ class Customer(models.Model):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    @property
+    def masked_name(self) -> str:
+        """Return the name as a payer may see it before paying: initials only ("A. S****")."""
+        return f"{self.first_name[:1]}. {self.last_name[:1]}****"
+
 
 class Account(models.Model):
     class Kind(models.TextChoices):

@@ -20,10 +20,17 @@ from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 
 from accounts.exceptions import CardBlocked
-from accounts.models import Card
+from accounts.models import Account, Card
 from accounts.services import card_authenticate, card_check_pin, card_id_for_pan
 from atmsite.lib.network import client_address
-from transactions.services import Posting, withdrawal_create
+from transactions.services import (
+    DepositLimits,
+    Posting,
+    deposit_create,
+    transfer_create,
+    transfer_preview,
+    withdrawal_create,
+)
 
 from .throttle import LoginThrottled, login_attempt_begin, login_attempt_succeeded
 
@@ -95,6 +102,29 @@ def atm_withdraw(*, card: Card, pin: str, amount_minor: int, idempotency_key: st
         account_id=card.account_id, amount_minor=amount_minor, idempotency_key=idempotency_key,
         note_minor=settings.ATM_SMALLEST_NOTE_MINOR,
     )
+
+
+def atm_deposit(*, card: Card, amount_minor: int, idempotency_key: str) -> Posting:
+    """Take cash in: whole notes, within the per-deposit and daily caps."""
+    limits = DepositLimits(note_minor=settings.ATM_DEPOSIT_NOTE_MINOR, max_minor=settings.ATM_DEPOSIT_MAX_MINOR,
+                           daily_minor=settings.ATM_DEPOSIT_DAILY_LIMIT_MINOR)
+    return deposit_create(account_id=card.account_id, amount_minor=amount_minor, idempotency_key=idempotency_key,
+                          limits=limits)
+
+
+def atm_transfer(*, card: Card, pin: str, to_account_number: str, amount_minor: int, idempotency_key: str) -> Posting:
+    """Check the PIN again (a wrong one counts toward the lockout), then transfer within the daily limit."""
+    card_check_pin(card_id=card.pk, pin=pin)
+    return transfer_create(
+        from_account_id=card.account_id, to_account_number=to_account_number, amount_minor=amount_minor,
+        idempotency_key=idempotency_key, daily_limit_minor=settings.ATM_TRANSFER_DAILY_LIMIT_MINOR,
+    )
+
+
+def atm_transfer_preview(*, card: Card, to_account_number: str, amount_minor: int) -> Account:
+    """Return the payee of a transfer the card may make now (checked again when it is confirmed)."""
+    return transfer_preview(from_account_id=card.account_id, to_account_number=to_account_number,
+                            amount_minor=amount_minor, daily_limit_minor=settings.ATM_TRANSFER_DAILY_LIMIT_MINOR)
 
 
 def atm_logout(request: HttpRequest, message: str = LOGGED_OUT_MESSAGE) -> HttpResponse:

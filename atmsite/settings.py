@@ -243,6 +243,13 @@ ATM_CURRENCY = env.str("ATM_CURRENCY", default=ATM_CURRENCIES[0] if ATM_CURRENCI
 # Smallest banknote the ATM dispenses, in minor units (cents): 1000 = 10.00.
 ATM_SMALLEST_NOTE_MINOR = env.int("ATM_SMALLEST_NOTE_MINOR", default=1000)
 ATM_DEFAULT_DAILY_LIMIT_MINOR = env.int("ATM_DEFAULT_DAILY_LIMIT_MINOR", default=100_000)
+# Cash in at the ATM: whole notes of this many cents (500 = 5.00, the smallest euro note), at most
+# ATM_DEPOSIT_MAX_MINOR in one deposit and ATM_DEPOSIT_DAILY_LIMIT_MINOR a day per account.
+ATM_DEPOSIT_NOTE_MINOR = env.int("ATM_DEPOSIT_NOTE_MINOR", default=500)
+ATM_DEPOSIT_MAX_MINOR = env.int("ATM_DEPOSIT_MAX_MINOR", default=300_000)
+ATM_DEPOSIT_DAILY_LIMIT_MINOR = env.int("ATM_DEPOSIT_DAILY_LIMIT_MINOR", default=500_000)
+# Transfers from the ATM: at most this much a day per account (the PIN is asked for each one).
+ATM_TRANSFER_DAILY_LIMIT_MINOR = env.int("ATM_TRANSFER_DAILY_LIMIT_MINOR", default=200_000)
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

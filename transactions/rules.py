@@ -6,6 +6,8 @@ in-memory books, so generated histories obey exactly the rules real postings obe
 - no balance ever goes below zero, and every entry records the balance right after it;
 - an ATM pays out whole notes, within the balance and what is left of the daily limit, where a
   day is a local calendar day;
+- an ATM takes deposits in whole notes, at most a cap per deposit and a cap per day;
+- a transfer is within its own daily limit;
 - a transfer is two legs sharing one reference, the incoming leg keyed after the outgoing one;
   it is reversed as a whole, both legs or neither.
 """
@@ -45,6 +47,26 @@ def whole_notes_check(amount_minor: int, note_minor: int | None) -> None:
     """Refuse a cash amount that is not a multiple of the smallest note (no note given: any amount)."""
     if note_minor and amount_minor % note_minor:
         raise InvalidAmount(f"The ATM pays out multiples of {format_minor(note_minor)}.")
+
+
+def deposit_check(*, amount_minor: int, note_minor: int, max_minor: int, limit_left_minor: int, currency: str) -> None:
+    """Refuse an ATM deposit that is not whole notes, above the per-deposit cap or above what is left today."""
+    if amount_minor % note_minor:
+        raise InvalidAmount(f"The ATM takes whole notes: deposit a multiple of {format_minor(note_minor, currency)}.")
+    if amount_minor > max_minor:
+        raise InvalidAmount(f"The ATM takes at most {format_minor(max_minor, currency)} in one deposit.")
+    if amount_minor > limit_left_minor:
+        raise DailyLimitExceeded(
+            f"This exceeds your daily deposit limit: {format_minor(limit_left_minor, currency)} left today."
+        )
+
+
+def transfer_check(*, amount_minor: int, limit_left_minor: int, currency: str) -> None:
+    """Refuse a transfer above what is left of today's transfer limit."""
+    if amount_minor > limit_left_minor:
+        raise DailyLimitExceeded(
+            f"This exceeds your daily transfer limit: {format_minor(limit_left_minor, currency)} left today."
+        )
 
 
 def daily_limit_left(*, daily_limit_minor: int, withdrawn_today_minor: int) -> int:

@@ -101,6 +101,26 @@ def withdrawn_today_minor(account: Account) -> int:
     return -(total or 0)
 
 
+def _left_today(account: Account, kind: str, daily_limit_minor: int) -> int:
+    """Return what is left of the ATM's daily limit on entries of `kind` (ATM channel, local day) on an account."""
+    start = rules.local_day_start(timezone.now())
+    total = LedgerEntry.objects.filter(
+        account=account, kind=kind, channel=LedgerEntry.Channel.ATM, created_at__gte=start
+    ).aggregate(
+        total=Sum("amount_minor")
+    )["total"]
+    return rules.daily_limit_left(daily_limit_minor=daily_limit_minor, withdrawn_today_minor=abs(total or 0))
+
+
+@dataclass(frozen=True)
+class DepositLimits:
+    """The ATM's cash-in rules: whole notes of `note_minor`, at most `max_minor` a deposit and `daily_minor` a day."""
+
+    note_minor: int
+    max_minor: int
+    daily_minor: int
+
+
 def _run(operation: Callable[[], Posting], idempotency_key: str) -> Posting:
     """Run `operation` atomically; a concurrent insert of the same key becomes a conflict error."""
     try:
@@ -141,9 +161,9 @@ def withdrawal_create(
 
 def deposit_create(
     *, account_id: int, amount_minor: int, idempotency_key: str,
-    channel: str = LedgerEntry.Channel.ATM, terminal: Terminal | None = None,
+    channel: str = LedgerEntry.Channel.ATM, terminal: Terminal | None = None, limits: DepositLimits | None = None,
 ) -> Posting:
-    """Deposit money on an open account."""
+    """Deposit money on an open account; with `limits` (cash at an ATM), whole notes within the caps."""
     rules.amount_check(amount_minor)
 
     def operation() -> Posting:
@@ -152,6 +172,11 @@ def deposit_create(
         if replay:
             return replay
         _require_open(account)
+        if limits is not None:
+            rules.deposit_check(
+                amount_minor=amount_minor, note_minor=limits.note_minor, max_minor=limits.max_minor,
+                limit_left_minor=_left_today(account, Kind.DEPOSIT, limits.daily_minor), currency=account.currency,
+            )
         entry = _append(
             account, kind=Kind.DEPOSIT, delta=amount_minor, channel=channel, terminal=terminal,
             reference=new_reference(), idempotency_key=idempotency_key,
@@ -161,11 +186,39 @@ def deposit_create(
     return _run(operation, idempotency_key)
 
 
+def transfer_preview(
+    *, from_account_id: int, to_account_number: str, amount_minor: int, daily_limit_minor: int | None = None,
+) -> Account:
+    """Return the account a transfer would pay, checking now what transfer_create checks again under lock.
+
+    Read-only: shown on the confirmation page before any money moves. An unknown, closed or
+    other-currency payee is refused alike.
+    """
+    rules.amount_check(amount_minor)
+    target = Account.objects.select_related("customer").filter(number=to_account_number).first()
+    if target is None:
+        raise AccountNotFound()
+    if target.pk == from_account_id:
+        raise SameAccountTransfer()
+    source = Account.objects.get(pk=from_account_id)
+    _require_open(source)
+    if not target.is_open or target.currency != source.currency:
+        raise AccountNotFound()
+    rules.balance_after(source.balance_minor, -amount_minor)
+    if daily_limit_minor is not None:
+        rules.transfer_check(amount_minor=amount_minor, currency=source.currency,
+                             limit_left_minor=_left_today(source, Kind.TRANSFER_OUT, daily_limit_minor))
+    return target
+
+
 def transfer_create(
     *, from_account_id: int, to_account_number: str, amount_minor: int, idempotency_key: str,
-    channel: str = LedgerEntry.Channel.ATM, terminal: Terminal | None = None,
+    channel: str = LedgerEntry.Channel.ATM, terminal: Terminal | None = None, daily_limit_minor: int | None = None,
 ) -> Posting:
-    """Move money between two different open accounts of the same currency: two legs, one reference."""
+    """Move money between two different open accounts of the same currency: two legs, one reference.
+
+    With `daily_limit_minor`, today's outgoing transfers from the account stay within it.
+    """
     rules.amount_check(amount_minor)
     target_id = Account.objects.filter(number=to_account_number).values_list("pk", flat=True).first()
     if target_id is None:
@@ -185,6 +238,9 @@ def transfer_create(
         # A payee in another currency gets the unknown account's answer: neither tells what exists.
         if source.currency != target.currency:
             raise AccountNotFound()
+        if daily_limit_minor is not None:
+            rules.transfer_check(amount_minor=amount_minor, currency=source.currency,
+                                 limit_left_minor=_left_today(source, Kind.TRANSFER_OUT, daily_limit_minor))
         common = {"channel": channel, "terminal": terminal, "reference": new_reference()}
         out_leg = _append(
             source, kind=Kind.TRANSFER_OUT, delta=-amount_minor, counterparty=target,

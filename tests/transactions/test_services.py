@@ -18,6 +18,7 @@ from transactions.exceptions import (
 from transactions.models import LedgerEntry
 from transactions.selectors import ledger_problems
 from transactions.services import (
+    DepositLimits,
     adjustment_create,
     deposit_create,
     reversal_create,
@@ -203,3 +204,39 @@ def test_it_refuses_raw_sql_changes_to_the_ledger_in_the_database(alice_customer
         cursor.execute("UPDATE transactions_ledgerentry SET amount_minor = 1")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM transactions_ledgerentry")
+
+
+ATM_CASH_IN = DepositLimits(note_minor=500, max_minor=300_000, daily_minor=500_000)
+
+
+@pytest.mark.parametrize(("amount", "error", "message"), [
+    (1_250, InvalidAmount, "The ATM takes whole notes: deposit a multiple of 5.00 EUR."),
+    (300_500, InvalidAmount, "The ATM takes at most 3,000.00 EUR in one deposit."),
+])
+def test_it_takes_atm_cash_in_whole_notes_up_to_the_cap(alice_customer, amount, error, message):
+    before = _snapshot()
+    with pytest.raises(error, match=f"^{message}$"):
+        deposit_create(account_id=alice_customer.account.pk, amount_minor=amount, idempotency_key="d1",
+                       limits=ATM_CASH_IN)
+    assert _snapshot() == before
+
+
+def test_it_caps_atm_cash_in_per_day_but_not_branch_deposits(alice_customer):
+    account = alice_customer.account.pk
+    for n in range(2):
+        deposit_create(account_id=account, amount_minor=250_000, idempotency_key=f"d{n}", limits=ATM_CASH_IN)
+    with pytest.raises(DailyLimitExceeded, match="daily deposit limit: 0.00 EUR left today"):
+        deposit_create(account_id=account, amount_minor=500, idempotency_key="d3", limits=ATM_CASH_IN)
+    deposit_create(account_id=account, amount_minor=1_000_000, idempotency_key="b1", channel="branch")
+    assert _balance(alice_customer.account) == 50_000 + 500_000 + 1_000_000
+
+
+def test_it_limits_transfers_per_day(alice_customer, charlie_customer):
+    common = {"from_account_id": alice_customer.account.pk, "to_account_number": charlie_customer.account.number,
+              "daily_limit_minor": 10_000}
+    for n in range(2):
+        transfer_create(amount_minor=5_000, idempotency_key=f"t{n}", **common)
+    before = _snapshot()
+    with pytest.raises(DailyLimitExceeded, match="daily transfer limit: 0.00 EUR left today"):
+        transfer_create(amount_minor=100, idempotency_key="t3", **common)
+    assert _snapshot() == before

@@ -251,6 +251,10 @@ ATM_DEPOSIT_DAILY_LIMIT_MINOR = env.int("ATM_DEPOSIT_DAILY_LIMIT_MINOR", default
 # Transfers from the ATM: at most this much a day per account (the PIN is asked for each one).
 ATM_TRANSFER_DAILY_LIMIT_MINOR = env.int("ATM_TRANSFER_DAILY_LIMIT_MINOR", default=200_000)
 
+# Four eyes: a staff adjustment or reversal above this amount (cents, either sign) waits until a
+# second staff member approves it; at or below it one teller suffices.
+STAFF_APPROVAL_THRESHOLD_MINOR = env.int("STAFF_APPROVAL_THRESHOLD_MINOR", default=100_000)
+
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):

@@ -44,3 +44,7 @@ class IdempotencyConflict(TransactionError):
 class LedgerImmutable(TransactionError):
     def __init__(self, message: str = "Ledger entries are append-only: post a compensating entry instead.") -> None:
         super().__init__(message)
+
+
+class ApprovalError(TransactionError):
+    """A four-eyes rule refused the request: the message says which."""

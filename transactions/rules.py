@@ -8,6 +8,7 @@ in-memory books, so generated histories obey exactly the rules real postings obe
   day is a local calendar day;
 - an ATM takes deposits in whole notes, at most a cap per deposit and a cap per day;
 - a transfer is within its own daily limit;
+- a staff posting above the approval threshold moves money only once a second staff member approves it;
 - a transfer is two legs sharing one reference, the incoming leg keyed after the outgoing one;
   it is reversed as a whole, both legs or neither.
 """
@@ -110,3 +111,8 @@ def reason_check(reason: str | None, message: str) -> str:
     if not reason:
         raise InvalidAmount(message)
     return reason
+
+
+def needs_second_approval(amount_minor: int, threshold_minor: int) -> bool:
+    """Return True when a staff posting of `amount_minor` (either sign) must wait for a second staff member."""
+    return abs(amount_minor) > threshold_minor

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
@@ -28,11 +29,12 @@ from . import rules
 from .exceptions import (
     AccountNotFound,
     AccountNotUsable,
+    ApprovalError,
     IdempotencyConflict,
     InvalidAmount,
     SameAccountTransfer,
 )
-from .models import LedgerEntry, Terminal
+from .models import LedgerEntry, StaffPosting, Terminal
 
 Kind = LedgerEntry.Kind
 
@@ -255,14 +257,27 @@ def transfer_create(
     return _run(operation, idempotency_key)
 
 
+def _four_eyes_check(amount_minor: int, staff_user: AbstractBaseUser | None, approved_by: AbstractBaseUser | None) -> None:
+    """Refuse a staff posting above the threshold without a second staff member's approval."""
+    if approved_by is not None and staff_user is not None and approved_by.pk == staff_user.pk:
+        raise ApprovalError(SELF_APPROVAL_MESSAGE)
+    if approved_by is None and rules.needs_second_approval(amount_minor, settings.STAFF_APPROVAL_THRESHOLD_MINOR):
+        raise ApprovalError("This amount needs a second staff member's approval: request it instead.")
+
+
 def adjustment_create(
-    *, account_id: int, amount_minor: int, staff_user: AbstractBaseUser, reason: str, idempotency_key: str,
+    *, account_id: int, amount_minor: int, staff_user: AbstractBaseUser | None, reason: str, idempotency_key: str,
+    approved_by: AbstractBaseUser | None = None,
 ) -> Posting:
-    """Post a staff deposit or correction (signed amount) with a mandatory reason."""
+    """Post a staff deposit or correction (signed amount) with a mandatory reason.
+
+    Above STAFF_APPROVAL_THRESHOLD_MINOR it needs `approved_by`, another staff member (see staff_posting_approve).
+    """
     reason = rules.reason_check(reason, "A reason is required for a staff adjustment.")
     if amount_minor == 0:
         raise InvalidAmount("The amount must not be zero.")
     rules.amount_check(abs(amount_minor))
+    _four_eyes_check(amount_minor, staff_user, approved_by)
 
     def operation() -> Posting:
         account = _lock_accounts(account_id)[account_id]
@@ -274,6 +289,7 @@ def adjustment_create(
         entry = _append(
             account, kind=Kind.ADJUSTMENT, delta=amount_minor, channel=LedgerEntry.Channel.BACK_OFFICE,
             reference=new_reference(), idempotency_key=idempotency_key, staff_user=staff_user, reason=reason,
+            approved_by=approved_by,
         )
         return Posting(entries=(entry,))
 
@@ -292,10 +308,12 @@ def _reversal_targets(original: LedgerEntry) -> list[LedgerEntry]:
 
 
 def reversal_create(
-    *, entry_id: int, staff_user: AbstractBaseUser, reason: str, idempotency_key: str,
+    *, entry_id: int, staff_user: AbstractBaseUser | None, reason: str, idempotency_key: str,
+    approved_by: AbstractBaseUser | None = None,
 ) -> Posting:
     """Compensate one entry with an entry of the opposite amount on the same account.
 
+    Above STAFF_APPROVAL_THRESHOLD_MINOR it needs `approved_by`, another staff member.
     A transfer is reversed as a whole: both legs get their compensating entry in the same
     transaction (the selected leg under `idempotency_key`, the other under its derived key), or
     neither does. Reversing one leg alone would create or destroy money. An entry can be reversed once.
@@ -307,6 +325,7 @@ def reversal_create(
     if original.kind == Kind.REVERSAL:
         raise InvalidAmount("A reversal cannot itself be reversed; post an adjustment instead.")
     targets = _reversal_targets(original)
+    _four_eyes_check(original.amount_minor, staff_user, approved_by)
 
     def operation() -> Posting:
         accounts = _lock_accounts(*{target.account_id for target in targets})
@@ -322,10 +341,100 @@ def reversal_create(
             _append(
                 accounts[target.account_id], kind=Kind.REVERSAL, delta=-target.amount_minor,
                 channel=LedgerEntry.Channel.BACK_OFFICE, reference=target.reference, idempotency_key=key,
-                staff_user=staff_user, reason=reason, reverses=target,
+                staff_user=staff_user, approved_by=approved_by, reason=reason, reverses=target,
             )
             for target, key in zip(targets, keys, strict=False)
         )
         return Posting(entries=entries)
 
     return _run(operation, idempotency_key)
+
+
+# --- Four eyes: staff postings above the threshold wait for a second staff member ------------------
+
+SELF_APPROVAL_MESSAGE = "A second staff member must decide: you made this request."
+
+
+def _staff_posting_create(
+    *, kind: str, account_id: int, amount_minor: int, maker: AbstractBaseUser, reason: str, request_key: str,
+    reverses: LedgerEntry | None = None,
+) -> StaffPosting:
+    """Record a pending request (once per request key: a double submit finds the first)."""
+    if not Account.objects.filter(pk=account_id).exclude(status=Account.Status.CLOSED).exists():
+        raise AccountNotUsable("This account is closed.")
+    posting, _ = StaffPosting.objects.get_or_create(request_key=request_key, defaults={
+        "kind": kind, "account_id": account_id, "amount_minor": amount_minor, "reverses": reverses,
+        "reason": reason, "maker": maker,
+    })
+    return posting
+
+
+def adjustment_request(
+    *, account_id: int, amount_minor: int, staff_user: AbstractBaseUser, reason: str, idempotency_key: str,
+) -> Posting | StaffPosting:
+    """Post a staff adjustment now, or above the threshold record it pending a second staff member's approval."""
+    if not rules.needs_second_approval(amount_minor, settings.STAFF_APPROVAL_THRESHOLD_MINOR):
+        return adjustment_create(account_id=account_id, amount_minor=amount_minor, staff_user=staff_user,
+                                 reason=reason, idempotency_key=idempotency_key)
+    reason = rules.reason_check(reason, "A reason is required for a staff adjustment.")
+    rules.amount_check(abs(amount_minor))
+    return _staff_posting_create(kind=StaffPosting.Kind.ADJUSTMENT, account_id=account_id, amount_minor=amount_minor,
+                                 maker=staff_user, reason=reason, request_key=idempotency_key)
+
+
+def reversal_request(
+    *, entry_id: int, staff_user: AbstractBaseUser, reason: str, idempotency_key: str,
+) -> Posting | StaffPosting:
+    """Reverse an entry now, or above the threshold record the reversal pending a second staff member's approval."""
+    original = LedgerEntry.objects.filter(pk=entry_id).first()
+    if original is None or not rules.needs_second_approval(original.amount_minor, settings.STAFF_APPROVAL_THRESHOLD_MINOR):
+        return reversal_create(entry_id=entry_id, staff_user=staff_user, reason=reason, idempotency_key=idempotency_key)
+    reason = rules.reason_check(reason, "A reason is required for a reversal.")
+    if original.kind == Kind.REVERSAL:
+        raise InvalidAmount("A reversal cannot itself be reversed; post an adjustment instead.")
+    if LedgerEntry.objects.filter(reverses__in=_reversal_targets(original)).exists():
+        raise InvalidAmount("This entry has already been reversed.")
+    return _staff_posting_create(kind=StaffPosting.Kind.REVERSAL, account_id=original.account_id,
+                                 amount_minor=-original.amount_minor, maker=staff_user, reason=reason,
+                                 request_key=idempotency_key, reverses=original)
+
+
+def _pending_for_decision(posting_id: int, checker: AbstractBaseUser) -> StaffPosting:
+    """Lock a pending request that `checker` may decide; refuse a decided one or the maker's own."""
+    staff_posting = StaffPosting.objects.select_for_update().filter(pk=posting_id).first()
+    if staff_posting is None:
+        raise ApprovalError("No such request.")
+    if staff_posting.status != StaffPosting.Status.PENDING:
+        raise ApprovalError(f"This request is already {staff_posting.get_status_display().lower()}.")
+    if staff_posting.maker_id == checker.pk:
+        raise ApprovalError(SELF_APPROVAL_MESSAGE)
+    return staff_posting
+
+
+def staff_posting_approve(*, posting_id: int, checker: AbstractBaseUser) -> Posting:
+    """Approve a pending request: post it through the ledger service, maker and approver on the entry."""
+    with transaction.atomic():
+        request = _pending_for_decision(posting_id, checker)
+        common = {"staff_user": request.maker, "reason": request.reason, "approved_by": checker,
+                  "idempotency_key": f"approval:{request.pk}"}
+        if request.kind == StaffPosting.Kind.REVERSAL:
+            assert request.reverses_id is not None
+            posting = reversal_create(entry_id=request.reverses_id, **common)  # type: ignore[arg-type]
+        else:
+            posting = adjustment_create(account_id=request.account_id, amount_minor=request.amount_minor,
+                                        **common)  # type: ignore[arg-type]
+        request.status, request.checker_id, request.decided_at = StaffPosting.Status.APPROVED, checker.pk, timezone.now()
+        request.entry = posting.entry
+        request.save(update_fields=["status", "checker", "decided_at", "entry"])
+    return posting
+
+
+def staff_posting_reject(*, posting_id: int, checker: AbstractBaseUser, reason: str) -> StaffPosting:
+    """Reject a pending request with a reason; nothing is posted."""
+    reason = rules.reason_check(reason, "A reason is required to reject a request.")
+    with transaction.atomic():
+        request = _pending_for_decision(posting_id, checker)
+        request.status, request.checker_id, request.decided_at = StaffPosting.Status.REJECTED, checker.pk, timezone.now()
+        request.rejection_reason = reason
+        request.save(update_fields=["status", "checker", "decided_at", "rejection_reason"])
+    return request

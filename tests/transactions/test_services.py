@@ -240,3 +240,37 @@ def test_it_limits_transfers_per_day(alice_customer, charlie_customer):
     with pytest.raises(DailyLimitExceeded, match="daily transfer limit: 0.00 EUR left today"):
         transfer_create(amount_minor=100, idempotency_key="t3", **common)
     assert _snapshot() == before
+
+
+def test_it_refuses_a_large_staff_posting_without_a_second_staff_member(alice_customer, bob_teller):
+    from transactions.exceptions import ApprovalError
+
+    before = _snapshot()
+    with pytest.raises(ApprovalError, match="needs a second staff member's approval"):
+        adjustment_create(account_id=alice_customer.account.pk, amount_minor=-100_001, staff_user=bob_teller,
+                          reason="fraud refund", idempotency_key="a1")
+    with pytest.raises(ApprovalError, match="you made this request"):
+        adjustment_create(account_id=alice_customer.account.pk, amount_minor=100_001, staff_user=bob_teller,
+                          reason="fraud refund", idempotency_key="a1", approved_by=bob_teller)
+    assert _snapshot() == before
+    small = adjustment_create(account_id=alice_customer.account.pk, amount_minor=100_000, staff_user=bob_teller,
+                              reason="at the threshold", idempotency_key="a2").entry
+    assert small.approved_by is None
+
+
+def test_it_posts_an_approved_request_once_through_the_service(alice_customer, bob_teller, admin_user):
+    from transactions.exceptions import ApprovalError
+    from transactions.models import StaffPosting
+    from transactions.services import adjustment_request, staff_posting_approve, staff_posting_reject
+
+    request = adjustment_request(account_id=alice_customer.account.pk, amount_minor=200_000, staff_user=bob_teller,
+                                 reason="cash count", idempotency_key="k1")
+    assert isinstance(request, StaffPosting) and request.status == "pending"
+    assert adjustment_request(account_id=alice_customer.account.pk, amount_minor=200_000, staff_user=bob_teller,
+                              reason="cash count", idempotency_key="k1") == request
+    with pytest.raises(ApprovalError, match="you made this request"):
+        staff_posting_reject(posting_id=request.pk, checker=bob_teller, reason="no")
+    posting = staff_posting_approve(posting_id=request.pk, checker=admin_user)
+    assert (posting.entry.staff_user, posting.entry.approved_by, posting.entry.amount_minor) == (
+        bob_teller, admin_user, 200_000)
+    assert _balance(alice_customer.account) == 250_000 and ledger_problems() == []

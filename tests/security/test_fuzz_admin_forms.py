@@ -469,7 +469,7 @@ def test_it_answers_autocomplete_searches_without_a_server_error(staff: Client, 
     response = staff.get(reverse("admin:autocomplete"),
                          {"term": term, "app_label": app, "model_name": model, "field_name": field})
     assert_handled(response)
-    assert response.status_code in (200, 403, 404)
+    assert response.status_code in ((400,) if "\x00" in term else (200, 403, 404))
 
 
 @fuzz(40)

@@ -334,5 +334,8 @@ def test_it_shows_atm_pages_whatever_their_query_string(atm: Atm, page: str, que
         response = atm.client.get(reverse(page), query)
         after = snapshot()
     assert_handled(response)
-    assert response.status_code == (302 if page == "atm:login" else 200)
+    if any("\x00" in key + value for key, value in query):  # PostgreSQL cannot hold it: refused at the door
+        assert response.status_code == 400
+    else:
+        assert response.status_code == (302 if page == "atm:login" else 200)
     assert effect(before, after) == {}

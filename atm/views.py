@@ -184,7 +184,12 @@ def _transfer_confirm(request: HttpRequest, card: Card) -> HttpResponse:
                 first.add_error(None if field == "__all__" else field, error)
         return _operation_page(request, card, first, "atm/transfer.html")
     form.renew_token()
-    payee = Account.objects.select_related("customer").get(number=first.cleaned_data["to_account"])
+    try:  # a wrong PIN: the payee is checked again, as the posted number may not be the one confirmed
+        payee = atm_transfer_preview(card=card, to_account_number=first.cleaned_data["to_account"],
+                                     amount_minor=first.cleaned_data["amount"])
+    except (TransactionError, AccountsError) as exc:
+        first.add_service_error(exc)
+        return _operation_page(request, card, first, "atm/transfer.html")
     return _transfer_confirm_page(request, card, form, payee, first.cleaned_data["amount"])
 
 

@@ -289,3 +289,16 @@ def test_it_refuses_a_transfer_to_a_closed_account(alice_at_atm, charlie_custome
 def test_it_hides_withdrawal_pins_from_error_reports(alice_at_atm):
     response = _submit(alice_at_atm, "atm:withdraw", {"amount": "50", "pin": "9753"})
     assert response.wsgi_request.sensitive_post_parameters == ("pin",)
+
+
+def test_it_counts_a_wrong_pin_to_an_unknown_payee_and_moves_nothing(alice_at_atm, alice_customer):
+    data = {"to_account": iban_for("0000000009"), "amount": "20", "token": form_token(
+        alice_at_atm.get(reverse("atm:transfer"))), "pin": "9753"}
+    before = money_snapshot()
+    response = alice_at_atm.post(reverse("atm:transfer"), data)
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "to_account": ["Money cannot be transferred to this account number. Check it and try again."]
+    }
+    assert money_snapshot() == before
+    assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 1

@@ -180,8 +180,9 @@ def _transfer_confirm(request: HttpRequest, card: Card) -> HttpResponse:
             return response
     if set(form.errors) - {"pin"}:  # refused by the bank's rules: back to the first step, with the reason
         for field, errors in form.errors.items():
-            for error in errors if field != "pin" else []:
-                first.add_error(None if field == "__all__" else field, error)
+            if field != "pin":
+                for error in errors:
+                    first.add_error(None if field == "__all__" else field, error)
         return _operation_page(request, card, first, "atm/transfer.html")
     form.renew_token()
     try:  # a wrong PIN: the payee is checked again, as the posted number may not be the one confirmed

@@ -11,11 +11,10 @@ import uuid
 from typing import Any
 
 from django import forms
-from django.conf import settings
 
 from .cards import NETWORK_RANGES
 from .models import Account
-from .money import AmountField
+from .money import AmountField, CurrencyField
 from .services import CLOSE_WITH_BALANCE_MESSAGE
 
 NETWORK_LABELS = {"amex": "American Express", "mastercard": "Mastercard", "discover": "Discover",
@@ -54,16 +53,7 @@ class StaffRequestForm(forms.Form):
 
 class OpenAccountForm(StaffRequestForm):
     kind = forms.ChoiceField(choices=Account.Kind.choices, initial=Account.Kind.CHECKING)
-    currency = forms.CharField(
-        max_length=3, help_text="Three-letter ISO 4217 code.", initial=lambda: settings.ATM_CURRENCY
-    )
-
-    def clean_currency(self) -> str:
-        """Accept a three-letter code, in upper case."""
-        code = self.cleaned_data["currency"].strip().upper()
-        if not (len(code) == 3 and code.isascii() and code.isalpha()):
-            raise forms.ValidationError("A currency is a three-letter code, for example EUR.")
-        return code
+    currency = CurrencyField()
 
 
 class IssueCardForm(StaffRequestForm):

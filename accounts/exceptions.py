@@ -21,5 +21,14 @@ class CardBlocked(AccountsError):
         super().__init__(message)
 
 
+class CardJustBlocked(CardBlocked):
+    """The wrong PIN just entered was the last one allowed."""
+
+    def __init__(
+        self, message: str = "Wrong PIN entered three times: this card is now blocked. Please contact your bank."
+    ) -> None:
+        super().__init__(message)
+
+
 class PinRejected(AccountsError):
     pass

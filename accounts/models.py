@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .fields import BlindIndexField, EncryptedEmailField, EncryptedTextField
+from .money import default_currency, validate_currency
 
 
 class Customer(models.Model):
@@ -49,6 +50,11 @@ class Customer(models.Model):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    @property
+    def masked_name(self) -> str:
+        """Return the name as a payer may see it before paying: initials only ("A. S****")."""
+        return f"{self.first_name[:1]}. {self.last_name[:1]}****"
+
 
 class Account(models.Model):
     class Kind(models.TextChoices):
@@ -63,7 +69,10 @@ class Account(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="accounts")
     number = models.CharField(max_length=34, unique=True, help_text="IBAN-style account number.")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CHECKING)
-    currency = models.CharField(max_length=3, default="EUR")
+    currency = models.CharField(
+        max_length=3, default=default_currency, validators=[validate_currency],
+        help_text="ISO 4217 code, one of settings.ATM_CURRENCIES.",
+    )
     # Minor units (cents). Changed only by the ledger services, under a row lock.
     balance_minor = models.BigIntegerField(default=0, editable=False)
     # Balance the account was opened (or migrated) with; verify_ledger checks
@@ -125,18 +134,25 @@ class Card(models.Model):
 
 
 class LoginAttempt(models.Model):
-    """One web ATM login attempt from a client address, kept for per-address throttling.
+    """One web ATM login attempt from a client address, kept for throttling per address, network and overall.
 
     Holds no card data at all: only where and when, and whether it succeeded.
     """
 
     address = models.GenericIPAddressField()
+    # The address's network in CIDR form (its /24, or its /64 for IPv6): a spread of addresses
+    # in one network is throttled as one.
+    network = models.CharField(max_length=49, default="", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     succeeded = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["address", "created_at"])]
+        indexes = [
+            models.Index(fields=["address", "created_at"]),
+            models.Index(fields=["network", "created_at"]),
+            models.Index(fields=["created_at"], name="accounts_loginattempt_when"),
+        ]
 
     def __str__(self) -> str:
         outcome = "succeeded" if self.succeeded else "failed"

@@ -7,6 +7,9 @@ admin without importing the ledger; the apps above it (ledger, web ATM) import i
 The rule for a typed amount: a plain ASCII decimal ("12", "12.5", "12,50") with at most two
 decimals, more than zero (or zero where explicitly allowed, as for a daily limit) and at most
 MAX_AMOUNT_MINOR. Anything else is refused with one of the messages below.
+
+Currencies: an account is kept in one of settings.ATM_CURRENCIES, ISO 4217 codes whose minor
+unit is the hundredth (a system check refuses any other list); the model and the forms check it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from iso4217 import Currency
 
 MINOR_PER_MAJOR = 100
 # 10^12 minor units = 10 billion: far above any real single movement, far below int64 overflow.
@@ -27,6 +33,41 @@ TOO_LARGE_MESSAGE = "This amount is too large."
 NUMBER_MESSAGE = "Enter the amount as a number, for example 20 or 12.50."
 DECIMALS_MESSAGE = "Use at most two decimals."
 NOT_POSITIVE_MESSAGE = "The amount must be more than zero."
+
+
+CURRENCY_FORMAT_MESSAGE = "A currency is a three-letter code, for example EUR."
+
+
+def iso_currency_problem(code: str) -> str | None:
+    """Return why `code` cannot be a currency of this bank's ledger (None: an ISO 4217 code in hundredths)."""
+    try:
+        exponent = Currency(code).exponent
+    except ValueError:
+        return f"{code!r} is not an ISO 4217 currency code."
+    if exponent != 2:
+        return f"{code} is not counted in hundredths; the ledger keeps amounts in cents."
+    return None
+
+
+def currency_problem(code: str) -> str | None:
+    """Return why the bank keeps no account in `code` (None: one of settings.ATM_CURRENCIES)."""
+    if not (len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()):
+        return CURRENCY_FORMAT_MESSAGE
+    if code not in settings.ATM_CURRENCIES:
+        return f"The bank keeps no accounts in {code}. Choose one of: {', '.join(settings.ATM_CURRENCIES)}."
+    return None
+
+
+def validate_currency(code: str) -> None:
+    """Model validator of an account's currency: one of the configured ISO 4217 codes."""
+    problem = currency_problem(code)
+    if problem:
+        raise ValidationError(problem, code="currency")
+
+
+def default_currency() -> str:
+    """Return the currency of a new account (settings.ATM_CURRENCY)."""
+    return str(settings.ATM_CURRENCY)
 
 
 class AmountError(ValueError):
@@ -82,6 +123,23 @@ def format_major(minor: int) -> str:
     """Return minor units as text that parse_amount reads back: 25050 -> "250.50" (no separators)."""
     major, cents = divmod(minor, MINOR_PER_MAJOR)
     return f"{major}.{cents:02d}"
+
+
+class CurrencyField(forms.CharField):
+    """A form field for a currency code typed in any case ("eur"), cleaned to one of the configured codes."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 3)
+        kwargs.setdefault("initial", default_currency)
+        kwargs.setdefault("help_text", "Three-letter ISO 4217 code, one of the currencies the bank keeps.")
+        kwargs["error_messages"] = {"max_length": CURRENCY_FORMAT_MESSAGE, **kwargs.get("error_messages", {})}
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> str:
+        """Return the code in upper case; refuse one the bank does not keep accounts in."""
+        code = (super().clean(value) or "").upper()
+        validate_currency(code)
+        return code
 
 
 class AmountField(forms.CharField):

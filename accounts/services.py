@@ -16,9 +16,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .cards import generate_pan, network_for_pan, pan_fingerprint
-from .exceptions import AccountsError, AuthenticationFailed, CardBlocked, PinRejected
+from .exceptions import AccountsError, AuthenticationFailed, CardBlocked, CardJustBlocked, PinRejected
 from .iban import random_iban
 from .models import Account, Card, Customer, ProcessedRequest
+from .money import currency_problem
 from .pins import hash_pin, pin_problem, verify_pin
 
 CARD_VALIDITY_YEARS = 4
@@ -51,14 +52,21 @@ def account_open(
     daily_withdrawal_limit_minor: int | None = None, rng: random.Random | None = None,
     request_key: str | None = None,
 ) -> Account:
-    """Open an account with a fresh unique IBAN and a zero balance (once per request key)."""
+    """Open an account with a fresh unique IBAN and a zero balance (once per request key).
+
+    The currency must be one of settings.ATM_CURRENCIES (default: settings.ATM_CURRENCY).
+    """
+    currency = currency or settings.ATM_CURRENCY
+    problem = currency_problem(currency)
+    if problem:
+        raise AccountsError(problem)
     for _attempt in range(20):
         try:
             with transaction.atomic():
                 request_claim(request_key)
                 return Account.objects.create(
                     customer=customer, number=random_iban(rng), kind=kind,
-                    currency=currency or settings.ATM_CURRENCY,
+                    currency=currency,
                     daily_withdrawal_limit_minor=(
                         settings.ATM_DEFAULT_DAILY_LIMIT_MINOR
                         if daily_withdrawal_limit_minor is None else daily_withdrawal_limit_minor
@@ -165,6 +173,8 @@ def card_check_pin(*, card_id: int, pin: str) -> Card:
     with transaction.atomic():
         card = Card.objects.select_for_update().get(pk=card_id)
         if card.status != Card.Status.ACTIVE or card.is_expired():
+            # The same argon2 work as a live card, so the answer's timing does not tell a blocked card apart.
+            verify_pin(pin, card.pin_hash)
             raise CardBlocked() if card.status == Card.Status.BLOCKED else AuthenticationFailed()
         if verify_pin(pin, card.pin_hash):
             if card.failed_pin_attempts:
@@ -178,18 +188,32 @@ def card_check_pin(*, card_id: int, pin: str) -> Card:
             fields += ["status", "blocked_at"]
         card.save(update_fields=fields)
     if card.status == Card.Status.BLOCKED:
-        raise CardBlocked("Wrong PIN entered three times: this card is now blocked. Please contact your bank.")
+        raise CardJustBlocked()
     raise AuthenticationFailed()
 
 
+def card_id_for_pan(pan: str) -> int | None:
+    """Return the id of the card with this PAN, or None."""
+    return Card.objects.filter(pan_hmac=pan_fingerprint(pan)).values_list("pk", flat=True).first()
+
+
 def card_authenticate(*, pan: str, pin: str) -> Card:
-    """Return the card with this PAN when the PIN is right; one generic error for unknown cards."""
-    card_id = Card.objects.filter(pan_hmac=pan_fingerprint(pan)).values_list("pk", flat=True).first()
+    """Return the card with this PAN when the PIN is right.
+
+    An unknown card, a wrong PIN and a card already blocked or expired get one generic error after
+    the same argon2 work, so neither the message nor the time tells which. (The third wrong PIN
+    says the card is now blocked: the customer must know, and the guesser has spent the card.)
+    """
+    card_id = card_id_for_pan(pan)
     if card_id is None:
-        # Spend the same argon2 time as a real check, so response time does not reveal unknown cards.
         verify_pin(pin, _dummy_hash())
         raise AuthenticationFailed()
-    return card_check_pin(card_id=card_id, pin=pin)
+    try:
+        return card_check_pin(card_id=card_id, pin=pin)
+    except CardJustBlocked:
+        raise
+    except CardBlocked:
+        raise AuthenticationFailed() from None
 
 
 _DUMMY: dict[str, str] = {}

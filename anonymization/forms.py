@@ -10,6 +10,8 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from atmsite.lib.nul import refuse_nul
+
 from .exceptions import PolicyInvalid
 from .models import QuasiIdentifier, ReleasePolicy
 from .policy.catalog import CUSTOMER_COLUMNS, TRANSACTION_COLUMNS
@@ -94,9 +96,14 @@ class QuasiIdentifierForm(forms.ModelForm):
         if upload.size > MAX_ARX_BYTES:
             raise ValidationError("The ARX file is larger than 2 MB.")
         try:
-            return upload.read().decode("utf-8-sig")
+            text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise ValidationError("The ARX file must be UTF-8 text.") from exc
+        return str(refuse_nul(text, "The ARX file must not contain null characters."))
+
+    def clean_params(self) -> object:
+        """Refuse parameters holding a NUL character (jsonb on PostgreSQL cannot store one)."""
+        return refuse_nul(self.cleaned_data.get("params"), "The parameters must not contain null characters.")
 
     def clean(self) -> dict:
         data = super().clean()

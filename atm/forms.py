@@ -152,6 +152,21 @@ class TransferForm(OperationForm):
         return number
 
 
+class TransferConfirmForm(TransferForm):
+    """The confirmation page: the first step's payee and amount carried hidden, and the PIN."""
+
+    pin = _pin_field("PIN", "Enter your PIN to confirm.")
+    field_order = ["to_account", "amount", "pin", "token"]
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("to_account", "amount"):
+            self.fields[name].widget = forms.HiddenInput()
+
+    def clean_pin(self) -> str:
+        return _pin_format(self.cleaned_data["pin"])
+
+
 class PinChangeForm(forms.Form):
     old_pin = _pin_field("Current PIN", "Enter your current PIN.")
     new_pin = _pin_field("New PIN", "Enter a new PIN.")

@@ -20,14 +20,24 @@ from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 
 from accounts.exceptions import CardBlocked
-from accounts.models import Card
-from accounts.services import card_authenticate, card_check_pin
-from transactions.services import Posting, withdrawal_create
+from accounts.models import Account, Card
+from accounts.services import card_authenticate, card_check_pin, card_id_for_pan
+from atmsite.lib.network import client_address
+from transactions.services import (
+    DepositLimits,
+    Posting,
+    deposit_create,
+    transfer_create,
+    transfer_preview,
+    withdrawal_create,
+)
 
-from .throttle import LoginThrottled, client_address, login_attempt_begin, login_attempt_succeeded
+from .throttle import LoginThrottled, login_attempt_begin, login_attempt_succeeded
 
 SESSION_CARD_KEY = "atm_card_id"
 SESSION_ACTIVITY_KEY = "atm_last_activity"
+DEVICE_COOKIE = "atm_device"
+DEVICE_COOKIE_SALT = "atm.session.device"
 EXPIRED_MESSAGE = "This card has expired. Please contact your bank."
 LOGGED_OUT_MESSAGE = "You are logged out. Take your card."
 
@@ -53,16 +63,36 @@ def atm_login(request: HttpRequest, card: Card) -> None:
 
 
 def atm_authenticate(request: HttpRequest, *, pan: str, pin: str) -> Card:
-    """Return the card for a login, under the per-address throttle.
+    """Return the card for a login, under the throttle by address, network and overall.
 
-    Raises LoginThrottled before any PIN is checked, else what card_authenticate raises.
+    Raises LoginThrottled before any PIN is checked, else what card_authenticate raises. A browser
+    whose device cookie names this card is let through a throttled source.
     """
-    attempt = login_attempt_begin(address=client_address(request))
+    known = _device_card_id(request)
+    known_device = known is not None and known == card_id_for_pan(pan)
+    attempt = login_attempt_begin(address=client_address(request), known_device=known_device)
     if attempt is None:
         raise LoginThrottled()
     card = card_authenticate(pan=pan, pin=pin)
     login_attempt_succeeded(attempt)
     return card
+
+
+def _device_card_id(request: HttpRequest) -> int | None:
+    """Return the card this browser logged in with before (signed device cookie), or None."""
+    value = request.get_signed_cookie(
+        DEVICE_COOKIE, default=None, salt=DEVICE_COOKIE_SALT, max_age=settings.ATM_KNOWN_DEVICE_DAYS * 86_400
+    )
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
+
+
+def remember_device(response: HttpResponse, card: Card) -> HttpResponse:
+    """Mark this browser as one that logged in with `card`: a throttled address still lets it log in."""
+    response.set_signed_cookie(
+        DEVICE_COOKIE, str(card.pk), salt=DEVICE_COOKIE_SALT, max_age=settings.ATM_KNOWN_DEVICE_DAYS * 86_400,
+        httponly=True, secure=settings.SESSION_COOKIE_SECURE, samesite="Lax",
+    )
+    return response
 
 
 def atm_withdraw(*, card: Card, pin: str, amount_minor: int, idempotency_key: str) -> Posting:
@@ -72,6 +102,29 @@ def atm_withdraw(*, card: Card, pin: str, amount_minor: int, idempotency_key: st
         account_id=card.account_id, amount_minor=amount_minor, idempotency_key=idempotency_key,
         note_minor=settings.ATM_SMALLEST_NOTE_MINOR,
     )
+
+
+def atm_deposit(*, card: Card, amount_minor: int, idempotency_key: str) -> Posting:
+    """Take cash in: whole notes, within the per-deposit and daily caps."""
+    limits = DepositLimits(note_minor=settings.ATM_DEPOSIT_NOTE_MINOR, max_minor=settings.ATM_DEPOSIT_MAX_MINOR,
+                           daily_minor=settings.ATM_DEPOSIT_DAILY_LIMIT_MINOR)
+    return deposit_create(account_id=card.account_id, amount_minor=amount_minor, idempotency_key=idempotency_key,
+                          limits=limits)
+
+
+def atm_transfer(*, card: Card, pin: str, to_account_number: str, amount_minor: int, idempotency_key: str) -> Posting:
+    """Check the PIN again (a wrong one counts toward the lockout), then transfer within the daily limit."""
+    card_check_pin(card_id=card.pk, pin=pin)
+    return transfer_create(
+        from_account_id=card.account_id, to_account_number=to_account_number, amount_minor=amount_minor,
+        idempotency_key=idempotency_key, daily_limit_minor=settings.ATM_TRANSFER_DAILY_LIMIT_MINOR,
+    )
+
+
+def atm_transfer_preview(*, card: Card, to_account_number: str, amount_minor: int) -> Account:
+    """Return the payee of a transfer the card may make now (checked again when it is confirmed)."""
+    return transfer_preview(from_account_id=card.account_id, to_account_number=to_account_number,
+                            amount_minor=amount_minor, daily_limit_minor=settings.ATM_TRANSFER_DAILY_LIMIT_MINOR)
 
 
 def atm_logout(request: HttpRequest, message: str = LOGGED_OUT_MESSAGE) -> HttpResponse:

@@ -1,8 +1,17 @@
-"""Per-client-address throttling of web ATM logins.
+"""Throttling of web ATM logins: per client address, per network and over the whole ATM.
+
+Failed attempts in a window are counted three ways: from the address, from its network (its /24,
+or its /64 for IPv6: one customer or one attacker usually holds many addresses of one network),
+and from everywhere. Reaching any limit throttles new logins from that source, so spreading
+guesses over the addresses of a network, or over many networks, does not multiply them.
+
+A throttled source still lets in a browser that has logged in with the same card before (a signed
+device cookie set at each successful login, see atm.session): the customer on a busy shared
+address is not refused, while the card's own lockout (three wrong PINs) still bounds any guessing.
 
 Attempts are rows in the database, so every gunicorn worker sees the same count. An attempt is
 recorded as failed *before* the PIN is checked and marked successful afterwards: a crash
-mid-check counts against the address rather than for it. Attempts from one address are counted
+mid-check counts against the source rather than for it. Attempts from one network are counted
 and recorded one at a time, so a burst of concurrent requests lets no more than the limit
 through. A successful login does not reset the count, so one valid card cannot be used to keep
 guessing PINs of other cards from the same address.
@@ -11,15 +20,15 @@ guessing PINs of other cards from the same address.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.http import HttpRequest
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.exceptions import AccountsError
 from accounts.models import LoginAttempt
+from atmsite.lib.network import client_network
 
 
 class LoginThrottled(AccountsError):
@@ -29,57 +38,49 @@ class LoginThrottled(AccountsError):
         super().__init__(message)
 
 
-def _valid_ip(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text.strip()))
-    except ValueError:
-        return None
-
-
-def client_address(request: HttpRequest) -> str:
-    """Return the client's IP address: REMOTE_ADDR, or behind our proxy the address it appended.
-
-    Behind a reverse proxy (DJANGO_BEHIND_PROXY) the proxy appends the peer it saw to
-    X-Forwarded-For; earlier entries come from the client and are not trusted.
-    """
-    remote = _valid_ip(request.META.get("REMOTE_ADDR", "")) or "0.0.0.0"
-    if settings.SECURE_PROXY_SSL_HEADER is None:
-        return remote
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return _valid_ip(forwarded.rsplit(",", 1)[-1]) or remote
-
-
 def _window_start() -> datetime.datetime:
     return timezone.now() - datetime.timedelta(seconds=settings.ATM_LOGIN_THROTTLE_WINDOW_SECONDS)
 
 
-def _recent_failures(address: str):  # type: ignore[no-untyped-def]
-    return LoginAttempt.objects.filter(address=address, succeeded=False, created_at__gte=_window_start())
-
-
-def _lock_address(address: str) -> None:
-    """Hold a lock on `address` until the transaction ends (SQLite's IMMEDIATE transactions already serialize)."""
+def _lock_network(network: str) -> None:
+    """Hold a lock on `network` until the transaction ends (SQLite's IMMEDIATE transactions already serialize)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"atm-login:{address}"])
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"atm-login:{network}"])
 
 
-def login_attempt_begin(*, address: str) -> LoginAttempt | None:
-    """Record an attempt from `address` as failed; return None when the address is throttled.
+def is_throttled(*, address: str, network: str) -> bool:
+    """Return True when recent failures from the address, its network or everywhere reached their limit."""
+    counts = LoginAttempt.objects.filter(succeeded=False, created_at__gte=_window_start()).aggregate(
+        address=Count("pk", filter=Q(address=address)),
+        network=Count("pk", filter=Q(network=network)),
+        everywhere=Count("pk"),
+    )
+    return (
+        counts["address"] >= settings.ATM_LOGIN_THROTTLE_ATTEMPTS
+        or counts["network"] >= settings.ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS
+        or counts["everywhere"] >= settings.ATM_LOGIN_THROTTLE_GLOBAL_ATTEMPTS
+    )
 
-    The count and the new row are one transaction under the address's lock: ranking concurrent
-    attempts by primary key instead let one more through now and then, as ids are drawn before
-    the rows commit.
+
+def login_attempt_begin(*, address: str, known_device: bool = False) -> LoginAttempt | None:
+    """Record an attempt from `address` as failed; return None when its source is throttled.
+
+    `known_device`: the browser has logged in with this card before, so it is let through a
+    throttled source (its attempt is recorded and counted all the same). The count and the new
+    row are one transaction under the network's lock: ranking concurrent attempts by primary key
+    instead let one more through now and then, as ids are drawn before the rows commit.
     """
+    network = client_network(address)
     with transaction.atomic():
-        _lock_address(address)
-        if _recent_failures(address).count() >= settings.ATM_LOGIN_THROTTLE_ATTEMPTS:
+        _lock_network(network)
+        if not known_device and is_throttled(address=address, network=network):
             return None
-        return LoginAttempt.objects.create(address=address)
+        return LoginAttempt.objects.create(address=address, network=network)
 
 
 def login_attempt_succeeded(attempt: LoginAttempt) -> None:
-    """Mark an attempt as a successful login, so it no longer counts against its address."""
+    """Mark an attempt as a successful login, so it no longer counts against its source."""
     LoginAttempt.objects.filter(pk=attempt.pk).update(succeeded=True)
 
 

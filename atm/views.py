@@ -17,21 +17,33 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.exceptions import AccountsError, AuthenticationFailed, CardBlocked, PinRejected
-from accounts.models import Card
+from accounts.models import Account, Card
 from accounts.services import card_change_pin
 from transactions.exceptions import TransactionError
 from transactions.models import LedgerEntry
 from transactions.selectors import ledger_recent_for_account
-from transactions.services import Posting, deposit_create, transfer_create, withdrawn_today_minor
+from transactions.services import Posting, withdrawn_today_minor
 
-from .forms import DepositForm, LoginForm, OperationForm, PinChangeForm, TransferForm, WithdrawalForm
+from .forms import (
+    DepositForm,
+    LoginForm,
+    OperationForm,
+    PinChangeForm,
+    TransferConfirmForm,
+    TransferForm,
+    WithdrawalForm,
+)
 from .session import (
     atm_authenticate,
+    atm_deposit,
     atm_login,
     atm_login_required,
     atm_logout,
+    atm_transfer,
+    atm_transfer_preview,
     atm_withdraw,
     has_atm_session,
+    remember_device,
 )
 
 WRONG_PIN_MESSAGE = "The PIN is not correct."
@@ -57,7 +69,7 @@ def login(request: HttpRequest) -> HttpResponse:
             form.forget_card_number()
         else:
             atm_login(request, card)
-            return redirect("atm:balance")
+            return remember_device(redirect("atm:balance"), card)
     return render(request, "atm/login.html", {"form": form})
 
 
@@ -122,28 +134,72 @@ def withdraw(request: HttpRequest, card: Card) -> HttpResponse:
 def deposit(request: HttpRequest, card: Card) -> HttpResponse:
     form = DepositForm(_posted(request))
     if form.is_bound and form.is_valid():
-        response = _perform(request, form, lambda: deposit_create(
-            account_id=card.account_id, amount_minor=form.cleaned_data["amount"],
+        response = _perform(request, form, lambda: atm_deposit(
+            card=card, amount_minor=form.cleaned_data["amount"], idempotency_key=form.idempotency_key(card),
+        ))
+        if response:
+            return response
+    return _operation_page(request, card, form, "atm/deposit.html", note_minor=settings.ATM_DEPOSIT_NOTE_MINOR,
+                           deposit_max_minor=settings.ATM_DEPOSIT_MAX_MINOR)
+
+
+@require_http_methods(["GET", "POST"])
+@sensitive_post_parameters("pin")
+@atm_login_required
+def transfer(request: HttpRequest, card: Card) -> HttpResponse:
+    """Transfer in two steps: payee and amount, then a confirmation page with the payee's masked name and the PIN."""
+    if request.method == "POST" and "pin" in request.POST:
+        return _transfer_confirm(request, card)
+    form = TransferForm(_posted(request))
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            payee = atm_transfer_preview(card=card, to_account_number=data["to_account"], amount_minor=data["amount"])
+        except (TransactionError, AccountsError) as exc:
+            form.add_service_error(exc)
+        else:
+            confirm = TransferConfirmForm(initial={"to_account": data["to_account"], "amount": data["amount"],
+                                                   "token": data["token"]})
+            return _transfer_confirm_page(request, card, confirm, payee, data["amount"])
+    return _operation_page(request, card, form, "atm/transfer.html")
+
+
+def _transfer_confirm(request: HttpRequest, card: Card) -> HttpResponse:
+    """Move the money once the PIN is right; after a wrong PIN show the confirmation again, else the first step."""
+    first = TransferForm(request.POST)
+    if not first.is_valid():  # the carried payee, amount or token were changed: start again
+        return _operation_page(request, card, first, "atm/transfer.html")
+    form = TransferConfirmForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        response = _perform(request, form, lambda: atm_transfer(
+            card=card, pin=data["pin"], to_account_number=data["to_account"], amount_minor=data["amount"],
             idempotency_key=form.idempotency_key(card),
         ))
         if response:
             return response
-    return _operation_page(request, card, form, "atm/deposit.html")
+    if set(form.errors) - {"pin"}:  # refused by the bank's rules: back to the first step, with the reason
+        for field, errors in form.errors.items():
+            if field != "pin":
+                for error in errors:
+                    first.add_error(None if field == "__all__" else field, error)
+        return _operation_page(request, card, first, "atm/transfer.html")
+    form.renew_token()
+    try:  # a wrong PIN: the payee is checked again, as the posted number may not be the one confirmed
+        payee = atm_transfer_preview(card=card, to_account_number=first.cleaned_data["to_account"],
+                                     amount_minor=first.cleaned_data["amount"])
+    except (TransactionError, AccountsError) as exc:
+        first.add_service_error(exc)
+        return _operation_page(request, card, first, "atm/transfer.html")
+    return _transfer_confirm_page(request, card, form, payee, first.cleaned_data["amount"])
 
 
-@require_http_methods(["GET", "POST"])
-@atm_login_required
-def transfer(request: HttpRequest, card: Card) -> HttpResponse:
-    form = TransferForm(_posted(request))
-    if form.is_bound and form.is_valid():
-        data = form.cleaned_data
-        response = _perform(request, form, lambda: transfer_create(
-            from_account_id=card.account_id, to_account_number=data["to_account"],
-            amount_minor=data["amount"], idempotency_key=form.idempotency_key(card),
-        ))
-        if response:
-            return response
-    return _operation_page(request, card, form, "atm/transfer.html")
+def _transfer_confirm_page(
+    request: HttpRequest, card: Card, form: TransferConfirmForm, payee: Account, amount_minor: int
+) -> HttpResponse:
+    return render(request, "atm/transfer_confirm.html", {
+        "card": card, "account": card.account, "form": form, "payee": payee, "amount_minor": amount_minor,
+    })
 
 
 @require_http_methods(["GET", "POST"])

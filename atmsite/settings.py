@@ -8,6 +8,7 @@ Every variable is listed with its meaning in `.env.example`.
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "csp",
+    "axes",
     "accounts",
     "transactions",
     "atm",
@@ -60,14 +62,18 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "atmsite.lib.nul.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "atmsite.lib.staff_sessions.StaffSessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "atmsite.urls"
@@ -100,11 +106,31 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Passwords (staff) ----------------------------------------------------------------------
+# --- Staff authentication ---------------------------------------------------------------------
+# Argon2id at OWASP's baseline like the PINs (19 MiB, t=2, p=1: ~20 ms a check here; Django's
+# default of 100 MiB and 8 lanes took ~280 ms), at most STAFF_PASSWORD_VERIFY_CONCURRENCY at once
+# per process. Hashes of another cost are re-hashed at this one on the next successful login.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "accounts.hashers.StaffArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+STAFF_ARGON2_TIME_COST = env.int("STAFF_ARGON2_TIME_COST", default=2)
+STAFF_ARGON2_MEMORY_KIB = env.int("STAFF_ARGON2_MEMORY_KIB", default=19_456)
+STAFF_ARGON2_PARALLELISM = env.int("STAFF_ARGON2_PARALLELISM", default=1)
+STAFF_PASSWORD_VERIFY_CONCURRENCY = env.int("STAFF_PASSWORD_VERIFY_CONCURRENCY", default=2)
+# django-axes: after STAFF_LOGIN_FAILURE_LIMIT failed logins for one user name, or from one client
+# address, /admin/login/ refuses that user name or address for STAFF_LOGIN_COOLOFF_MINUTES (an
+# administrator can lift it earlier: `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("STAFF_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "atmsite.lib.network.client_address"
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -142,6 +168,14 @@ STORAGES = {
 
 # --- Sessions, cookies, security headers -------------------------------------------------------
 SESSION_ENGINE = "accounts.sessions"
+# Session cookies end with the browser (the web ATM's as much as staff's). Server-side, a session
+# row expires after SESSION_COOKIE_AGE and `prune-sessions` deletes it; a staff session also ends
+# after STAFF_SESSION_IDLE_SECONDS without a request and STAFF_SESSION_MAX_SECONDS after login
+# (atmsite.lib.staff_sessions), an ATM session after ATM_SESSION_IDLE_SECONDS (atm.session).
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+STAFF_SESSION_IDLE_SECONDS = env.int("STAFF_SESSION_IDLE_SECONDS", default=30 * 60)
+STAFF_SESSION_MAX_SECONDS = env.int("STAFF_SESSION_MAX_SECONDS", default=8 * 3600)
+SESSION_COOKIE_AGE = STAFF_SESSION_MAX_SECONDS
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -194,13 +228,33 @@ ATM_ARGON2_PARALLELISM = env.int("ATM_ARGON2_PARALLELISM", default=1)
 ATM_PIN_VERIFY_CONCURRENCY = env.int("ATM_PIN_VERIFY_CONCURRENCY", default=4)
 ATM_MAX_PIN_ATTEMPTS = 3
 ATM_SESSION_IDLE_SECONDS = env.int("ATM_SESSION_IDLE_SECONDS", default=120)
-# Failed logins allowed per client address within the window before it is throttled.
+# Failed logins allowed within the window per client address, per network (/24 or /64) and over
+# the whole ATM before new logins from there are throttled (a browser that logged in with the
+# same card before is still let through; the card's own lockout still applies).
 ATM_LOGIN_THROTTLE_ATTEMPTS = env.int("ATM_LOGIN_THROTTLE_ATTEMPTS", default=10)
+ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS = env.int("ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS", default=30)
+ATM_LOGIN_THROTTLE_GLOBAL_ATTEMPTS = env.int("ATM_LOGIN_THROTTLE_GLOBAL_ATTEMPTS", default=2000)
+# How long a browser is remembered as one that logged in with a card (the device cookie).
+ATM_KNOWN_DEVICE_DAYS = env.int("ATM_KNOWN_DEVICE_DAYS", default=180)
 ATM_LOGIN_THROTTLE_WINDOW_SECONDS = env.int("ATM_LOGIN_THROTTLE_WINDOW_SECONDS", default=600)
-ATM_CURRENCY = env.str("ATM_CURRENCY", default="EUR")
+# Currencies accounts may be kept in: ISO 4217 codes counted in hundredths (a system check refuses
+# others). New accounts get ATM_CURRENCY, which must be one of them.
+ATM_CURRENCIES = [code.strip().upper() for code in env.list("ATM_CURRENCIES", default=["EUR"])]
+ATM_CURRENCY = env.str("ATM_CURRENCY", default=ATM_CURRENCIES[0] if ATM_CURRENCIES else "EUR")
 # Smallest banknote the ATM dispenses, in minor units (cents): 1000 = 10.00.
 ATM_SMALLEST_NOTE_MINOR = env.int("ATM_SMALLEST_NOTE_MINOR", default=1000)
 ATM_DEFAULT_DAILY_LIMIT_MINOR = env.int("ATM_DEFAULT_DAILY_LIMIT_MINOR", default=100_000)
+# Cash in at the ATM: whole notes of this many cents (500 = 5.00, the smallest euro note), at most
+# ATM_DEPOSIT_MAX_MINOR in one deposit and ATM_DEPOSIT_DAILY_LIMIT_MINOR a day per account.
+ATM_DEPOSIT_NOTE_MINOR = env.int("ATM_DEPOSIT_NOTE_MINOR", default=500)
+ATM_DEPOSIT_MAX_MINOR = env.int("ATM_DEPOSIT_MAX_MINOR", default=300_000)
+ATM_DEPOSIT_DAILY_LIMIT_MINOR = env.int("ATM_DEPOSIT_DAILY_LIMIT_MINOR", default=500_000)
+# Transfers from the ATM: at most this much a day per account (the PIN is asked for each one).
+ATM_TRANSFER_DAILY_LIMIT_MINOR = env.int("ATM_TRANSFER_DAILY_LIMIT_MINOR", default=200_000)
+
+# Four eyes: a staff adjustment or reversal above this amount (cents, either sign) waits until a
+# second staff member approves it; at or below it one teller suffices.
+STAFF_APPROVAL_THRESHOLD_MINOR = env.int("STAFF_APPROVAL_THRESHOLD_MINOR", default=100_000)
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
@@ -235,6 +289,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # Release schedules are created per policy by the anonymization app.
 CELERY_BEAT_SCHEDULE = {
     "prune-login-attempts": {"task": "accounts.prune_login_attempts", "schedule": 3600.0},
+    "prune-sessions": {"task": "accounts.prune_sessions", "schedule": 3600.0},
 }
 
 # --- Releases ----------------------------------------------------------------------------------

@@ -123,7 +123,7 @@ class Customer:
             self.samples.append((kind, 0.0, 598))  # the form did not render: count as an error
             return
         form = {"csrfmiddlewaretoken": csrf.group(1), "token": token.group(1), "amount": str(self.rng.randint(1, 5) * 10)}
-        if kind == "withdraw":
+        if kind in ("withdraw", "transfer"):  # a transfer posts its confirmation step, PIN included
             form["pin"] = self.pin
         if kind == "transfer":
             form["to_account"] = self.rng.choice(self.others)

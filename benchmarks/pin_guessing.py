@@ -1,9 +1,12 @@
 """PIN guessing against the web ATM: how many guesses get through, from how many sessions and addresses.
 
 Drives the real Django stack in process (django.test.Client, real argon2 cost from settings) on a
-PostgreSQL database of its own and prints figures for four attacks:
+PostgreSQL database of its own and prints figures for these attacks:
 - a botnet: every card guessed from a new session and a new address each time, PINs in random
-  order (the right one somewhere in each card's list), so only the per-card limit stands;
+  order (the right one somewhere in each card's list): the per-card limit and the per-/24 limit;
+- one /24 network: a new address of the same /24 for every try, over many cards (the per-network
+  throttle), and PIN checks per card and per /24;
+- the answer's time for an unknown card, a wrong PIN and a blocked card (same message, same work);
 - one address guessing across many cards, each try from a new session (the per-address throttle);
 - threads guessing on one card at the same time (the card row lock);
 - bursts of simultaneous attempts from one address (the throttle's per-address lock).
@@ -36,14 +39,14 @@ BLOCKED = "This card is blocked."
 THROTTLED = "Too many login attempts from this address."
 
 
-def setup_django(server: str) -> None:
+def setup_django(server: str, database: str = DATABASE) -> None:
     """Recreate the benchmark database, point Django at it and migrate."""
     import psycopg
 
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    os.environ.update({"DATABASE_URL": f"{server}/{DATABASE}", "DJANGO_LOG_LEVEL": "WARNING",
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{database}"')
+    os.environ.update({"DATABASE_URL": f"{server}/{database}", "DJANGO_LOG_LEVEL": "WARNING",
                        "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_SECURE_COOKIES": "false"})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atmsite.settings")
     sys.path.insert(0, str(ROOT))
@@ -122,10 +125,63 @@ def botnet(cards: list[tuple[int, str, str]], guesses: int, rng: random.Random) 
     counted = Counter(Card.objects.filter(pk__in=[pk for pk, _pan, _pin in cards]).values_list(
         "failed_pin_attempts", flat=True))
     print(f"botnet: {len(cards)} cards x {guesses} guesses = {len(cards) * guesses} tries, each from a new "
-          f"session and address; right PIN placed 4th or later")
+          f"session and address (consecutive addresses, 256 a /24); right PIN placed 4th or later")
     print(f"  outcomes: {dict(guesser.outcomes)}")
     print(f"  failed PIN attempts counted per card: {dict(sorted(counted.items()))}; "
           f"median login {statistics.median(guesser.seconds) * 1000:.1f} ms")
+    print(f"  PIN checks per /24: {checks_per_network()}")
+
+
+def checks_per_network() -> dict[str, int]:
+    """Return how many login attempts reached a PIN check, per network."""
+    from django.db.models import Count
+
+    from accounts.models import LoginAttempt
+
+    rows = LoginAttempt.objects.values("network").annotate(n=Count("pk")).order_by("network")
+    return {row["network"]: row["n"] for row in rows}
+
+
+def one_network(cards: list[tuple[int, str, str]], attempts: int) -> None:
+    """Send `attempts` logins, each from a new address of one /24, over many cards (two wrong PINs a card)."""
+    from django.conf import settings
+
+    from accounts.models import Card, LoginAttempt
+
+    LoginAttempt.objects.all().delete()
+    guesser = Guesser()
+    for attempt in range(attempts):
+        _pk, pan, _pin = cards[attempt // 2 % len(cards)]
+        guesser.guess(pan, "0000", f"10.253.7.{attempt % 254 + 1}")
+    counted = Counter(Card.objects.filter(pk__in=[pk for pk, _pan, _pin in cards]).values_list(
+        "failed_pin_attempts", flat=True))
+    print(f"one /24: {attempts} logins, each from a new address of 10.253.7.0/24; limits "
+          f"{settings.ATM_LOGIN_THROTTLE_ATTEMPTS} per address, {settings.ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS} "
+          f"per network per {settings.ATM_LOGIN_THROTTLE_WINDOW_SECONDS} s")
+    print(f"  outcomes: {dict(guesser.outcomes)}; PIN checks per /24: {checks_per_network()}; "
+          f"failed PIN attempts per card: {dict(sorted(counted.items()))}")
+
+
+def answer_times(cards: list[tuple[int, str, str]], runs: int) -> None:
+    """Print the median answer time of an unknown card, a wrong PIN and a blocked card."""
+    from accounts.models import Card
+
+    blocked_pk, blocked_pan, blocked_pin = cards[0]
+    Card.objects.filter(pk=blocked_pk).update(status=Card.Status.BLOCKED)
+    medians = {}
+    for label, pan, pin in [("unknown card", "4000000000000002", "4826"), ("blocked card", blocked_pan, blocked_pin)]:
+        guesser = Guesser()
+        for run in range(runs):
+            guesser.guess(pan, pin, f"10.254.{run}.1")
+        medians[label] = (statistics.median(guesser.seconds), dict(guesser.outcomes))
+    guesser = Guesser()
+    for run in range(runs):  # two wrong PINs a card, so none is blocked
+        _pk, pan, _pin = cards[1 + run // 2]
+        guesser.guess(pan, "0000", f"10.254.{100 + run}.1")
+    medians["wrong PIN"] = (statistics.median(guesser.seconds), dict(guesser.outcomes))
+    print(f"answer times over {runs} logins each (new address each):")
+    for label, (median, outcomes) in medians.items():
+        print(f"  {label}: median {median * 1000:.1f} ms, {outcomes}")
 
 
 def one_address(cards: list[tuple[int, str, str]], attempts: int) -> None:
@@ -174,7 +230,7 @@ def bursts_from_one_address(rounds: int, threads: int, limit: int) -> None:
 
     through: Counter[int] = Counter()
     for round_ in range(rounds):
-        address, passed = f"10.252.{round_ // 256}.{round_ % 256}", []
+        address, passed = f"10.252.{round_ % 256}.1", []  # a /24 of its own each burst
 
         def attempt(_number: int, address: str = address, passed: list[int] = passed) -> None:
             if login_attempt_begin(address=address) is not None:
@@ -193,13 +249,16 @@ def main() -> None:
     parser.add_argument("--guesses", type=int, default=8)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--database", default=DATABASE, help="database to drop and recreate")
     args = parser.parse_args()
-    setup_django(args.server)
+    setup_django(args.server, args.database)
     from django.conf import settings
 
     rng = random.Random(2025)
     botnet(issue_cards(args.cards, rng), args.guesses, rng)
     one_address(issue_cards(10, rng), 60)
+    one_network(issue_cards(40, rng), 200)
+    answer_times(issue_cards(8, rng), 14)
     parallel_on_one_card(issue_cards(5, rng), args.threads)
     settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 4
     bursts_from_one_address(args.rounds, args.threads, settings.ATM_LOGIN_THROTTLE_ATTEMPTS)

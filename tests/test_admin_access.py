@@ -24,6 +24,7 @@ TELLER_PERMISSIONS = {
     "accounts.view_account", "accounts.add_account", "accounts.change_account",
     "accounts.view_card", "accounts.add_card", "accounts.change_card",
     "transactions.view_ledgerentry", "transactions.add_ledgerentry", "transactions.view_terminal",
+    "transactions.view_staffposting", "transactions.approve_staffposting",
 }
 
 
@@ -78,7 +79,7 @@ def test_it_keeps_users_who_are_not_staff_out(client, alice_customer):
 
 def test_it_creates_the_staff_groups_with_their_permissions():
     assert _group_permissions("Tellers") == TELLER_PERMISSIONS
-    assert _group_permissions("Privacy officers") == {"transactions.view_ledgerentry"}
+    assert _group_permissions("Privacy officers") == set()  # releases only: no ledger, no customer data
     assert Permission.objects.filter(codename="view_ledgerentry").count() == 1
 
 
@@ -98,7 +99,8 @@ def test_it_grants_by_group_name_and_keeps_what_other_apps_added():
     assert Group.objects.filter(name="Privacy officers").count() == 1
     assert _group_permissions("Privacy officers") == {"transactions.view_ledgerentry", "sessions.view_session"}
     staff_groups.revoke(apps, editor)
-    assert not Group.objects.filter(name="Tellers").exists()
+    # Tellers keep only what a later migration (four eyes on staff postings) granted them.
+    assert _group_permissions("Tellers") == {"transactions.view_staffposting", "transactions.approve_staffposting"}
     assert _group_permissions("Privacy officers") == {"sessions.view_session"}
     staff_groups.grant(apps, editor)
     assert _group_permissions("Tellers") == TELLER_PERMISSIONS
@@ -113,3 +115,12 @@ def test_it_shows_login_attempts_read_only_to_superusers(admin_client):
     change_url = reverse("admin:accounts_loginattempt_change", args=[attempt.pk])
     assert admin_client.post(change_url, {"address": "203.0.113.1", "succeeded": "on"}).status_code == 403
     assert LoginAttempt.objects.get(pk=attempt.pk).address == "198.51.100.7"
+
+
+def test_it_refuses_the_raw_ledger_and_customer_data_to_privacy_officers(client, alice_customer):
+    officer = User.objects.create_user("paula", password="officer-password-1", is_staff=True)
+    officer.groups.add(Group.objects.get(name="Privacy officers"))
+    client.force_login(officer)
+    for url in _admin_urls(alice_customer)[1:]:
+        assert client.get(url).status_code == 403, url
+    assert client.get(reverse("admin:anonymization_releasepolicy_changelist")).status_code == 200

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connections
@@ -22,18 +23,35 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.admin import AccountAdmin, AccountNumberSearchMixin
+from accounts.iban import iban_is_valid, normalize_account_number
 from accounts.models import Account
 from accounts.money import format_minor, format_signed_minor
 from atmsite.lib.admin import HostileInputMixin, ReadOnlyAdminMixin, action_page, only_one, submitted
 
 from .exceptions import TransactionError
-from .forms import AdjustmentForm, ReversalForm
-from .models import LedgerEntry, Terminal
-from .services import Posting, adjustment_create, reversal_create
+from .forms import AdjustmentForm, RejectionForm, ReversalForm
+from .models import LedgerEntry, StaffPosting, Terminal
+from .services import (
+    Posting,
+    adjustment_request,
+    reversal_request,
+    staff_posting_approve,
+    staff_posting_reject,
+)
 
 
-def report_posting(modeladmin: admin.ModelAdmin, request: HttpRequest, posting: Posting, what: str) -> None:
-    """Tell staff what was posted, or that a repeated submit posted nothing new."""
+def report_posting(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, posting: Posting | StaffPosting, what: str
+) -> None:
+    """Tell staff what was posted, that it waits for approval, or that a repeated submit posted nothing new."""
+    if isinstance(posting, StaffPosting):
+        amount = format_minor(posting.amount_minor, posting.account.currency)
+        modeladmin.message_user(request, (
+            f"{what} of {amount} on {posting.account.number} is above "
+            f"{format_minor(settings.STAFF_APPROVAL_THRESHOLD_MINOR, posting.account.currency)}: request "
+            f"#{posting.pk} waits for a second staff member's approval. Nothing is posted until then."
+        ), messages.WARNING)
+        return
     entry = posting.entry
     if posting.replayed:
         modeladmin.message_user(
@@ -121,15 +139,31 @@ class LedgerEntryAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearc
     list_filter = ("kind", "channel", AmountRangeFilter, "created_at", "terminal")
     date_hierarchy = "created_at"
     list_select_related = ("account", "terminal", "staff_user")
-    search_fields = ("=account__number", "=reference")
+    # An exact reference, account number or card's last four, or words of the customer's name.
+    search_fields = ("=reference", "=account__number", "=account__cards__last4",
+                     "account__customer__first_name", "account__customer__last_name")
+    search_help_text = "Search by reference, account number, a card's last four digits or the customer's name."
     paginator = EstimatedCountPaginator
     # Both count the whole (filtered) ledger on every page view.
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     fields = ("created_at", "account", "kind", "signed_amount", "balance_after", "channel", "terminal",
-              "reference", "counterparty", "reverses", "reversed_by", "staff_user", "reason", "idempotency_key")
+              "reference", "counterparty", "reverses", "reversed_by", "staff_user", "approved_by", "reason",
+              "idempotency_key")
     readonly_fields = fields
     actions = ["reverse_entry"]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        """Match a term that passes the IBAN checksum as an account number or as a reference.
+
+        References are 16 hex characters, and about one in a hundred passes the IBAN checksum too:
+        such a term is looked up as both, never as an account number only.
+        """
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if iban_is_valid(normalize_account_number(term)):
+            found |= queryset.filter(reference=term.upper())
+        return found, duplicates
 
     @admin.display(description="Amount", ordering="amount_minor")
     def signed_amount(self, entry: LedgerEntry) -> str:
@@ -156,8 +190,8 @@ class LedgerEntryAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearc
         form = ReversalForm(submitted(request))
         if form.is_bound and form.is_valid():
             try:
-                posting = reversal_create(entry_id=entry.pk, staff_user=request.user,
-                                          reason=form.cleaned_data["reason"], idempotency_key=form.idempotency_key())
+                posting = reversal_request(entry_id=entry.pk, staff_user=request.user,  # type: ignore[arg-type]
+                                           reason=form.cleaned_data["reason"], idempotency_key=form.idempotency_key())
             except TransactionError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -168,8 +202,63 @@ class LedgerEntryAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearc
             f"{entry.reference}. The reversal posts {format_signed_minor(-entry.amount_minor, entry.account.currency)} "
             "on the same account."
         )
+        if entry.kind in (LedgerEntry.Kind.TRANSFER_OUT, LedgerEntry.Kind.TRANSFER_IN):
+            intro += " A transfer is reversed as a whole: the other leg is reversed too, in the same posting."
         return action_page(self, request, [entry], action="reverse_entry", form=form, intro=intro,
                            title="Reverse a ledger entry", submit_label="Post the reversal")
+
+
+@admin.register(StaffPosting)
+class StaffPostingAdmin(HostileInputMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Staff postings above the approval threshold: a second staff member approves or rejects them."""
+
+    list_display = ("created_at", "kind", "account", "signed_amount", "maker", "status", "checker", "decided_at")
+    list_filter = ("status", "kind")
+    list_select_related = ("account", "maker", "checker")
+    fields = ("created_at", "kind", "account", "signed_amount", "reverses", "reason", "maker", "status", "checker",
+              "decided_at", "rejection_reason", "entry")
+    readonly_fields = fields
+    actions = ["approve", "reject"]
+
+    @admin.display(description="Amount", ordering="amount_minor")
+    def signed_amount(self, staff_posting: StaffPosting) -> str:
+        return format_signed_minor(staff_posting.amount_minor, staff_posting.account.currency)
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("transactions.approve_staffposting")
+
+    @admin.action(description="Approve and post the selected request", permissions=["decide"])
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Post the selected pending request through the ledger, with this user as the approver."""
+        staff_posting = only_one(self, request, queryset, "request")
+        if staff_posting is None:
+            return
+        try:
+            posting = staff_posting_approve(posting_id=staff_posting.pk, checker=request.user)  # type: ignore[arg-type]
+        except TransactionError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        report_posting(self, request, posting, f"Approved request #{staff_posting.pk}:")
+
+    @admin.action(description="Reject the selected request", permissions=["decide"])
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Reject the selected pending request with a reason; nothing is posted."""
+        staff_posting = only_one(self, request, queryset, "request")
+        if staff_posting is None:
+            return None
+        form = RejectionForm(submitted(request))
+        if form.is_bound and form.is_valid():
+            try:
+                staff_posting_reject(posting_id=staff_posting.pk, checker=request.user,  # type: ignore[arg-type]
+                                     reason=form.cleaned_data["reason"])
+            except TransactionError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, f"Request #{staff_posting.pk} rejected; nothing was posted.",
+                                  messages.SUCCESS)
+                return None
+        return action_page(self, request, [staff_posting], action="reject", form=form,
+                           title="Reject a staff posting", submit_label="Reject")
 
 
 @admin.register(Terminal)
@@ -207,7 +296,7 @@ class LedgerAccountAdmin(AccountAdmin):
         form = AdjustmentForm(submitted(request))
         if form.is_bound and form.is_valid():
             try:
-                posting = adjustment_create(
+                posting = adjustment_request(
                     account_id=account.pk, amount_minor=form.signed_amount_minor(), staff_user=request.user,
                     reason=form.cleaned_data["reason"], idempotency_key=form.idempotency_key(),
                 )

@@ -23,7 +23,11 @@ class AccountNotUsable(TransactionError):
 
 
 class AccountNotFound(TransactionError):
-    def __init__(self, message: str = "No open account has this number.") -> None:
+    """No transfer can go to this account: unknown, not open or in another currency (one message for all)."""
+
+    def __init__(
+        self, message: str = "Money cannot be transferred to this account number. Check it and try again."
+    ) -> None:
         super().__init__(message)
 
 
@@ -40,3 +44,7 @@ class IdempotencyConflict(TransactionError):
 class LedgerImmutable(TransactionError):
     def __init__(self, message: str = "Ledger entries are append-only: post a compensating entry instead.") -> None:
         super().__init__(message)
+
+
+class ApprovalError(TransactionError):
+    """A four-eyes rule refused the request: the message says which."""

@@ -51,3 +51,10 @@ class ReversalForm(LedgerRequestForm):
         error_messages={"required": "A reason is required for a reversal."},
     )
     key_prefix = "admin-reversal"
+
+
+class RejectionForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "A reason is required to reject a request."},
+    )

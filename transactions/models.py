@@ -85,6 +85,10 @@ class LedgerEntry(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     reason = models.CharField(max_length=500, blank=True)
+    # The second staff member who approved a posting above STAFF_APPROVAL_THRESHOLD_MINOR (staff_user made it).
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     objects = LedgerEntryQuerySet.as_manager()
 
@@ -115,3 +119,51 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise LedgerImmutable()
+
+
+class StaffPosting(models.Model):
+    """A staff adjustment or reversal above STAFF_APPROVAL_THRESHOLD_MINOR, waiting for a second staff member.
+
+    Four eyes: the maker asks, another staff member approves (the money moves then, through
+    transactions.services, and the entry records both) or rejects with a reason. Nothing moves
+    while it is pending. Decided rows are kept as the record of who asked and who decided.
+    """
+
+    class Kind(models.TextChoices):
+        ADJUSTMENT = "adjustment", "Staff adjustment"
+        REVERSAL = "reversal", "Reversal"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending approval"
+        APPROVED = "approved", "Approved and posted"
+        REJECTED = "rejected", "Rejected"
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    amount_minor = models.BigIntegerField(help_text="Signed, as it will be posted (a reversal: its first entry's).")
+    reverses = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reason = models.CharField(max_length=500)
+    request_key = models.CharField(max_length=80, unique=True)
+    maker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    checker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=500, blank=True)
+    entry = models.ForeignKey(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="The ledger entry posted at approval.",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [("approve_staffposting", "Can approve or reject staff postings of another staff member")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount_minor=0), name="staff_posting_amount_not_zero"),
+            models.CheckConstraint(condition=~Q(checker=models.F("maker")), name="staff_posting_four_eyes"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {format_minor(self.amount_minor)} on {self.account.number} ({self.status})"

@@ -6,7 +6,11 @@ in-memory books, so generated histories obey exactly the rules real postings obe
 - no balance ever goes below zero, and every entry records the balance right after it;
 - an ATM pays out whole notes, within the balance and what is left of the daily limit, where a
   day is a local calendar day;
-- a transfer is two legs sharing one reference, the incoming leg keyed after the outgoing one.
+- an ATM takes deposits in whole notes, at most a cap per deposit and a cap per day;
+- a transfer is within its own daily limit;
+- a staff posting above the approval threshold moves money only once a second staff member approves it;
+- a transfer is two legs sharing one reference, the incoming leg keyed after the outgoing one;
+  it is reversed as a whole, both legs or neither.
 """
 
 from __future__ import annotations
@@ -46,6 +50,26 @@ def whole_notes_check(amount_minor: int, note_minor: int | None) -> None:
         raise InvalidAmount(f"The ATM pays out multiples of {format_minor(note_minor)}.")
 
 
+def deposit_check(*, amount_minor: int, note_minor: int, max_minor: int, limit_left_minor: int, currency: str) -> None:
+    """Refuse an ATM deposit that is not whole notes, above the per-deposit cap or above what is left today."""
+    if amount_minor % note_minor:
+        raise InvalidAmount(f"The ATM takes whole notes: deposit a multiple of {format_minor(note_minor, currency)}.")
+    if amount_minor > max_minor:
+        raise InvalidAmount(f"The ATM takes at most {format_minor(max_minor, currency)} in one deposit.")
+    if amount_minor > limit_left_minor:
+        raise DailyLimitExceeded(
+            f"This exceeds your daily deposit limit: {format_minor(limit_left_minor, currency)} left today."
+        )
+
+
+def transfer_check(*, amount_minor: int, limit_left_minor: int, currency: str) -> None:
+    """Refuse a transfer above what is left of today's transfer limit."""
+    if amount_minor > limit_left_minor:
+        raise DailyLimitExceeded(
+            f"This exceeds your daily transfer limit: {format_minor(limit_left_minor, currency)} left today."
+        )
+
+
 def daily_limit_left(*, daily_limit_minor: int, withdrawn_today_minor: int) -> int:
     """Return what may still be withdrawn today (never below zero)."""
     return max(daily_limit_minor - withdrawn_today_minor, 0)
@@ -67,7 +91,7 @@ def withdrawal_room(*, balance_minor: int, limit_left_minor: int, note_minor: in
 
 
 def transfer_in_key(idempotency_key: str) -> str:
-    """Return the idempotency key of a transfer's incoming leg, derived from the outgoing leg's key."""
+    """Return the key of an operation's second leg: a transfer's incoming leg, a transfer reversal's other leg."""
     return idempotency_key + TRANSFER_IN_SUFFIX
 
 
@@ -87,3 +111,8 @@ def reason_check(reason: str | None, message: str) -> str:
     if not reason:
         raise InvalidAmount(message)
     return reason
+
+
+def needs_second_approval(amount_minor: int, threshold_minor: int) -> bool:
+    """Return True when a staff posting of `amount_minor` (either sign) must wait for a second staff member."""
+    return abs(amount_minor) > threshold_minor

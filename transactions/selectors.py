@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 
 from accounts.models import Account
 
@@ -63,6 +63,46 @@ def _transfer_problems() -> list[LedgerProblem]:
     ]
 
 
+def _reversal_problems() -> list[LedgerProblem]:
+    """Every reversal cancels exactly its original, on the same account, and an entry is reversed at most once."""
+    Kind = LedgerEntry.Kind
+    reversals = LedgerEntry.objects.filter(kind=Kind.REVERSAL)
+    problems = [
+        LedgerProblem(reference, f"reversal #{pk} reverses no entry")
+        for pk, reference in reversals.filter(reverses__isnull=True).values_list("pk", "reference")
+    ]
+    mismatched = reversals.exclude(reverses__isnull=True).exclude(
+        amount_minor=-F("reverses__amount_minor"), account_id=F("reverses__account_id")
+    )
+    problems += [
+        LedgerProblem(reference, f"reversal #{pk} of entry #{original} does not cancel it (same account, sum 0)")
+        for pk, reference, original in mismatched.values_list("pk", "reference", "reverses_id")
+    ]
+    twice = reversals.values("reverses_id").annotate(n=Count("pk")).filter(reverses__isnull=False, n__gt=1)
+    problems += [LedgerProblem(f"#{row['reverses_id']}", f"entry reversed {row['n']} times") for row in twice]
+    return problems
+
+
+def _transfer_reversal_problems() -> list[LedgerProblem]:
+    """Every transfer is reversed as a whole: both legs or neither, so the reversals sum to zero too."""
+    Kind = LedgerEntry.Kind
+    half = (
+        LedgerEntry.objects.filter(kind__in=[Kind.TRANSFER_OUT, Kind.TRANSFER_IN])
+        .values("reference")
+        .annotate(reversed_legs=Count("reversals"))
+        .exclude(reversed_legs__in=[0, 2])
+    )
+    return [
+        LedgerProblem(row["reference"], f"only {row['reversed_legs']} of the transfer's 2 legs reversed")
+        for row in half
+    ]
+
+
 def ledger_problems() -> list[LedgerProblem]:
-    """Return every inconsistency between balances and the ledger (empty when the books balance)."""
-    return _balance_problems() + _transfer_problems()
+    """Return every inconsistency of the books (empty when they balance and money is conserved).
+
+    Balances: each account's balance is its opening balance plus its entries. Conservation: each
+    transfer's legs sum to zero, each reversal cancels its original, and a transfer is reversed
+    on both legs or not at all.
+    """
+    return _balance_problems() + _transfer_problems() + _reversal_problems() + _transfer_reversal_problems()

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
@@ -28,11 +29,12 @@ from . import rules
 from .exceptions import (
     AccountNotFound,
     AccountNotUsable,
+    ApprovalError,
     IdempotencyConflict,
     InvalidAmount,
     SameAccountTransfer,
 )
-from .models import LedgerEntry, Terminal
+from .models import LedgerEntry, StaffPosting, Terminal
 
 Kind = LedgerEntry.Kind
 
@@ -72,7 +74,7 @@ def _replay(idempotency_key: str, *, account_id: int, kind: str, amount_minor: i
     if (first.account_id, first.kind, abs(first.amount_minor)) != (account_id, kind, amount_minor):
         raise IdempotencyConflict()
     entries = [first]
-    if kind == Kind.TRANSFER_OUT:
+    if kind in (Kind.TRANSFER_OUT, Kind.REVERSAL):
         entries += list(LedgerEntry.objects.filter(idempotency_key=rules.transfer_in_key(idempotency_key)))
     return Posting(entries=tuple(entries), replayed=True)
 
@@ -99,6 +101,26 @@ def withdrawn_today_minor(account: Account) -> int:
         total=Sum("amount_minor")
     )["total"]
     return -(total or 0)
+
+
+def _left_today(account: Account, kind: str, daily_limit_minor: int) -> int:
+    """Return what is left of the ATM's daily limit on entries of `kind` (ATM channel, local day) on an account."""
+    start = rules.local_day_start(timezone.now())
+    total = LedgerEntry.objects.filter(
+        account=account, kind=kind, channel=LedgerEntry.Channel.ATM, created_at__gte=start
+    ).aggregate(
+        total=Sum("amount_minor")
+    )["total"]
+    return rules.daily_limit_left(daily_limit_minor=daily_limit_minor, withdrawn_today_minor=abs(total or 0))
+
+
+@dataclass(frozen=True)
+class DepositLimits:
+    """The ATM's cash-in rules: whole notes of `note_minor`, at most `max_minor` a deposit and `daily_minor` a day."""
+
+    note_minor: int
+    max_minor: int
+    daily_minor: int
 
 
 def _run(operation: Callable[[], Posting], idempotency_key: str) -> Posting:
@@ -141,9 +163,9 @@ def withdrawal_create(
 
 def deposit_create(
     *, account_id: int, amount_minor: int, idempotency_key: str,
-    channel: str = LedgerEntry.Channel.ATM, terminal: Terminal | None = None,
+    channel: str = LedgerEntry.Channel.ATM, terminal: Terminal | None = None, limits: DepositLimits | None = None,
 ) -> Posting:
-    """Deposit money on an open account."""
+    """Deposit money on an open account; with `limits` (cash at an ATM), whole notes within the caps."""
     rules.amount_check(amount_minor)
 
     def operation() -> Posting:
@@ -152,6 +174,11 @@ def deposit_create(
         if replay:
             return replay
         _require_open(account)
+        if limits is not None:
+            rules.deposit_check(
+                amount_minor=amount_minor, note_minor=limits.note_minor, max_minor=limits.max_minor,
+                limit_left_minor=_left_today(account, Kind.DEPOSIT, limits.daily_minor), currency=account.currency,
+            )
         entry = _append(
             account, kind=Kind.DEPOSIT, delta=amount_minor, channel=channel, terminal=terminal,
             reference=new_reference(), idempotency_key=idempotency_key,
@@ -161,11 +188,39 @@ def deposit_create(
     return _run(operation, idempotency_key)
 
 
+def transfer_preview(
+    *, from_account_id: int, to_account_number: str, amount_minor: int, daily_limit_minor: int | None = None,
+) -> Account:
+    """Return the account a transfer would pay, checking now what transfer_create checks again under lock.
+
+    Read-only: shown on the confirmation page before any money moves. An unknown, closed or
+    other-currency payee is refused alike.
+    """
+    rules.amount_check(amount_minor)
+    target = Account.objects.select_related("customer").filter(number=to_account_number).first()
+    if target is None:
+        raise AccountNotFound()
+    if target.pk == from_account_id:
+        raise SameAccountTransfer()
+    source = Account.objects.get(pk=from_account_id)
+    _require_open(source)
+    if not target.is_open or target.currency != source.currency:
+        raise AccountNotFound()
+    rules.balance_after(source.balance_minor, -amount_minor)
+    if daily_limit_minor is not None:
+        rules.transfer_check(amount_minor=amount_minor, currency=source.currency,
+                             limit_left_minor=_left_today(source, Kind.TRANSFER_OUT, daily_limit_minor))
+    return target
+
+
 def transfer_create(
     *, from_account_id: int, to_account_number: str, amount_minor: int, idempotency_key: str,
-    channel: str = LedgerEntry.Channel.ATM, terminal: Terminal | None = None,
+    channel: str = LedgerEntry.Channel.ATM, terminal: Terminal | None = None, daily_limit_minor: int | None = None,
 ) -> Posting:
-    """Move money between two different open accounts of the same currency: two legs, one reference."""
+    """Move money between two different open accounts of the same currency: two legs, one reference.
+
+    With `daily_limit_minor`, today's outgoing transfers from the account stay within it.
+    """
     rules.amount_check(amount_minor)
     target_id = Account.objects.filter(number=to_account_number).values_list("pk", flat=True).first()
     if target_id is None:
@@ -182,8 +237,12 @@ def transfer_create(
         _require_open(source)
         if not target.is_open:
             raise AccountNotFound()
+        # A payee in another currency gets the unknown account's answer: neither tells what exists.
         if source.currency != target.currency:
-            raise AccountNotUsable("Transfers between different currencies are not supported.")
+            raise AccountNotFound()
+        if daily_limit_minor is not None:
+            rules.transfer_check(amount_minor=amount_minor, currency=source.currency,
+                                 limit_left_minor=_left_today(source, Kind.TRANSFER_OUT, daily_limit_minor))
         common = {"channel": channel, "terminal": terminal, "reference": new_reference()}
         out_leg = _append(
             source, kind=Kind.TRANSFER_OUT, delta=-amount_minor, counterparty=target,
@@ -198,14 +257,27 @@ def transfer_create(
     return _run(operation, idempotency_key)
 
 
+def _four_eyes_check(amount_minor: int, staff_user: AbstractBaseUser | None, approved_by: AbstractBaseUser | None) -> None:
+    """Refuse a staff posting above the threshold without a second staff member's approval."""
+    if approved_by is not None and staff_user is not None and approved_by.pk == staff_user.pk:
+        raise ApprovalError(SELF_APPROVAL_MESSAGE)
+    if approved_by is None and rules.needs_second_approval(amount_minor, settings.STAFF_APPROVAL_THRESHOLD_MINOR):
+        raise ApprovalError("This amount needs a second staff member's approval: request it instead.")
+
+
 def adjustment_create(
-    *, account_id: int, amount_minor: int, staff_user: AbstractBaseUser, reason: str, idempotency_key: str,
+    *, account_id: int, amount_minor: int, staff_user: AbstractBaseUser | None, reason: str, idempotency_key: str,
+    approved_by: AbstractBaseUser | None = None,
 ) -> Posting:
-    """Post a staff deposit or correction (signed amount) with a mandatory reason."""
+    """Post a staff deposit or correction (signed amount) with a mandatory reason.
+
+    Above STAFF_APPROVAL_THRESHOLD_MINOR it needs `approved_by`, another staff member (see staff_posting_approve).
+    """
     reason = rules.reason_check(reason, "A reason is required for a staff adjustment.")
     if amount_minor == 0:
         raise InvalidAmount("The amount must not be zero.")
     rules.amount_check(abs(amount_minor))
+    _four_eyes_check(amount_minor, staff_user, approved_by)
 
     def operation() -> Posting:
         account = _lock_accounts(account_id)[account_id]
@@ -217,18 +289,34 @@ def adjustment_create(
         entry = _append(
             account, kind=Kind.ADJUSTMENT, delta=amount_minor, channel=LedgerEntry.Channel.BACK_OFFICE,
             reference=new_reference(), idempotency_key=idempotency_key, staff_user=staff_user, reason=reason,
+            approved_by=approved_by,
         )
         return Posting(entries=(entry,))
 
     return _run(operation, idempotency_key)
 
 
+def _reversal_targets(original: LedgerEntry) -> list[LedgerEntry]:
+    """Return the entries a reversal of `original` compensates: the entry, and a transfer's other leg."""
+    if original.kind not in (Kind.TRANSFER_OUT, Kind.TRANSFER_IN):
+        return [original]
+    other_kind = Kind.TRANSFER_IN if original.kind == Kind.TRANSFER_OUT else Kind.TRANSFER_OUT
+    other = LedgerEntry.objects.filter(reference=original.reference, kind=other_kind).first()
+    if other is None:
+        raise InvalidAmount("The other leg of this transfer is missing; the transfer cannot be reversed.")
+    return [original, other]
+
+
 def reversal_create(
-    *, entry_id: int, staff_user: AbstractBaseUser, reason: str, idempotency_key: str,
+    *, entry_id: int, staff_user: AbstractBaseUser | None, reason: str, idempotency_key: str,
+    approved_by: AbstractBaseUser | None = None,
 ) -> Posting:
     """Compensate one entry with an entry of the opposite amount on the same account.
 
-    A transfer is reversed leg by leg (each leg is its own entry). An entry can be reversed once.
+    Above STAFF_APPROVAL_THRESHOLD_MINOR it needs `approved_by`, another staff member.
+    A transfer is reversed as a whole: both legs get their compensating entry in the same
+    transaction (the selected leg under `idempotency_key`, the other under its derived key), or
+    neither does. Reversing one leg alone would create or destroy money. An entry can be reversed once.
     """
     reason = rules.reason_check(reason, "A reason is required for a reversal.")
     original = LedgerEntry.objects.filter(pk=entry_id).first()
@@ -236,21 +324,117 @@ def reversal_create(
         raise InvalidAmount("No such ledger entry.")
     if original.kind == Kind.REVERSAL:
         raise InvalidAmount("A reversal cannot itself be reversed; post an adjustment instead.")
+    targets = _reversal_targets(original)
+    _four_eyes_check(original.amount_minor, staff_user, approved_by)
 
     def operation() -> Posting:
-        account = _lock_accounts(original.account_id)[original.account_id]
+        accounts = _lock_accounts(*{target.account_id for target in targets})
         replay = _replay(
-            idempotency_key, account_id=account.pk, kind=Kind.REVERSAL, amount_minor=abs(original.amount_minor)
+            idempotency_key, account_id=original.account_id, kind=Kind.REVERSAL, amount_minor=abs(original.amount_minor)
         )
         if replay:
             return replay
-        if LedgerEntry.objects.filter(reverses=original).exists():
+        if LedgerEntry.objects.filter(reverses__in=targets).exists():
             raise InvalidAmount("This entry has already been reversed.")
-        entry = _append(
-            account, kind=Kind.REVERSAL, delta=-original.amount_minor, channel=LedgerEntry.Channel.BACK_OFFICE,
-            reference=original.reference, idempotency_key=idempotency_key, staff_user=staff_user,
-            reason=reason, reverses=original,
+        keys = [idempotency_key, rules.transfer_in_key(idempotency_key)]
+        entries = tuple(
+            _append(
+                accounts[target.account_id], kind=Kind.REVERSAL, delta=-target.amount_minor,
+                channel=LedgerEntry.Channel.BACK_OFFICE, reference=target.reference, idempotency_key=key,
+                staff_user=staff_user, approved_by=approved_by, reason=reason, reverses=target,
+            )
+            for target, key in zip(targets, keys, strict=False)
         )
-        return Posting(entries=(entry,))
+        return Posting(entries=entries)
 
     return _run(operation, idempotency_key)
+
+
+# --- Four eyes: staff postings above the threshold wait for a second staff member ------------------
+
+SELF_APPROVAL_MESSAGE = "A second staff member must decide: you made this request."
+
+
+def _staff_posting_create(
+    *, kind: str, account_id: int, amount_minor: int, maker: AbstractBaseUser, reason: str, request_key: str,
+    reverses: LedgerEntry | None = None,
+) -> StaffPosting:
+    """Record a pending request (once per request key: a double submit finds the first)."""
+    if not Account.objects.filter(pk=account_id).exclude(status=Account.Status.CLOSED).exists():
+        raise AccountNotUsable("This account is closed.")
+    posting, _ = StaffPosting.objects.get_or_create(request_key=request_key, defaults={
+        "kind": kind, "account_id": account_id, "amount_minor": amount_minor, "reverses": reverses,
+        "reason": reason, "maker": maker,
+    })
+    return posting
+
+
+def adjustment_request(
+    *, account_id: int, amount_minor: int, staff_user: AbstractBaseUser, reason: str, idempotency_key: str,
+) -> Posting | StaffPosting:
+    """Post a staff adjustment now, or above the threshold record it pending a second staff member's approval."""
+    if not rules.needs_second_approval(amount_minor, settings.STAFF_APPROVAL_THRESHOLD_MINOR):
+        return adjustment_create(account_id=account_id, amount_minor=amount_minor, staff_user=staff_user,
+                                 reason=reason, idempotency_key=idempotency_key)
+    reason = rules.reason_check(reason, "A reason is required for a staff adjustment.")
+    rules.amount_check(abs(amount_minor))
+    return _staff_posting_create(kind=StaffPosting.Kind.ADJUSTMENT, account_id=account_id, amount_minor=amount_minor,
+                                 maker=staff_user, reason=reason, request_key=idempotency_key)
+
+
+def reversal_request(
+    *, entry_id: int, staff_user: AbstractBaseUser, reason: str, idempotency_key: str,
+) -> Posting | StaffPosting:
+    """Reverse an entry now, or above the threshold record the reversal pending a second staff member's approval."""
+    original = LedgerEntry.objects.filter(pk=entry_id).first()
+    if original is None or not rules.needs_second_approval(original.amount_minor, settings.STAFF_APPROVAL_THRESHOLD_MINOR):
+        return reversal_create(entry_id=entry_id, staff_user=staff_user, reason=reason, idempotency_key=idempotency_key)
+    reason = rules.reason_check(reason, "A reason is required for a reversal.")
+    if original.kind == Kind.REVERSAL:
+        raise InvalidAmount("A reversal cannot itself be reversed; post an adjustment instead.")
+    if LedgerEntry.objects.filter(reverses__in=_reversal_targets(original)).exists():
+        raise InvalidAmount("This entry has already been reversed.")
+    return _staff_posting_create(kind=StaffPosting.Kind.REVERSAL, account_id=original.account_id,
+                                 amount_minor=-original.amount_minor, maker=staff_user, reason=reason,
+                                 request_key=idempotency_key, reverses=original)
+
+
+def _pending_for_decision(posting_id: int, checker: AbstractBaseUser) -> StaffPosting:
+    """Lock a pending request that `checker` may decide; refuse a decided one or the maker's own."""
+    staff_posting = StaffPosting.objects.select_for_update().filter(pk=posting_id).first()
+    if staff_posting is None:
+        raise ApprovalError("No such request.")
+    if staff_posting.status != StaffPosting.Status.PENDING:
+        raise ApprovalError(f"This request is already {staff_posting.get_status_display().lower()}.")
+    if staff_posting.maker_id == checker.pk:
+        raise ApprovalError(SELF_APPROVAL_MESSAGE)
+    return staff_posting
+
+
+def staff_posting_approve(*, posting_id: int, checker: AbstractBaseUser) -> Posting:
+    """Approve a pending request: post it through the ledger service, maker and approver on the entry."""
+    with transaction.atomic():
+        request = _pending_for_decision(posting_id, checker)
+        common = {"staff_user": request.maker, "reason": request.reason, "approved_by": checker,
+                  "idempotency_key": f"approval:{request.pk}"}
+        if request.kind == StaffPosting.Kind.REVERSAL:
+            assert request.reverses_id is not None
+            posting = reversal_create(entry_id=request.reverses_id, **common)  # type: ignore[arg-type]
+        else:
+            posting = adjustment_create(account_id=request.account_id, amount_minor=request.amount_minor,
+                                        **common)  # type: ignore[arg-type]
+        request.status, request.checker_id, request.decided_at = StaffPosting.Status.APPROVED, checker.pk, timezone.now()
+        request.entry = posting.entry
+        request.save(update_fields=["status", "checker", "decided_at", "entry"])
+    return posting
+
+
+def staff_posting_reject(*, posting_id: int, checker: AbstractBaseUser, reason: str) -> StaffPosting:
+    """Reject a pending request with a reason; nothing is posted."""
+    reason = rules.reason_check(reason, "A reason is required to reject a request.")
+    with transaction.atomic():
+        request = _pending_for_decision(posting_id, checker)
+        request.status, request.checker_id, request.decided_at = StaffPosting.Status.REJECTED, checker.pk, timezone.now()
+        request.rejection_reason = reason
+        request.save(update_fields=["status", "checker", "decided_at", "rejection_reason"])
+    return request

@@ -14,8 +14,10 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import FieldDoesNotExist
 from django.db import DataError, ProgrammingError
 from django.db.models import Model, QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.forms import Form
 from django.http import HttpRequest, HttpResponseBase, QueryDict
 from django.template.response import TemplateResponse
@@ -102,6 +104,19 @@ class HostileInputMixin:
         except BAD_LOOKUP_ERRORS as exc:
             raise IncorrectLookupParameters(exc) from exc
 
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        """Accept a query-string lookup only on a declared filter, the date hierarchy or a row id.
+
+        Django accepts any lookup on the model's own fields, so `?pin_hash__startswith=ab` would
+        tell, one character at a time, whether a hidden value matches. Only the fields staff can
+        filter on in the sidebar (and the ids every link carries) may appear in a query string.
+        """
+        path = _field_path(self.model, lookup)  # type: ignore[attr-defined]
+        if not path:
+            return bool(super().lookup_allowed(lookup, value, request))  # type: ignore[misc]
+        allowed = _declared_filter_paths(self, request)
+        return any(path == declared or path == [*declared, "id"] for declared in allowed)
+
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         """Match nothing for a search term holding a NUL character or longer than any searchable value."""
         if "\x00" in search_term or len(search_term) > MAX_SEARCH_CHARS:
@@ -114,6 +129,41 @@ class HostileInputMixin:
             self.message_user(request, INVALID_SELECTION_MESSAGE, messages.ERROR)  # type: ignore[attr-defined]
             return None
         return super().response_action(request, queryset)  # type: ignore[misc]
+
+
+def _field_path(model: type[Model], lookup: str) -> list[str]:
+    """Return the fields a lookup walks through ("account__customer__id__exact" -> 3 fields); "pk" is "id"."""
+    path: list[str] = []
+    for part in lookup.split(LOOKUP_SEP):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            if part != "pk":
+                break
+            field = model._meta.pk
+        path.append(field.name if getattr(field, "primary_key", False) else part)
+        if not getattr(field, "path_infos", None):
+            break
+        model = field.path_infos[-1].to_opts.model
+    return path
+
+
+def _declared_filter_paths(model_admin: Any, request: HttpRequest | None) -> list[list[str]]:
+    """Return the field paths staff may filter on: the list filters, the date hierarchy and the row id."""
+    declared: list[str] = ["id"]
+    if model_admin.date_hierarchy:
+        declared.append(model_admin.date_hierarchy)
+    filters = model_admin.get_list_filter(request) if request is not None else model_admin.list_filter
+    for item in filters:
+        if isinstance(item, (list, tuple)):
+            declared.append(item[0])
+        elif isinstance(item, str):
+            declared.append(item)
+        elif isinstance(item, type) and issubclass(item, admin.SimpleListFilter) and item.parameter_name:
+            declared.append(item.parameter_name)
+    # A relation by its row id: the "entries of this account" links use ?account__id__exact=.
+    declared += [field.name for field in model_admin.model._meta.get_fields() if field.many_to_one]
+    return [name.split(LOOKUP_SEP) for name in declared]
 
 
 class ReadOnlyAdminMixin:

@@ -128,6 +128,9 @@ def test_it_refuses_a_bad_currency_and_opens_nothing(admin_client_, alice_custom
                       kind="savings", currency="E1")
     assert response.status_code == 200
     assert _form_errors(response) == ["A currency is a three-letter code, for example EUR."]
+    response = action_apply(admin_client_, CUSTOMERS, "open_account", alice_customer.customer.pk,
+                            kind="savings", currency="xyz")
+    assert _form_errors(response) == ["The bank keeps no accounts in XYZ. Choose one of: EUR."]
     assert Account.objects.count() == before
 
 

@@ -34,7 +34,7 @@ def test_it_blocks_the_card_at_the_third_wrong_pin_until_staff_unblock(alice_cus
             card_authenticate(pan=alice_customer.pan, pin="0001")
     with pytest.raises(CardBlocked, match="Wrong PIN entered three times"):
         card_authenticate(pan=alice_customer.pan, pin="0001")
-    with pytest.raises(CardBlocked, match="This card is blocked"):
+    with pytest.raises(AuthenticationFailed, match=r"^Card number or PIN is not correct\.$"):
         card_authenticate(pan=alice_customer.pan, pin=alice_customer.pin)
     card_unblock(card_id=alice_customer.card.pk)
     assert card_authenticate(pan=alice_customer.pan, pin=alice_customer.pin).failed_pin_attempts == 0
@@ -67,3 +67,16 @@ def test_it_refuses_to_close_a_funded_account_even_past_the_form(alice_customer)
     with pytest.raises(AccountsError, match="Pay out the balance before closing the account."):
         account_update(account_id=alice_customer.account.pk, status="closed", daily_withdrawal_limit_minor=0)
     assert alice_customer.account.__class__.objects.get(pk=alice_customer.account.pk).status == "open"
+
+
+def test_it_opens_accounts_only_in_a_configured_currency(alice_customer, settings):
+    from accounts.exceptions import AccountsError
+    from accounts.models import Account
+    from accounts.services import account_open
+
+    before = Account.objects.count()
+    with pytest.raises(AccountsError, match=r"^The bank keeps no accounts in XYZ\. Choose one of: EUR\.$"):
+        account_open(customer=alice_customer.customer, currency="XYZ")
+    assert Account.objects.count() == before
+    settings.ATM_CURRENCIES = ["EUR", "USD"]
+    assert account_open(customer=alice_customer.customer, currency="USD").currency == "USD"

@@ -48,18 +48,83 @@ def test_it_withdraws_cash_and_shows_the_receipt(alice_at_atm, alice_customer):
 
 
 def test_it_deposits_and_shows_the_receipt(alice_at_atm, alice_customer):
-    response = _submit(alice_at_atm, "atm:deposit", {"amount": "25,50"})
+    response = _submit(alice_at_atm, "atm:deposit", {"amount": "25,00"})
     entry = LedgerEntry.objects.filter(account=alice_customer.account).first()
     assert response["Location"] == reverse("atm:receipt", args=[entry.pk])
-    assert (entry.kind, entry.amount_minor, entry.balance_after_minor) == ("deposit", 2_550, 52_550)
-    assert _balance(alice_customer) == 52_550
+    assert (entry.kind, entry.amount_minor, entry.balance_after_minor) == ("deposit", 2_500, 52_500)
+    assert _balance(alice_customer) == 52_500
     receipt = alice_at_atm.get(response["Location"]).content.decode()
-    assert "+25.50 EUR" in receipt and "525.50 EUR" in receipt and "Deposit" in receipt
+    assert "+25.00 EUR" in receipt and "525.00 EUR" in receipt and "Deposit" in receipt
 
 
-def test_it_transfers_to_an_account_number_typed_in_groups(alice_at_atm, alice_customer, charlie_customer):
-    response = _submit(alice_at_atm, "atm:transfer", {"to_account": _spaced(charlie_customer.account.number),
-                                                      "amount": "120"})
+@pytest.mark.parametrize(("amount", "message"), [
+    ("12.50", "The ATM takes whole notes: deposit a multiple of 5.00 EUR."),
+    ("3005", "The ATM takes at most 3,000.00 EUR in one deposit."),
+    ("10000000000", "The ATM takes at most 3,000.00 EUR in one deposit."),
+])
+def test_it_takes_only_whole_notes_up_to_the_deposit_cap(alice_at_atm, amount, message):
+    before = money_snapshot()
+    response = _submit(alice_at_atm, "atm:deposit", {"amount": amount})
+    assert response.context["form"].errors == {"amount": [message]}
+    assert money_snapshot() == before
+
+
+def test_it_caps_deposits_per_day(alice_at_atm, settings):
+    settings.ATM_DEPOSIT_DAILY_LIMIT_MINOR = 400_000
+    assert _submit(alice_at_atm, "atm:deposit", {"amount": "3000"}).status_code == 302
+    before = money_snapshot()
+    response = _submit(alice_at_atm, "atm:deposit", {"amount": "1005"})
+    assert response.context["form"].errors == {
+        "amount": ["This exceeds your daily deposit limit: 1,000.00 EUR left today."]
+    }
+    assert money_snapshot() == before
+    assert _submit(alice_at_atm, "atm:deposit", {"amount": "1000"}).status_code == 302
+
+
+def test_it_limits_transfers_per_day(alice_at_atm, charlie_customer, settings):
+    settings.ATM_TRANSFER_DAILY_LIMIT_MINOR = 15_000
+    number = charlie_customer.account.number
+    assert _confirm(alice_at_atm, _submit(alice_at_atm, "atm:transfer", {"to_account": number, "amount": "100"})
+                    ).status_code == 302
+    before = money_snapshot()
+    response = _submit(alice_at_atm, "atm:transfer", {"to_account": number, "amount": "60"})
+    assert response.context["form"].errors == {
+        "amount": ["This exceeds your daily transfer limit: 50.00 EUR left today."]
+    }
+    assert money_snapshot() == before
+
+
+def test_it_moves_nothing_when_the_confirmed_transfer_was_changed(alice_at_atm, charlie_customer):
+    page = _submit(alice_at_atm, "atm:transfer", {"to_account": charlie_customer.account.number, "amount": "20"})
+    before = money_snapshot()
+    form = page.context["form"]
+    data = {"to_account": "NL00 ATMB 0000 0000 09", "amount": "20", "token": form["token"].value(), "pin": "2468"}
+    response = alice_at_atm.post(reverse("atm:transfer"), data)
+    assert response.context["form"].errors == {"to_account": ["This is not a valid account number. Check it and try again."]}
+    assert money_snapshot() == before
+
+
+def _confirm(client, page, pin: str = "2468"):  # type: ignore[no-untyped-def]
+    """Post the transfer confirmation page as rendered, with `pin`."""
+    form = page.context["form"]
+    data = {name: form[name].value() for name in ("to_account", "amount", "token")}
+    return client.post(reverse("atm:transfer"), {**data, "pin": pin})
+
+
+def test_it_transfers_after_a_confirmation_page_with_the_payee_masked_and_the_pin(
+    alice_at_atm, alice_customer, charlie_customer
+):
+    before = money_snapshot()
+    page = _submit(alice_at_atm, "atm:transfer", {"to_account": _spaced(charlie_customer.account.number),
+                                                  "amount": "120"})
+    text = page.content.decode()
+    assert page.status_code == 200 and "Confirm the transfer" in text and "No money has moved yet." in text
+    assert "C. C****" in text and charlie_customer.customer.last_name not in text and "120.00 EUR" in text
+    assert money_snapshot() == before
+    wrong = _confirm(alice_at_atm, page, pin="9753")
+    assert wrong.context["form"].errors == {"pin": ["The PIN is not correct."]}
+    assert money_snapshot() == before and "C. C****" in wrong.content.decode()
+    response = _confirm(alice_at_atm, wrong)
     out_leg = LedgerEntry.objects.get(account=alice_customer.account, kind="transfer_out")
     in_leg = LedgerEntry.objects.get(account=charlie_customer.account, kind="transfer_in")
     assert response["Location"] == reverse("atm:receipt", args=[out_leg.pk])
@@ -136,7 +201,7 @@ SPECIFIC_CASES = [
     ("atm:withdraw", {"pin": "24"}, "pin", "A PIN is 4 to 6 digits."),
     ("atm:transfer", {"amount": "500.01"}, "amount", "Insufficient funds for this amount."),
     ("atm:transfer", {"to_account": "ALICE"}, "to_account", "You cannot transfer money to the same account."),
-    ("atm:transfer", {"to_account": iban_for("0000000009")}, "to_account", "No open account has this number."),
+    ("atm:transfer", {"to_account": iban_for("0000000009")}, "to_account", "Money cannot be transferred to this account number. Check it and try again."),
     ("atm:transfer", {"to_account": "NL00 ATMB 0000 0000 09"}, "to_account",
      "This is not a valid account number. Check it and try again."),
     ("atm:transfer", {"to_account": ""}, "to_account", "Enter the account number to transfer to."),
@@ -217,10 +282,23 @@ def test_it_refuses_a_transfer_to_a_closed_account(alice_at_atm, charlie_custome
     Account.objects.filter(pk=charlie_customer.account.pk).update(status=Account.Status.CLOSED)
     before = money_snapshot()
     response = _submit(alice_at_atm, "atm:transfer", {"to_account": charlie_customer.account.number, "amount": "5"})
-    assert response.context["form"].errors == {"to_account": ["No open account has this number."]}
+    assert response.context["form"].errors == {"to_account": ["Money cannot be transferred to this account number. Check it and try again."]}
     assert money_snapshot() == before
 
 
 def test_it_hides_withdrawal_pins_from_error_reports(alice_at_atm):
     response = _submit(alice_at_atm, "atm:withdraw", {"amount": "50", "pin": "9753"})
     assert response.wsgi_request.sensitive_post_parameters == ("pin",)
+
+
+def test_it_counts_a_wrong_pin_to_an_unknown_payee_and_moves_nothing(alice_at_atm, alice_customer):
+    data = {"to_account": iban_for("0000000009"), "amount": "20", "token": form_token(
+        alice_at_atm.get(reverse("atm:transfer"))), "pin": "9753"}
+    before = money_snapshot()
+    response = alice_at_atm.post(reverse("atm:transfer"), data)
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "to_account": ["Money cannot be transferred to this account number. Check it and try again."]
+    }
+    assert money_snapshot() == before
+    assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 1

@@ -10,7 +10,6 @@ from accounts.models import Card, LoginAttempt
 from accounts.services import card_unblock
 from atm.session import SESSION_CARD_KEY
 from tests.atm.conftest import (
-    BLOCKED,
     GENERIC,
     JUST_BLOCKED,
     UNKNOWN_PAN,
@@ -96,7 +95,7 @@ def test_it_blocks_the_card_at_the_third_wrong_pin_and_says_so(client, alice_cus
     assert form_errors(third) == {"__all__": [JUST_BLOCKED]}
     assert JUST_BLOCKED in third.content.decode()
     right_pin = login_post(client, alice_customer.pan, alice_customer.pin)
-    assert form_errors(right_pin) == {"__all__": [BLOCKED]}
+    assert form_errors(right_pin) == {"__all__": [GENERIC]}  # as for an unknown card: nothing to learn
     assert SESSION_CARD_KEY not in client.session
     assert Card.objects.get(pk=alice_customer.card.pk).status == Card.Status.BLOCKED
 

@@ -64,7 +64,8 @@ def test_it_blocks_the_card_after_three_wrong_pins_and_says_so(browser_page, ali
     tab.screenshot("atm-card-blocked")
     assert Card.objects.get(pk=alice_customer.card.pk).status == Card.Status.BLOCKED
     _login(tab, alice_customer.pan, alice_customer.pin)
-    assert "This card is blocked" in page.get_by_role("alert").inner_text()
+    # A blocked card is answered like an unknown one: the login page tells a guesser nothing.
+    assert "Card number or PIN is not correct." in page.get_by_role("alert").inner_text()
 
 
 def test_it_ends_the_session_after_the_idle_timeout(browser_page, alice_customer, settings):

@@ -341,7 +341,7 @@ class AtmCustomer:
             return None
         form = {"csrfmiddlewaretoken": csrf.group(1), "token": token.group(1),  # type: ignore[union-attr]
                 "amount": str(self.rng.randint(1, 5) * 10)}
-        if kind == "withdraw":
+        if kind in ("withdraw", "transfer"):  # a transfer posts its confirmation step, PIN included
             form["pin"] = self.card.pin
         if kind == "transfer":
             form["to_account"] = self.rng.choice(self.payees)

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
@@ -260,7 +261,7 @@ CURRENCIES = st.one_of(st.sampled_from(["EUR", "usd", " gbp ", "EU", "EURO", "â‚
 def _currency(raw: str | None) -> str | None:
     text = required_text(raw, 3)
     code = text.upper() if text else ""
-    return code if len(code) == 3 and code.isascii() and code.isalpha() else None
+    return code if code in settings.ATM_CURRENCIES else None
 
 
 def _open_account_effect(submission: Submission, customers: set[int]) -> dict[str, Any]:
@@ -468,7 +469,7 @@ def test_it_answers_autocomplete_searches_without_a_server_error(staff: Client, 
     response = staff.get(reverse("admin:autocomplete"),
                          {"term": term, "app_label": app, "model_name": model, "field_name": field})
     assert_handled(response)
-    assert response.status_code in (200, 403, 404)
+    assert response.status_code in ((400,) if "\x00" in term else (200, 403, 404))
 
 
 @fuzz(40)
@@ -479,7 +480,7 @@ def test_it_refuses_junk_staff_logins_without_a_server_error(staff: Client, subm
     seen = submission.seen()
     assert outcome.effect == {}
     if (seen.get("username"), seen.get("password")) != ("root", "root-password-1"):
-        assert outcome.response.status_code == 200
+        assert outcome.response.status_code in (200, 429)  # 429: the address is locked out (django-axes)
 
 
 @pytest.mark.parametrize("junk", ["1 OR 1=1", "", "Ù£", " 1", "99999999999999999999", "\x00"])

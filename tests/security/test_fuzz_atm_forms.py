@@ -17,6 +17,7 @@ from django.urls import reverse
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from accounts.iban import iban_is_valid, normalize_account_number
 from accounts.pins import TRIVIAL_PINS
 from tests.atm.conftest import atm_login
 from tests.factories import CardHolder
@@ -190,7 +191,9 @@ def test_it_deposits_exactly_a_valid_amount_and_nothing_for_anything_else(atm: A
     seen = submission.seen()
     amount = amount_minor(seen.get("amount"))
     expected: dict[str, Any] = {}
-    if amount is not None and well_formed_token(seen.get("token")):
+    whole_notes = amount is not None and amount % settings.ATM_DEPOSIT_NOTE_MINOR == 0
+    capped = amount is not None and amount <= min(settings.ATM_DEPOSIT_MAX_MINOR, settings.ATM_DEPOSIT_DAILY_LIMIT_MINOR)
+    if whole_notes and capped and well_formed_token(seen.get("token")):
         account = atm.holder.account.pk
         expected = {"balances": {account: amount}, "new entries": [(account, "deposit", amount)]}
     assert outcome.effect == expected
@@ -211,10 +214,20 @@ def _account_names(atm: Atm, target: CardHolder) -> dict[str, str]:
 
 
 def _transfer_effect(atm: Atm, target: CardHolder, seen: dict[str, str]) -> dict[str, Any]:
-    """Return the change a transfer must make: to another existing account, within the balance."""
+    """Return the change a confirmed transfer must make: right PIN, to another existing account, within the balance.
+
+    Without a PIN field the post is the first step, which only shows the confirmation page.
+    """
     amount, to_account = amount_minor(seen.get("amount")), required_text(seen.get("to_account"), 64)
-    if amount is None or to_account is None or not well_formed_token(seen.get("token")):
+    if "pin" not in seen or amount is None or to_account is None or not well_formed_token(seen.get("token")):
         return {}
+    if not iban_is_valid(normalize_account_number(to_account)):
+        return {}
+    pin = well_formed_pin(seen.get("pin"))
+    if pin is None:
+        return {}
+    if pin != PIN:
+        return _wrong_pin_effect(atm.holder)
     if to_account.replace(" ", "").upper() != target.account.number or amount > atm.holder.account.balance_minor:
         return {}
     source, receiver = atm.holder.account.pk, target.account.pk
@@ -226,14 +239,19 @@ def _transfer_effect(atm: Atm, target: CardHolder, seen: dict[str, str]) -> dict
 @example(form(to_account="{to_grouped}", amount="25.50", token=TOKEN))
 @example(form(to_account="{own}", amount="10", token=TOKEN))
 @example(form(to_account="{to}", amount="500.01", token=TOKEN))
-@given(submission=submissions({"to_account": TO_ACCOUNTS, "amount": amounts(), "token": tokens()}))
+@example(form(to_account="{to}", amount="20", token=TOKEN, pin=PIN))
+@example(form(to_account="{to}", amount="20", token=TOKEN, pin="9753"))
+@given(submission=submissions({"to_account": TO_ACCOUNTS, "amount": amounts(), "token": tokens(), "pin": pins(PIN)}))
 def test_it_transfers_exactly_a_valid_amount_to_another_account_and_nothing_else(
     atm: Atm, charlie_customer: CardHolder, submission: Submission
 ) -> None:
     submission = submission.resolve(_account_names(atm, charlie_customer))
     outcome = atm.send("atm:transfer", submission)
     assert outcome.effect == _transfer_effect(atm, charlie_customer, submission.seen())
-    _assert_receipt_or_form(outcome)
+    if outcome.response.status_code == 200 and not outcome.response.context["form"].errors:
+        assert "Confirm the transfer" in outcome.response.content.decode()  # a valid first step
+    else:
+        _assert_receipt_or_form(outcome)
 
 
 # --- Change PIN ---------------------------------------------------------------------------------
@@ -316,5 +334,8 @@ def test_it_shows_atm_pages_whatever_their_query_string(atm: Atm, page: str, que
         response = atm.client.get(reverse(page), query)
         after = snapshot()
     assert_handled(response)
-    assert response.status_code == (302 if page == "atm:login" else 200)
+    if any("\x00" in key + value for key, value in query):  # PostgreSQL cannot hold it: refused at the door
+        assert response.status_code == 400
+    else:
+        assert response.status_code == (302 if page == "atm:login" else 200)
     assert effect(before, after) == {}

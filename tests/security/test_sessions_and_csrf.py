@@ -142,7 +142,8 @@ def test_it_refuses_a_staff_adjustment_without_a_csrf_token(alice_customer: Card
 def test_it_shows_no_receipt_of_another_account(alice_customer: CardHolder, charlie_customer: CardHolder) -> None:
     alice, charlie = _logged_in(alice_customer), _logged_in(charlie_customer)
     data = {"to_account": charlie_customer.account.number, "amount": "30", "token": _token(alice, "atm:transfer")}
-    assert alice.post(reverse("atm:transfer"), data).status_code == 302
+    assert alice.post(reverse("atm:transfer"), data).status_code == 200  # the confirmation page
+    assert alice.post(reverse("atm:transfer"), {**data, "pin": alice_customer.pin}).status_code == 302
     legs = {entry.account_id: entry.pk for entry in LedgerEntry.objects.filter(kind__startswith="transfer")}
     alice_deposit = LedgerEntry.objects.get(account=alice_customer.account, kind="deposit").pk
     for entry in (legs[alice_customer.account.pk], alice_deposit):
@@ -166,7 +167,8 @@ def test_it_acts_only_as_the_card_whose_session_cookie_is_sent(
     before = snapshot()
     browser.post(reverse("atm:deposit"), {"amount": "15", "token": _token(browser, "atm:deposit"), **smuggled})
     browser.post(reverse("atm:transfer"), {"to_account": charlie_customer.account.number, "amount": "5",
-                                           "token": _token(browser, "atm:transfer"), **smuggled})
+                                           "token": _token(browser, "atm:transfer"), "pin": alice_customer.pin,
+                                           **smuggled})
     alice_account, charlie_account = alice_customer.account.pk, charlie_customer.account.pk
     assert effect(before, snapshot()) == {
         "balances": {alice_account: 1_000, charlie_account: 500},

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.iban import iban_is_valid
 from accounts.models import Account, Card
 from tests.support.admin_actions import action_apply, action_choose
 from transactions.admin import EstimatedCountPaginator
@@ -144,6 +145,32 @@ def test_it_finds_entries_by_account_number_or_account_id(admin_client_, alice_c
     assert f"{LEDGER}?account__id__exact={alice_customer.account.pk}" in account_page.content.decode()
 
 
+def _reference_passing_the_iban_checksum() -> str:
+    return next(ref for i in range(10_000) if iban_is_valid(ref := f"AB{i:014X}"))
+
+
+def test_it_finds_an_entry_by_a_reference_that_passes_the_iban_checksum(admin_client_, alice_customer,
+                                                                        monkeypatch):
+    reference = _reference_passing_the_iban_checksum()
+    monkeypatch.setattr("transactions.services.new_reference", lambda: reference)
+    entry = withdrawal_create(account_id=alice_customer.account.pk, amount_minor=1_000, idempotency_key="w1").entry
+    assert _listed(admin_client_, q=reference) == [entry]
+    assert _listed(admin_client_, q=f" {reference.lower()} ") == [entry]
+    assert _listed(admin_client_, q=reference, kind="deposit") == []
+
+
+def test_it_finds_entries_by_reference_card_last_four_and_customer_name(admin_client_, alice_customer,
+                                                                        charlie_customer):
+    entry = withdrawal_create(account_id=alice_customer.account.pk, amount_minor=1_000, idempotency_key="w1").entry
+    alices = {entry, _deposit(alice_customer)}
+    assert _listed(admin_client_, q=entry.reference) == [entry]
+    assert set(_listed(admin_client_, q=alice_customer.card.last4)) >= alices
+    assert set(_listed(admin_client_, q="alice")) == alices
+    assert set(_listed(admin_client_, q=str(alice_customer.customer))) == alices
+    page = admin_client_.get(LEDGER).content.decode()
+    assert "Search by reference, account number, a card&#x27;s last four digits or the customer&#x27;s name." in page
+
+
 def test_it_counts_exactly_off_postgresql_or_when_filtered(alice_customer, charlie_customer):
     paginator = EstimatedCountPaginator(LedgerEntry.objects.filter(kind="deposit"), 10)
     paginator.exact_below = 0
@@ -246,3 +273,72 @@ def test_it_lets_tellers_post_staff_deposits_with_a_reason(teller_client, alice_
                       direction="credit", amount="100", reason="Cash paid in at the counter")
     assert response.status_code == 302
     assert Account.objects.get(pk=alice_customer.account.pk).balance_minor == 60_000
+
+
+# --- Four eyes: staff postings above the approval threshold ----------------------------------------
+
+STAFF_POSTINGS = reverse("admin:transactions_staffposting_changelist")
+
+
+@pytest.fixture
+def second_teller(db):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user("tina", password="teller-password-2", is_staff=True)
+    user.groups.add(Group.objects.get(name="Tellers"))
+    return user
+
+
+def test_it_holds_a_large_adjustment_until_a_second_teller_approves_it(teller_client, bob_teller, second_teller,
+                                                                        alice_customer, client):
+    from transactions.models import StaffPosting
+
+    before = _accounts_and_cards()
+    _key, response = _adjust(teller_client, alice_customer.account, direction="credit", amount="1000.01",
+                             reason="Branch cash count")
+    request = StaffPosting.objects.get()
+    assert (request.status, request.amount_minor, request.maker) == ("pending", 100_001, bob_teller)
+    assert _messages(response) == [
+        f"Adjustment of 1,000.01 EUR on {alice_customer.account.number} is above 1,000.00 EUR: request "
+        f"#{request.pk} waits for a second staff member's approval. Nothing is posted until then."
+    ]
+    assert _accounts_and_cards() == before
+    own = action_choose(teller_client, STAFF_POSTINGS, "approve", request.pk)
+    assert _messages(own)[-1] == "A second staff member must decide: you made this request."
+    assert _accounts_and_cards() == before
+    client.force_login(second_teller)
+    approved = action_choose(client, STAFF_POSTINGS, "approve", request.pk)
+    entry = LedgerEntry.objects.get(kind="adjustment")
+    assert (entry.amount_minor, entry.staff_user, entry.approved_by) == (100_001, bob_teller, second_teller)
+    assert Account.objects.get(pk=alice_customer.account.pk).balance_minor == 150_001
+    request.refresh_from_db()
+    assert (request.status, request.checker, request.entry) == ("approved", second_teller, entry)
+    again = action_choose(client, STAFF_POSTINGS, "approve", request.pk)
+    assert _messages(again)[-1] == "This request is already approved and posted."
+    assert LedgerEntry.objects.filter(kind="adjustment").count() == 1
+    assert approved.status_code == 302
+
+
+def test_it_records_a_rejection_with_its_reason_and_posts_nothing(teller_client, bob_teller, second_teller,
+                                                                  alice_customer, client, settings):
+    from transactions.models import StaffPosting
+
+    adjustment_create(account_id=alice_customer.account.pk, amount_minor=90_000, staff_user=None,
+                      reason="Opening cash", idempotency_key="big")
+    settings.STAFF_APPROVAL_THRESHOLD_MINOR = 50_000
+    big = LedgerEntry.objects.get(idempotency_key="big")
+    _reverse(teller_client, LedgerEntry.objects.get(pk=big.pk), "Keyed twice")
+    request = StaffPosting.objects.get()
+    assert (request.kind, request.amount_minor, request.reverses) == ("reversal", -90_000, big)
+    before = _accounts_and_cards()
+    client.force_login(second_teller)
+    page = action_choose(client, STAFF_POSTINGS, "reject", request.pk)
+    assert page.status_code == 200
+    empty = action_apply(client, STAFF_POSTINGS, "reject", request.pk, reason=" ")
+    assert _form_errors(empty) == ["A reason is required to reject a request."]
+    action_apply(client, STAFF_POSTINGS, "reject", request.pk, reason="The cash count was right")
+    request.refresh_from_db()
+    assert (request.status, request.checker, request.rejection_reason) == (
+        "rejected", second_teller, "The cash count was right")
+    assert _accounts_and_cards() == before
+    assert not LedgerEntry.objects.filter(kind="reversal").exists()

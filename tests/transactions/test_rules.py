@@ -90,3 +90,21 @@ def test_it_requires_a_reason_and_strips_it():
     assert rules.reason_check("  Fee refund \n", "A reason is required.") == "Fee refund"
     with pytest.raises(InvalidAmount, match="^A reason is required for a reversal.$"):
         rules.reason_check("   ", "A reason is required for a reversal.")
+
+
+@pytest.mark.parametrize(("amount", "left", "message"), [
+    (750, 10_000, "The ATM takes whole notes: deposit a multiple of 5.00 EUR."),
+    (2_500, 10_000, "The ATM takes at most 20.00 EUR in one deposit."),
+    (1_500, 1_000, "This exceeds your daily deposit limit: 10.00 EUR left today."),
+])
+def test_it_refuses_atm_deposits_outside_the_cash_in_rules(amount, left, message):
+    with pytest.raises((InvalidAmount, DailyLimitExceeded), match=f"^{message}$"):
+        rules.deposit_check(amount_minor=amount, note_minor=500, max_minor=2_000, limit_left_minor=left,
+                            currency="EUR")
+    rules.deposit_check(amount_minor=1_000, note_minor=500, max_minor=2_000, limit_left_minor=1_000, currency="EUR")
+
+
+def test_it_refuses_a_transfer_above_what_is_left_today():
+    rules.transfer_check(amount_minor=1_000, limit_left_minor=1_000, currency="EUR")
+    with pytest.raises(DailyLimitExceeded, match="^This exceeds your daily transfer limit: 9.99 EUR left today.$"):
+        rules.transfer_check(amount_minor=1_000, limit_left_minor=999, currency="EUR")

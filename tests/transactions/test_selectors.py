@@ -8,17 +8,21 @@ from django.db.models import F
 from accounts.models import Account
 from transactions.models import LedgerEntry
 from transactions.selectors import LedgerProblem, ledger_problems, ledger_recent_for_account
-from transactions.services import withdrawal_create
+from transactions.services import transfer_create, withdrawal_create
 
 pytestmark = pytest.mark.django_db
 
 
-def _entry(account: Account, *, kind: str, amount: int, balance_after: int, reference: str) -> None:
+def _entry(account: Account, *, kind: str, amount: int, balance_after: int, reference: str,
+           **fields: object) -> LedgerEntry:
     """Append an entry behind the services' back and move the balance with it, as a faulty writer would."""
-    LedgerEntry.objects.create(account=account, kind=kind, amount_minor=amount, balance_after_minor=balance_after,
-                               channel=LedgerEntry.Channel.BACK_OFFICE, reference=reference,
-                               idempotency_key=f"test:{reference}")
+    entry = LedgerEntry.objects.create(
+        account=account, kind=kind, amount_minor=amount, balance_after_minor=balance_after,
+        channel=LedgerEntry.Channel.BACK_OFFICE, reference=reference, idempotency_key=f"test:{reference}:{kind}",
+        **fields,
+    )
     Account.objects.filter(pk=account.pk).update(balance_minor=F("balance_minor") + amount)
+    return entry
 
 
 def test_it_lists_the_latest_entries_newest_first_up_to_the_limit(alice_customer):
@@ -50,3 +54,22 @@ def test_it_names_an_account_whose_balance_is_not_its_opening_plus_its_entries(a
     Account.objects.filter(pk=alice_customer.account.pk).update(balance_minor=1)
     number = alice_customer.account.number
     assert ledger_problems() == [LedgerProblem(number, "balance 1 != opening 0 + entries 50000 = 50000")]
+
+
+def test_it_names_a_transfer_reversed_on_one_leg_only(alice_customer, charlie_customer):
+    """The sender gets the money back while the payee keeps it: every balance matches, money was created."""
+    transfer = transfer_create(from_account_id=alice_customer.account.pk, amount_minor=10_000, idempotency_key="t1",
+                               to_account_number=charlie_customer.account.number)
+    out_leg = transfer.entries[0]
+    _entry(alice_customer.account, kind=LedgerEntry.Kind.REVERSAL, amount=10_000, balance_after=50_000,
+           reference=out_leg.reference, reverses=out_leg)
+    assert ledger_problems() == [LedgerProblem(out_leg.reference, "only 1 of the transfer's 2 legs reversed")]
+
+
+def test_it_names_a_reversal_that_does_not_cancel_its_original(alice_customer):
+    deposit = LedgerEntry.objects.get(account=alice_customer.account)
+    reversal = _entry(alice_customer.account, kind=LedgerEntry.Kind.REVERSAL, amount=-40_000, balance_after=10_000,
+                      reference=deposit.reference, reverses=deposit)
+    assert ledger_problems() == [LedgerProblem(
+        deposit.reference, f"reversal #{reversal.pk} of entry #{deposit.pk} does not cancel it (same account, sum 0)"
+    )]

@@ -18,6 +18,7 @@ from transactions.exceptions import (
 from transactions.models import LedgerEntry
 from transactions.selectors import ledger_problems
 from transactions.services import (
+    DepositLimits,
     adjustment_create,
     deposit_create,
     reversal_create,
@@ -111,8 +112,12 @@ def test_it_refuses_transfers_to_self_unknown_or_closed_accounts(alice_customer,
     with pytest.raises(InsufficientFunds):
         transfer_create(from_account_id=charlie_customer.account.pk, to_account_number=alice_customer.account.number,
                         amount_minor=10_001, idempotency_key="t4")
-    Account.objects.filter(pk=charlie_customer.account.pk).update(status=Account.Status.CLOSED)
-    with pytest.raises(AccountNotFound):
+    Account.objects.filter(pk=charlie_customer.account.pk).update(currency="USD")
+    with pytest.raises(AccountNotFound, match=r"^Money cannot be transferred to this account number\."):
+        transfer_create(from_account_id=alice_customer.account.pk, to_account_number=charlie_customer.account.number,
+                        amount_minor=100, idempotency_key="t5")
+    Account.objects.filter(pk=charlie_customer.account.pk).update(currency="EUR", status=Account.Status.CLOSED)
+    with pytest.raises(AccountNotFound, match=r"^Money cannot be transferred to this account number\."):
         transfer_create(from_account_id=alice_customer.account.pk, to_account_number=charlie_customer.account.number,
                         amount_minor=100, idempotency_key="t3")
     assert _snapshot()[1] == before[1]
@@ -145,6 +150,39 @@ def test_it_corrects_a_mistake_with_a_compensating_entry(alice_customer, bob_tel
     assert LedgerEntry.objects.filter(account=alice_customer.account).count() == 3
 
 
+def _transfer(alice_customer, charlie_customer, amount=10_000):
+    return transfer_create(from_account_id=alice_customer.account.pk, amount_minor=amount, idempotency_key="t1",
+                           to_account_number=charlie_customer.account.number)
+
+
+@pytest.mark.parametrize("leg", [0, 1], ids=["out-leg", "in-leg"])
+def test_it_reverses_a_transfer_as_a_whole_from_either_leg(alice_customer, charlie_customer, bob_teller, leg):
+    transfer = _transfer(alice_customer, charlie_customer)
+    posting = reversal_create(entry_id=transfer.entries[leg].pk, staff_user=bob_teller, reason="sent by mistake",
+                              idempotency_key="r1")
+    assert {(entry.reverses_id, entry.amount_minor) for entry in posting.entries} == {
+        (transfer.entries[0].pk, 10_000), (transfer.entries[1].pk, -10_000)
+    }
+    assert (_balance(alice_customer.account), _balance(charlie_customer.account)) == (50_000, 10_000)
+    assert ledger_problems() == []
+    again = reversal_create(entry_id=transfer.entries[leg].pk, staff_user=bob_teller, reason="sent by mistake",
+                            idempotency_key="r1")
+    assert again.replayed and {e.pk for e in again.entries} == {e.pk for e in posting.entries}
+    with pytest.raises(InvalidAmount, match="already been reversed"):
+        reversal_create(entry_id=transfer.entries[1 - leg].pk, staff_user=bob_teller, reason="again",
+                        idempotency_key="r2")
+
+
+def test_it_reverses_no_leg_when_the_payee_has_spent_the_money(alice_customer, charlie_customer, bob_teller):
+    transfer = _transfer(alice_customer, charlie_customer)
+    withdrawal_create(account_id=charlie_customer.account.pk, amount_minor=20_000, idempotency_key="w1")
+    before = _snapshot()
+    with pytest.raises(InsufficientFunds):
+        reversal_create(entry_id=transfer.entries[0].pk, staff_user=bob_teller, reason="sent by mistake",
+                        idempotency_key="r1")
+    assert _snapshot() == before
+
+
 def test_it_never_updates_or_deletes_ledger_entries(alice_customer):
     entry = LedgerEntry.objects.filter(account=alice_customer.account).first()
     entry.amount_minor = 1
@@ -166,3 +204,73 @@ def test_it_refuses_raw_sql_changes_to_the_ledger_in_the_database(alice_customer
         cursor.execute("UPDATE transactions_ledgerentry SET amount_minor = 1")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM transactions_ledgerentry")
+
+
+ATM_CASH_IN = DepositLimits(note_minor=500, max_minor=300_000, daily_minor=500_000)
+
+
+@pytest.mark.parametrize(("amount", "error", "message"), [
+    (1_250, InvalidAmount, "The ATM takes whole notes: deposit a multiple of 5.00 EUR."),
+    (300_500, InvalidAmount, "The ATM takes at most 3,000.00 EUR in one deposit."),
+])
+def test_it_takes_atm_cash_in_whole_notes_up_to_the_cap(alice_customer, amount, error, message):
+    before = _snapshot()
+    with pytest.raises(error, match=f"^{message}$"):
+        deposit_create(account_id=alice_customer.account.pk, amount_minor=amount, idempotency_key="d1",
+                       limits=ATM_CASH_IN)
+    assert _snapshot() == before
+
+
+def test_it_caps_atm_cash_in_per_day_but_not_branch_deposits(alice_customer):
+    account = alice_customer.account.pk
+    for n in range(2):
+        deposit_create(account_id=account, amount_minor=250_000, idempotency_key=f"d{n}", limits=ATM_CASH_IN)
+    with pytest.raises(DailyLimitExceeded, match="daily deposit limit: 0.00 EUR left today"):
+        deposit_create(account_id=account, amount_minor=500, idempotency_key="d3", limits=ATM_CASH_IN)
+    deposit_create(account_id=account, amount_minor=1_000_000, idempotency_key="b1", channel="branch")
+    assert _balance(alice_customer.account) == 50_000 + 500_000 + 1_000_000
+
+
+def test_it_limits_transfers_per_day(alice_customer, charlie_customer):
+    common = {"from_account_id": alice_customer.account.pk, "to_account_number": charlie_customer.account.number,
+              "daily_limit_minor": 10_000}
+    for n in range(2):
+        transfer_create(amount_minor=5_000, idempotency_key=f"t{n}", **common)
+    before = _snapshot()
+    with pytest.raises(DailyLimitExceeded, match="daily transfer limit: 0.00 EUR left today"):
+        transfer_create(amount_minor=100, idempotency_key="t3", **common)
+    assert _snapshot() == before
+
+
+def test_it_refuses_a_large_staff_posting_without_a_second_staff_member(alice_customer, bob_teller):
+    from transactions.exceptions import ApprovalError
+
+    before = _snapshot()
+    with pytest.raises(ApprovalError, match="needs a second staff member's approval"):
+        adjustment_create(account_id=alice_customer.account.pk, amount_minor=-100_001, staff_user=bob_teller,
+                          reason="fraud refund", idempotency_key="a1")
+    with pytest.raises(ApprovalError, match="you made this request"):
+        adjustment_create(account_id=alice_customer.account.pk, amount_minor=100_001, staff_user=bob_teller,
+                          reason="fraud refund", idempotency_key="a1", approved_by=bob_teller)
+    assert _snapshot() == before
+    small = adjustment_create(account_id=alice_customer.account.pk, amount_minor=100_000, staff_user=bob_teller,
+                              reason="at the threshold", idempotency_key="a2").entry
+    assert small.approved_by is None
+
+
+def test_it_posts_an_approved_request_once_through_the_service(alice_customer, bob_teller, admin_user):
+    from transactions.exceptions import ApprovalError
+    from transactions.models import StaffPosting
+    from transactions.services import adjustment_request, staff_posting_approve, staff_posting_reject
+
+    request = adjustment_request(account_id=alice_customer.account.pk, amount_minor=200_000, staff_user=bob_teller,
+                                 reason="cash count", idempotency_key="k1")
+    assert isinstance(request, StaffPosting) and request.status == "pending"
+    assert adjustment_request(account_id=alice_customer.account.pk, amount_minor=200_000, staff_user=bob_teller,
+                              reason="cash count", idempotency_key="k1") == request
+    with pytest.raises(ApprovalError, match="you made this request"):
+        staff_posting_reject(posting_id=request.pk, checker=bob_teller, reason="no")
+    posting = staff_posting_approve(posting_id=request.pk, checker=admin_user)
+    assert (posting.entry.staff_user, posting.entry.approved_by, posting.entry.amount_minor) == (
+        bob_teller, admin_user, 200_000)
+    assert _balance(alice_customer.account) == 250_000 and ledger_problems() == []

@@ -7,8 +7,9 @@ from django.contrib import admin
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.http import QueryDict
 from django.test import RequestFactory
+from django.urls import reverse
 
-from accounts.models import Customer
+from accounts.models import Card, Customer
 from atmsite.lib.admin import (
     APPLY,
     HostileInputMixin,
@@ -70,3 +71,35 @@ def test_it_guards_every_registered_admin_once():
     assert guard_registered_admins(site) == ["accounts.Customer"]
     assert isinstance(site._registry[Customer], HostileInputMixin)
     assert guard_registered_admins(site) == []
+
+
+# --- Query-string lookups: declared filters only ---------------------------------------------------
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lookup", ["pin_hash__startswith", "pan_hmac__startswith", "pin_hash", "bin__gt",
+                                    "account__customer__email__startswith", "account__number__startswith"])
+def test_it_refuses_a_changelist_lookup_on_a_hidden_field_with_400(admin_client, alice_customer, lookup):
+    card = alice_customer.card
+    prefix = Card.objects.get(pk=card.pk).pin_hash[:12]
+    url = reverse("admin:accounts_card_changelist")
+    response = admin_client.get(url, {"id__exact": card.pk, lookup: prefix})
+    assert response.status_code == 400
+    assert card.last4.encode() not in response.content
+
+
+@pytest.mark.django_db
+def test_it_answers_a_matching_and_a_wrong_pin_hash_prefix_alike(admin_client, alice_customer):
+    """The attack: one character of the hash at a time, told apart by whether the card is listed."""
+    card = Card.objects.get(pk=alice_customer.card.pk)
+    url = reverse("admin:accounts_card_changelist")
+    right = admin_client.get(url, {"id__exact": card.pk, "pin_hash__startswith": card.pin_hash[:10]})
+    wrong = admin_client.get(url, {"id__exact": card.pk, "pin_hash__startswith": "nope"})
+    assert (right.status_code, right.content) == (wrong.status_code, wrong.content)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", [
+    "?network=visa&status=active&expiry=valid", "?id__exact=1", "?account__id__exact=1", "?account=1",
+])
+def test_it_accepts_declared_filters_and_row_ids(admin_client, alice_customer, query):
+    assert admin_client.get(reverse("admin:accounts_card_changelist") + query).status_code == 200

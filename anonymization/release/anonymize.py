@@ -21,33 +21,30 @@ shape, so hold-back, writing and verification do not depend on the recoding.
 
 Person columns under local recoding (issue 9: demographics generalized the same way in every
 increment of a policy version). Rule: within one policy version, every released row's person
-columns (catalog subject PERSON: age, gender, postal code, card network and number) carry the
-customer's *cell*, their values at FIXED per-version levels of the policy's hierarchies (one
-level per person column, the same for the whole version), or an *ancestor* of it: in every person
-column the value at the version's level or a higher one (`*` in every column is the top). The
-levels are chosen once, at the version's first release, by Flash on the customers of its
+columns (catalog subject PERSON: age, gender, postal code, card network and number) carry either
+(a) the customer's *cell*, their values at FIXED per-version levels of the policy's hierarchies
+(one level per person column, the same for the whole version), or (b) `*` in every person column.
+The levels are chosen once, at the version's first release, by Flash on the customers of its
 extraction (`choose_person_levels`), recorded as the release's `levels`, and read back by every
 later release of the version (`selectors.version_person_levels`).
 
 Each night (`_groups`): a cell holding at least CELL_BATCH x k distinct customers, or at least k
 and a row that cannot wait any longer (`due`: the hold-back limit), releases its rows, recoded by
 Mondrian over the transaction columns within the cell (person columns = the cell's labels). The
-other rows wait (held back, release/holdback.py) while they can. Rows that cannot wait climb: one
-person column at a time is raised a level, and the rows of every group of at least k customers
-at the raised levels are released under those labels; what is left when only `*` remains is the
-pool, released with `*` in every person column, topped up with waiting rows and, when it still
-holds fewer than k customers, with whole customers lent by cells holding more than k (their rows
-tonight get `*`); a pool the cells cannot top up is not released (suppressed for good). k always
-counts distinct customers over every released column.
+other rows wait (held back, release/holdback.py) while they can. Rows of smaller cells that
+cannot wait form the pool, released with `*` in every person column (Mondrian over the
+transaction columns in the pool), topped up with waiting rows and, when it still holds fewer
+than k customers, with whole customers lent by cells holding more than k (their rows tonight get
+`*`, which the rule allows); a pool the cells cannot top up is not released (suppressed for
+good). k always counts distinct customers over every released column.
 
 Why it is safe across nights: a customer's cell is the same in every file of the version, cells
-are disjoint, and every published person label is a cell or an ancestor of cells (a union of
-whole cells), so the person labels of files that cover a target are nested around the target's
-cell and intersect in the smallest of them; each label was published for a class of at least k
-distinct customers, all inside it, so it covers at least k customers of the population. No
-combination of files narrows a target below k through demographics. (Full-domain recoding keeps
-its per-night Flash levels: the guarantee holds there only as far as the levels Flash chooses on
-different nights are nested.)
+are disjoint, and `*` contains every cell, so the person labels of two files that cover a target
+intersect in the target's cell (or `*`); a row carries a cell only when its class holds at least
+k distinct customers, all inside that cell, so the cell covers at least k customers of the
+population. No combination of files narrows a target below k through demographics. (Full-domain
+recoding keeps its per-night Flash levels: the guarantee holds there only as far as the levels
+Flash chooses on different nights are nested.)
 """
 
 from __future__ import annotations
@@ -338,11 +335,8 @@ def choose_person_levels(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dic
 
 
 class PersonLabels:
-    """Each row's person labels at any levels at or above the version's (row-aligned with `index`).
-
-    A row's labels at levels above the version's are ancestors of its cell in every column, so a
-    label published at any of these levels is a union of whole cells (the module rule).
-    """
+    """Each row's person labels at the version's levels (row-aligned with `index`), each distinct
+    leaf generalized once."""
 
     def __init__(self, hierarchies: dict[str, ColumnHierarchy], levels: dict[str, int], index: np.ndarray) -> None:
         self.levels = dict(levels)
@@ -375,7 +369,7 @@ def _cell_keys(cells: pd.DataFrame) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Group:
-    """Rows released together under one set of person labels (a cell, an ancestor of cells, or `*`)."""
+    """Rows released together under one set of person labels (a cell, or `*` for the pool)."""
 
     rows: np.ndarray  # positions in the work frame
     person: dict[str, str]
@@ -395,21 +389,6 @@ def _cells_of(labels: PersonLabels, levels: dict[str, int], rows: np.ndarray, cu
     return found, (np.sort(np.concatenate(rest)) if rest else np.zeros(0, dtype=np.int64))
 
 
-def _coarser_levels(labels: PersonLabels, levels: dict[str, int], rows: np.ndarray, customers: np.ndarray,
-                    k: int) -> dict[str, int] | None:
-    """Return `levels` with one column raised a level: the raise releasing the most of `rows` in groups of
-    k customers (ties: column order); None when every raise would put every column at `*` (the pool)."""
-    best: tuple[int, dict[str, int]] | None = None
-    for name, level in levels.items():
-        raised = {**levels, name: level + 1}
-        if level >= labels.top[name] or raised == labels.top:
-            continue
-        released = sum(len(group.rows) for group in _cells_of(labels, raised, rows, customers, k)[0])
-        if best is None or released > best[0]:
-            best = (released, raised)
-    return None if best is None else best[1]
-
-
 def _ready(cell: _Group, customers: np.ndarray, k: int, due: np.ndarray) -> bool:
     """Return whether a cell of at least k customers releases tonight: it holds CELL_BATCH x k customers,
     or one of its rows cannot wait."""
@@ -422,26 +401,15 @@ def _groups(work: pd.DataFrame, labels: PersonLabels, k: int, due: np.ndarray) -
     Cells (the version's levels) release all their rows tonight when they hold CELL_BATCH x k
     customers, or at least k and a row that cannot wait (`due`; `_ready`). Other rows that may
     still wait are left out, to be held back until their cell is ready. Due rows of smaller cells
-    climb: one person column at a time is raised a level
-    (`_coarser_levels`), and every group of at least k customers at the raised levels is released
-    under those labels (ancestors of its cells); what is left when only `*` remains is the pool,
-    topped up with waiting rows (`_top_up`) and lent customers (`_lend`) when it holds fewer than k.
+    form the pool, topped up with waiting rows (`_top_up`) and lent customers (`_lend`) when it
+    holds fewer than k.
     """
     customers = work[INDIVIDUAL].to_numpy()
     cells, rest = _cells_of(labels, labels.levels, np.arange(len(work)), customers, k)
     large = [cell for cell in cells if _ready(cell, customers, k, due)]
     rest = np.sort(np.concatenate([rest, *(cell.rows for cell in cells if not _ready(cell, customers, k, due))]))
-    waiting, climbing = rest[~due[rest]], rest[due[rest]]
-    coarser: list[_Group] = []
-    levels: dict[str, int] | None = labels.levels
-    while len(climbing) and levels is not None:
-        levels = _coarser_levels(labels, levels, climbing, customers, k)
-        if levels is not None:
-            found, climbing = _cells_of(labels, levels, climbing, customers, k)
-            coarser += found
-    pool = _top_up(climbing, waiting, customers, k)
-    large, lent_pool = _lend(large, _Group(rows=pool, person={name: ANY for name in labels.levels}), customers, k)
-    return [*large, *coarser], lent_pool
+    pool = _top_up(rest[due[rest]], rest[~due[rest]], customers, k)
+    return _lend(large, _Group(rows=pool, person={name: ANY for name in labels.levels}), customers, k)
 
 
 def _top_up(pool: np.ndarray, waiting: np.ndarray, customers: np.ndarray, k: int) -> np.ndarray:

@@ -1,8 +1,7 @@
 """Person columns of local releases at the policy version's fixed levels (issue 9), through the release service.
 
 Rule: within one policy version every released row's person columns carry the customer's cell (their
-values at the levels the version's first release chose) or an ancestor of it: in every person column
-the value at the version's level or a higher one (`*` in every column is the top). A spy on the
+values at the levels the version's first release chose) or `*` in every person column. A spy on the
 run's anonymize stage keeps, per night, the extracted frame, the levels it was given and its outcome.
 """
 
@@ -14,7 +13,7 @@ import pandas as pd
 import pytest
 
 from anonymization.models import Release, ReleasePolicy
-from anonymization.policy.catalog import person_columns
+from anonymization.policy.catalog import INDIVIDUAL, person_columns
 from anonymization.policy.hierarchies import build_hierarchy
 from anonymization.policy.spec import PolicySpec
 from anonymization.release import run, service
@@ -53,28 +52,27 @@ def _run(policy: ReleasePolicy, as_of: datetime.date) -> Release:
     return release
 
 
-def _cells(frame: pd.DataFrame, spec: PolicySpec, levels: dict[str, int], above: int = 0) -> pd.DataFrame:
-    """Return each extracted row's person values `above` levels over the given ones (at most the top)."""
+def _cells(frame: pd.DataFrame, spec: PolicySpec, levels: dict[str, int]) -> pd.DataFrame:
+    """Return each extracted row's cell: its person values at the levels, through the engine hierarchy."""
     cells = {}
     for qi in spec.quasi_identifiers:
         if qi.column in levels:
             built = build_hierarchy(column=qi.column, series=frame[qi.column], builder=qi.builder, params=qi.params,
                                     arx_csv=qi.arx_csv)
-            level = min(levels[qi.column] + above, built.height - 1)
-            cells[qi.column] = built.hierarchy.generalize(built.leaves.astype(str).tolist(), level)
+            cells[qi.column] = built.hierarchy.generalize(built.leaves.astype(str).tolist(), levels[qi.column])
     return pd.DataFrame(cells)
 
 
-def _labels_by_row(frame, spec, outcome, above: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return the released person labels and the rows' values `above` their cell, row-aligned."""
+def _labels_by_row(frame, spec, outcome) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the released person labels and the rows' cells, row-aligned, with each row's customer."""
     person = list(person_columns(spec.source, spec.columns))
     released = outcome.released[person].astype(str).reset_index(drop=True)
-    cells = _cells(frame, spec, outcome.levels, above).iloc[outcome.positions][person].reset_index(drop=True)
+    cells = _cells(frame, spec, outcome.levels).iloc[outcome.positions][person].reset_index(drop=True)
+    released[INDIVIDUAL] = cells[INDIVIDUAL] = outcome.individuals
     return released, cells
 
 
-def test_two_increments_of_one_version_label_each_customer_with_their_cell_or_an_ancestor(population, nightly,
-                                                                                         nights):
+def test_two_increments_of_one_version_label_each_customer_with_their_cell_or_star(population, nightly, nights):
     first, second = _run(nightly, NIGHT_1), _run(nightly, NIGHT_2)
     assert first.policy_version == second.policy_version
     assert first.levels and second.levels == first.levels
@@ -82,12 +80,11 @@ def test_two_increments_of_one_version_label_each_customer_with_their_cell_or_an
     for night in (NIGHT_1, NIGHT_2):
         frame, spec, _, outcome = nights[night]
         released, cells = _labels_by_row(frame, spec, outcome)
-        in_cell = (released == cells).all(axis=1).to_numpy()
+        person = [name for name in released.columns if name != INDIVIDUAL]
+        star = (released[person] == "*").all(axis=1).to_numpy()
+        in_cell = (released[person] == cells[person]).all(axis=1).to_numpy()
+        assert (star | in_cell).all(), night
         assert in_cell.any(), night
-        ancestor = pd.DataFrame(False, index=released.index, columns=released.columns)
-        for above in range(6):  # the person hierarchies here are at most 5 levels high
-            ancestor |= released == _labels_by_row(frame, spec, outcome, above)[1]
-        assert ancestor.all(axis=None), night
 
 
 def test_a_policy_change_starts_a_version_that_chooses_its_levels_again(population, nightly, nights):

@@ -345,8 +345,9 @@ class PersonLabels:
         self._distinct: dict[str, np.ndarray] = {}
         self._codes: dict[str, np.ndarray] = {}
         for name in levels:
-            leaves = hierarchies[name].leaves.astype(str).to_numpy()[index]
-            self._distinct[name], self._codes[name] = np.unique(leaves, return_inverse=True)
+            codes, uniques = pd.factorize(hierarchies[name].leaves.iloc[index], sort=False)
+            self._codes[name] = codes
+            self._distinct[name] = pd.Series(uniques).astype(str).to_numpy(dtype=object)
         self._generalized: dict[tuple[str, int], np.ndarray] = {}
 
     def at(self, levels: dict[str, int], rows: np.ndarray) -> pd.DataFrame:
@@ -593,10 +594,12 @@ def label_statistics(recoded: _Recoded, spec: PolicySpec,
     for qi in spec.class_hierarchies:
         name = qi.column
         labels = recoded.data[name].to_numpy()[first_rows] if name in recoded.data else np.zeros(0, dtype=object)
+        codes, distinct = pd.factorize(pd.Series(labels, dtype=object).astype(str))
         if name in recoded.coverage:
-            extents = [_extent(recoded.coverage[name][str(label)]) for label in labels]
+            sizes = [_extent(recoded.coverage[name][label]) for label in distinct]
         else:
             under = hierarchy_leaves(hierarchies[name].hierarchy)
-            extents = [_person_extent(catalog[name], str(label), under) for label in labels]
+            sizes = [_person_extent(catalog[name], label, under) for label in distinct]
+        extents = np.asarray(sizes, dtype=np.float64)[codes].tolist() if len(labels) else []
         stats[name] = _column_statistics(labels, extents, catalog[name])
     return stats

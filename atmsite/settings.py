@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Innermost, so the branded page it may put in place still gets the security headers above.
+    "atmsite.errors.DebugErrorPagesMiddleware",
 ]
 
 ROOT_URLCONF = "atmsite.urls"
@@ -173,6 +175,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 LOGIN_URL = "/admin/login/"
+CSRF_FAILURE_VIEW = "atmsite.errors.csrf_failure"
 
 # --- Bank secrets and ATM rules -------------------------------------------------------------
 # Keyed HMAC-SHA256 of the PAN: the lookup key for a card; the PAN itself is never stored.

@@ -7,8 +7,11 @@ problem is shown once.
 
 from __future__ import annotations
 
+import datetime
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from .exceptions import PolicyInvalid
 from .models import QuasiIdentifier, ReleasePolicy
@@ -47,6 +50,24 @@ class IncrementPeriodForm(forms.Form):
     def message(self) -> str:
         """Return every error in one sentence list (for a 400 response)."""
         return " ".join(str(error) for errors in self.errors.values() for error in errors)
+
+
+class ReleaseAsOfForm(forms.Form):
+    """The as-of date of a release run from the back office: a complete local day, before today."""
+
+    as_of = forms.DateField(
+        label="As of", input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="The last day the release covers.",
+        error_messages={"required": "Give the as-of date.", "invalid": "Give the as-of date as YYYY-MM-DD."})
+
+    def clean_as_of(self) -> datetime.date:
+        as_of = self.cleaned_data["as_of"]
+        today = timezone.localdate()
+        if as_of >= today:
+            yesterday = today - datetime.timedelta(days=1)
+            raise ValidationError(f"The as-of date must be a complete day before today: {yesterday:%Y-%m-%d} "
+                                  "or earlier.")
+        return as_of
 
 
 class ReleasePolicyForm(forms.ModelForm):

@@ -15,9 +15,16 @@ from django.utils.html import format_html
 
 from atmsite.lib.admin import HostileInputMixin, action_page, is_row_id, submitted
 
-from .exceptions import BrokerUnavailable, ReleaseError
-from .forms import QuasiIdentifierForm, QuasiIdentifierFormSet, ReleaseAsOfForm, ReleasePolicyForm
+from .exceptions import BrokerUnavailable, PolicyInvalid, ReleaseError
+from .forms import (
+    HierarchyPreviewForm,
+    QuasiIdentifierForm,
+    QuasiIdentifierFormSet,
+    ReleaseAsOfForm,
+    ReleasePolicyForm,
+)
 from .models import QuasiIdentifier, Release, ReleasePolicy
+from .policy.preview import hierarchy_preview
 from .policy.spec import PolicySpec
 from .release import service
 from .release.report import release_summary, report_context
@@ -28,11 +35,14 @@ ACTIVE = {Release.Status.QUEUED, Release.Status.RUNNING, Release.Status.VERIFYIN
 PROGRESS_IDS_MAX = 100
 
 
-class QuasiIdentifierInline(admin.TabularInline):
+class QuasiIdentifierInline(admin.StackedInline):
+    """One block per quasi-identifier (column, builder, parameters, ARX file), each with a live preview."""
+
     model = QuasiIdentifier
     form = QuasiIdentifierForm
     formset = QuasiIdentifierFormSet
     extra = 0
+    classes = ["qi-inline"]
 
 
 def _enqueue_message(release: Release) -> tuple[int, str]:
@@ -73,6 +83,28 @@ class ReleasePolicyAdmin(HostileInputMixin, admin.ModelAdmin):
         url = reverse("releases:download_period", args=[policy.pk])
         return format_html('<a href="{}?from={}&amp;to={}">CSV {} to {}</a>', url, period[0], period[1],
                            period[0], period[1])
+
+    def get_urls(self) -> list[URLPattern]:
+        preview = self.admin_site.admin_view(self.preview_view)
+        return [path("preview/", preview, name="anonymization_releasepolicy_preview"), *super().get_urls()]
+
+    def preview_view(self, request: HttpRequest) -> JsonResponse:
+        """Return what a hierarchy being edited makes of a few sample values at each level (POSTed, as JSON).
+
+        An invalid definition is an answer too ({"error": why}), shown in place of the preview.
+        """
+        if request.method != "POST":
+            return JsonResponse({"error": "Send the hierarchy with POST."}, status=405)
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = HierarchyPreviewForm(request.POST)
+        if not form.is_valid():
+            return JsonResponse({"error": form.message()})
+        try:
+            preview = hierarchy_preview(**form.cleaned_data)
+        except PolicyInvalid as exc:
+            return JsonResponse({"error": str(exc)})
+        return JsonResponse(preview.to_json())
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:  # type: ignore[no-untyped-def]
         super().save_related(request, form, formsets, change)

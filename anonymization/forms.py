@@ -27,7 +27,15 @@ def _column_choices() -> list[tuple[str, str]]:
     return [(name, f"{name}: {column.label}") for name, column in ALL_COLUMNS.items()]
 
 
-class IncrementPeriodForm(forms.Form):
+class OneMessageForm(forms.Form):
+    """A form whose errors are answered as one sentence list (a 400 response's text or JSON)."""
+
+    def message(self) -> str:
+        """Return every error in one sentence list."""
+        return " ".join(str(error) for errors in self.errors.values() for error in errors)
+
+
+class IncrementPeriodForm(OneMessageForm):
     """The period of a policy's increments to download: as-of dates `from` and `to`, both included."""
 
     start = forms.DateField(input_formats=["%Y-%m-%d"], error_messages={
@@ -47,9 +55,19 @@ class IncrementPeriodForm(forms.Form):
             raise ValidationError(f"The period starts ({start:%Y-%m-%d}) after it ends ({end:%Y-%m-%d}).")
         return self.cleaned_data
 
-    def message(self) -> str:
-        """Return every error in one sentence list (for a 400 response)."""
-        return " ".join(str(error) for errors in self.errors.values() for error in errors)
+
+class HierarchyPreviewForm(OneMessageForm):
+    """A hierarchy as the policy editor holds it while it is being edited, to preview (not saved)."""
+
+    column = forms.CharField(max_length=40, error_messages={"required": "Choose a column."})
+    builder = forms.CharField(max_length=20, error_messages={"required": "Choose a builder."})
+    params = forms.JSONField(required=False, error_messages={"invalid": "The parameters are not valid JSON."})
+    arx_csv = forms.CharField(required=False, max_length=MAX_ARX_BYTES, strip=False,
+                              error_messages={"max_length": "The ARX file is larger than 2 MB."})
+
+    def clean_params(self) -> object:
+        params = self.cleaned_data.get("params")
+        return {} if params is None else params
 
 
 class ReleaseAsOfForm(forms.Form):
@@ -90,7 +108,7 @@ class ReleasePolicyForm(forms.ModelForm):
 
 class QuasiIdentifierForm(forms.ModelForm):
     column = forms.ChoiceField(choices=_column_choices)
-    params = forms.JSONField(required=False, initial=dict, widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
+    params = forms.JSONField(required=False, initial=dict, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
                              help_text='e.g. {"bin": 1, "widths": [5, 10, 20]} or {"keep": [4, 2]}')
     arx_upload = forms.FileField(required=False, label="Upload ARX CSV",
                                  help_text="Semicolon-separated, one row per value, most general level last.")
@@ -98,7 +116,7 @@ class QuasiIdentifierForm(forms.ModelForm):
     class Meta:
         model = QuasiIdentifier
         fields = ["column", "builder", "params", "arx_csv", "arx_upload"]
-        widgets = {"arx_csv": forms.Textarea(attrs={"rows": 3, "cols": 40})}
+        widgets = {"arx_csv": forms.Textarea(attrs={"rows": 3, "cols": 60})}
 
     def clean_arx_upload(self) -> str | None:
         upload = self.cleaned_data.get("arx_upload")

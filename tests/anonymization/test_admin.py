@@ -270,3 +270,16 @@ def test_it_tells_the_page_the_progress_of_running_releases(client, officer, nig
     assert f'data-release="{running.pk}" data-active="true" data-url="{url}"' in page
     client.force_login(bob_teller)
     assert client.get(url, {"id": [running.pk]}).status_code == 403
+
+
+def test_it_previews_a_hierarchy_being_edited(client, officer, bob_teller):
+    url = reverse("admin:anonymization_releasepolicy_preview")
+    client.force_login(officer)
+    answer = client.post(url, {"column": "postal_code", "builder": "mask", "params": '{"keep": [4, 2]}'}).json()
+    assert answer["levels"] == ["exact value", "first 4 characters", "first 2 characters", "hidden (*)"]
+    assert answer["rows"][0] == ["1012 AB", "1012*", "10*", "*"]
+    assert client.post(url, {"column": "age", "builder": "intervals", "params": "{bin"}).json() == {
+        "error": "The parameters are not valid JSON."}
+    assert client.get(url).status_code == 405
+    client.force_login(bob_teller)
+    assert client.post(url, {"column": "age", "builder": "intervals", "params": "{}"}).status_code == 403

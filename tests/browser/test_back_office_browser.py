@@ -139,3 +139,47 @@ def test_it_refreshes_the_progress_of_a_running_release_by_itself(staff_page):
     Release.objects.filter(pk=release.pk).update(status=Release.Status.FAILED, error="The worker stopped.")
     page.locator(".badge--failed").wait_for()  # the page reloaded by itself once the release ended
     assert page.locator(".badge--failed").inner_text() == "Failed"
+
+
+def test_it_fits_every_back_office_list_and_form_on_the_screen(staff_page):
+    populate(customers=30, entries=200, last_day=default_as_of(), days=10, seed=3)
+    User.objects.create_superuser("sam", password=PASSWORD)
+    tab = staff_page
+    _admin_login(tab, "sam")
+    tab.audit("admin-index")
+    card = Card.objects.select_related("account__customer").first()
+    screens = {
+        "admin-customers": "/admin/accounts/customer/",
+        "admin-customer": f"/admin/accounts/customer/{card.account.customer_id}/change/",
+        "admin-accounts": "/admin/accounts/account/",
+        "admin-account": f"/admin/accounts/account/{card.account_id}/change/",
+        "admin-cards": "/admin/accounts/card/",
+        "admin-card": f"/admin/accounts/card/{card.pk}/change/",
+        "admin-ledger": "/admin/transactions/ledgerentry/",
+        "admin-policy": f"/admin/anonymization/releasepolicy/{ReleasePolicy.objects.get().pk}/change/",
+    }
+    for name, url in screens.items():
+        tab.goto(url)
+        tab.audit(name)
+
+
+def test_it_previews_each_hierarchy_live_while_the_policy_is_edited(staff_page, tmp_path):
+    User.objects.create_superuser("sam", password=PASSWORD)
+    tab, page = staff_page, staff_page.page
+    _admin_login(tab, "sam")
+    tab.goto(f"/admin/anonymization/releasepolicy/{ReleasePolicy.objects.get().pk}/change/")
+    age = page.locator("#quasi_identifiers-0")
+    age.locator("table").wait_for()
+    age.get_by_label("Params").fill('{"bin": 1, "widths": [10, 30]}')
+    age.get_by_role("columnheader", name="bands of 30 years").wait_for()
+    assert age.get_by_role("row").nth(1).inner_text().split() == ["19", "19", "[10,", "20)", "[0,", "30)", "*"]
+    age.get_by_label("Params").fill('{"bin": 1, "widths": [10, 15]}')
+    age.get_by_text("width 15 must be a larger multiple of 10 so intervals nest.").wait_for()
+
+    arx = tmp_path / "age.csv"
+    arx.write_text("19;young;*\n34;adult;*\n47;adult;*\n68;senior;*\n")
+    age.get_by_label("Builder").select_option(label="Uploaded ARX hierarchy (CSV)")
+    age.get_by_label("Upload ARX CSV").set_input_files(str(arx))
+    age.get_by_role("columnheader", name="ARX level 1").wait_for()
+    assert age.get_by_role("row").nth(1).inner_text().split() == ["19", "young", "*"]
+    tab.audit("admin-policy-preview")

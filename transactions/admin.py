@@ -29,7 +29,13 @@ from atmsite.lib.admin import HostileInputMixin, ReadOnlyAdminMixin, action_page
 from .exceptions import TransactionError
 from .forms import AdjustmentForm, ReversalForm
 from .models import LedgerEntry, Terminal
-from .services import Posting, adjustment_create, reversal_create
+from .services import (
+    ALREADY_REVERSED_MESSAGE,
+    REVERSAL_OF_REVERSAL_MESSAGE,
+    Posting,
+    adjustment_create,
+    reversal_create,
+)
 
 
 def report_posting(modeladmin: admin.ModelAdmin, request: HttpRequest, posting: Posting, what: str) -> None:
@@ -153,6 +159,10 @@ class LedgerEntryAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearc
         entry = only_one(self, request, queryset, "ledger entry")
         if entry is None:
             return None
+        refusal = _reversal_refusal(entry)
+        if refusal and submitted(request) is None:  # offer the form only where a reversal is allowed
+            self.message_user(request, f"{entry.reference}: {refusal}", messages.ERROR)
+            return None
         form = ReversalForm(submitted(request))
         if form.is_bound and form.is_valid():
             try:
@@ -170,6 +180,15 @@ class LedgerEntryAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearc
         )
         return action_page(self, request, [entry], action="reverse_entry", form=form, intro=intro,
                            title="Reverse a ledger entry", submit_label="Post the reversal")
+
+
+def _reversal_refusal(entry: LedgerEntry) -> str | None:
+    """Return why the entry cannot be reversed (the service's own words), or None when it can."""
+    if entry.kind == LedgerEntry.Kind.REVERSAL:
+        return REVERSAL_OF_REVERSAL_MESSAGE
+    if entry.reversals.exists():
+        return ALREADY_REVERSED_MESSAGE
+    return None
 
 
 @admin.register(Terminal)

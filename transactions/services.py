@@ -223,6 +223,10 @@ def adjustment_create(
     return _run(operation, idempotency_key)
 
 
+REVERSAL_OF_REVERSAL_MESSAGE = "A reversal cannot itself be reversed; post an adjustment instead."
+ALREADY_REVERSED_MESSAGE = "This entry has already been reversed."
+
+
 def reversal_create(
     *, entry_id: int, staff_user: AbstractBaseUser, reason: str, idempotency_key: str,
 ) -> Posting:
@@ -235,7 +239,7 @@ def reversal_create(
     if original is None:
         raise InvalidAmount("No such ledger entry.")
     if original.kind == Kind.REVERSAL:
-        raise InvalidAmount("A reversal cannot itself be reversed; post an adjustment instead.")
+        raise InvalidAmount(REVERSAL_OF_REVERSAL_MESSAGE)
 
     def operation() -> Posting:
         account = _lock_accounts(original.account_id)[original.account_id]
@@ -245,7 +249,7 @@ def reversal_create(
         if replay:
             return replay
         if LedgerEntry.objects.filter(reverses=original).exists():
-            raise InvalidAmount("This entry has already been reversed.")
+            raise InvalidAmount(ALREADY_REVERSED_MESSAGE)
         entry = _append(
             account, kind=Kind.REVERSAL, delta=-original.amount_minor, channel=LedgerEntry.Channel.BACK_OFFICE,
             reference=original.reference, idempotency_key=idempotency_key, staff_user=staff_user,

@@ -17,7 +17,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.exceptions import AccountsError, AuthenticationFailed, CardBlocked, PinRejected
-from accounts.models import Card
+from accounts.models import Account, Card
+from accounts.money import AmountError, parse_amount
 from accounts.services import card_change_pin
 from transactions.exceptions import TransactionError
 from transactions.models import LedgerEntry
@@ -35,6 +36,8 @@ from .session import (
 )
 
 WRONG_PIN_MESSAGE = "The PIN is not correct."
+# The withdrawal page's one-tap amounts (20, 50 and 100 in major units), shown when they can be paid out.
+QUICK_AMOUNTS_MINOR = (2_000, 5_000, 10_000)
 REPLAYED_MESSAGE = "This operation had already been done. Here is its receipt; no money moved again."
 
 
@@ -109,12 +112,29 @@ def withdraw(request: HttpRequest, card: Card) -> HttpResponse:
         ))
         if response:
             return response
-    account = card.account
-    remaining = max(account.daily_withdrawal_limit_minor - withdrawn_today_minor(account), 0)
+    elif not form.is_bound:
+        form.initial["amount"] = _quick_amount(request)
+    note = settings.ATM_SMALLEST_NOTE_MINOR
+    available = withdrawable_minor(card.account, note)
     return _operation_page(
-        request, card, form, "atm/withdraw.html",
-        remaining_today_minor=remaining, note_minor=settings.ATM_SMALLEST_NOTE_MINOR,
+        request, card, form, "atm/withdraw.html", available_minor=available, note_minor=note,
+        quick_amounts=[amount for amount in QUICK_AMOUNTS_MINOR if amount <= available and amount % note == 0],
     )
+
+
+def withdrawable_minor(account: Account, note_minor: int) -> int:
+    """Return what can be withdrawn now: the rest of today's limit, at most the balance, in whole notes."""
+    remaining = max(account.daily_withdrawal_limit_minor - withdrawn_today_minor(account), 0)
+    return min(remaining, account.balance_minor) // note_minor * note_minor
+
+
+def _quick_amount(request: HttpRequest) -> int | None:
+    """Return the quick amount a button without JavaScript asked for (?amount=50), if it is one."""
+    try:
+        amount = parse_amount(request.GET.get("amount", ""))
+    except AmountError:
+        return None
+    return amount if amount in QUICK_AMOUNTS_MINOR else None
 
 
 @require_http_methods(["GET", "POST"])

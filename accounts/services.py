@@ -156,6 +156,9 @@ def card_pin_reset(*, card_id: int, rng: random.Random | None = None, request_ke
     return pin
 
 
+JUST_BLOCKED_MESSAGE = "Wrong PIN entered three times: this card is now blocked. Please contact your bank."
+
+
 def card_check_pin(*, card_id: int, pin: str) -> Card:
     """Check a PIN against a card under its row lock; count failures and block at the limit.
 
@@ -178,8 +181,8 @@ def card_check_pin(*, card_id: int, pin: str) -> Card:
             fields += ["status", "blocked_at"]
         card.save(update_fields=fields)
     if card.status == Card.Status.BLOCKED:
-        raise CardBlocked("Wrong PIN entered three times: this card is now blocked. Please contact your bank.")
-    raise AuthenticationFailed()
+        raise CardBlocked(JUST_BLOCKED_MESSAGE)
+    raise AuthenticationFailed(tries_left=settings.ATM_MAX_PIN_ATTEMPTS - card.failed_pin_attempts)
 
 
 def card_authenticate(*, pan: str, pin: str) -> Card:

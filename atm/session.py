@@ -19,15 +19,19 @@ from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 
-from accounts.exceptions import CardBlocked
+from accounts.cards import pan_fingerprint
+from accounts.exceptions import AccountsError, AuthenticationFailed, CardBlocked
 from accounts.models import Card
-from accounts.services import card_authenticate, card_check_pin
+from accounts.services import JUST_BLOCKED_MESSAGE, card_authenticate, card_check_pin
 from transactions.services import Posting, withdrawal_create
 
 from .throttle import LoginThrottled, client_address, login_attempt_begin, login_attempt_succeeded
 
 SESSION_CARD_KEY = "atm_card_id"
 SESSION_ACTIVITY_KEY = "atm_last_activity"
+# Wrong-PIN counts of card numbers the bank could not check, by PAN fingerprint prefix (never the PAN).
+STAND_IN_TRIES_KEY = "atm_stand_in_tries"
+STAND_IN_CARDS = 20
 EXPIRED_MESSAGE = "This card has expired. Please contact your bank."
 LOGGED_OUT_MESSAGE = "You are logged out. Take your card."
 
@@ -60,9 +64,39 @@ def atm_authenticate(request: HttpRequest, *, pan: str, pin: str) -> Card:
     attempt = login_attempt_begin(address=client_address(request))
     if attempt is None:
         raise LoginThrottled()
-    card = card_authenticate(pan=pan, pin=pin)
+    try:
+        card = card_authenticate(pan=pan, pin=pin)
+    except AuthenticationFailed as exc:
+        if exc.tries_left is not None:
+            raise
+        raise _stand_in_failure(request, pan) from exc
     login_attempt_succeeded(attempt)
     return card
+
+
+def _stand_in_failure(request: HttpRequest, pan: str) -> AccountsError:
+    """Count tries for a card the bank cannot check (unknown, expired) as for a real one, in the session.
+
+    A real card says how many tries are left and is blocked at the third wrong PIN; answering
+    anything else for a number the bank does not know would tell which card numbers exist.
+    """
+    tries = dict(request.session.get(STAND_IN_TRIES_KEY, {}))
+    key = pan_fingerprint(pan)[:16]
+    used = tries.pop(key, 0) + 1
+    tries[key] = used
+    request.session[STAND_IN_TRIES_KEY] = dict(list(tries.items())[-STAND_IN_CARDS:])
+    left = settings.ATM_MAX_PIN_ATTEMPTS - used
+    if left < 0:
+        return CardBlocked()
+    return CardBlocked(JUST_BLOCKED_MESSAGE) if left == 0 else AuthenticationFailed(tries_left=left)
+
+
+def failure_message(exc: AccountsError) -> str:
+    """Return a refused PIN's message, with the tries left before the card is blocked when there are some."""
+    tries_left = getattr(exc, "tries_left", None)
+    if not tries_left:
+        return str(exc)
+    return f"{exc} {tries_left} {'try' if tries_left == 1 else 'tries'} left before the card is blocked."
 
 
 def atm_withdraw(*, card: Card, pin: str, amount_minor: int, idempotency_key: str) -> Posting:

@@ -32,6 +32,7 @@ from .session import (
     atm_login_required,
     atm_logout,
     atm_withdraw,
+    failure_message,
     has_atm_session,
 )
 
@@ -55,9 +56,11 @@ def login(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         try:
             card = atm_authenticate(request, pan=form.cleaned_data["card_number"], pin=form.cleaned_data["pin"])
-        except AccountsError as exc:
+        except CardBlocked as exc:
             form.add_error(None, str(exc))
-            form.forget_card_number()
+            form.forget_card_number()  # the card is kept by the bank: the next person starts afresh
+        except AccountsError as exc:
+            form.add_error(None, failure_message(exc))  # the card number stays, so only the PIN is typed again
         else:
             atm_login(request, card)
             return redirect("atm:balance")
@@ -81,8 +84,8 @@ def _perform(request: HttpRequest, form: OperationForm, operation: Callable[[], 
         posting = operation()
     except CardBlocked as exc:
         return atm_logout(request, str(exc))
-    except AuthenticationFailed:
-        form.add_error("pin", WRONG_PIN_MESSAGE)
+    except AuthenticationFailed as exc:
+        form.add_error("pin", failure_message(AuthenticationFailed(WRONG_PIN_MESSAGE, tries_left=exc.tries_left)))
         return None
     except (TransactionError, AccountsError) as exc:
         form.add_service_error(exc)

@@ -184,7 +184,8 @@ def test_it_gives_a_failed_form_a_fresh_token(alice_at_atm):
 def test_it_counts_a_wrong_withdrawal_pin_toward_the_lockout(alice_at_atm, alice_customer):
     before = money_snapshot()
     response = _submit(alice_at_atm, "atm:withdraw", {"amount": "50", "pin": "9753"})
-    assert response.context["form"].errors == {"pin": ["The PIN is not correct."]}
+    assert response.context["form"].errors == {"pin": ["The PIN is not correct. 2 tries left before the card is "
+                                                       "blocked."]}
     assert "9753" not in response.content.decode()
     assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 1
     assert money_snapshot() == before

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -70,6 +70,13 @@ def login(request: HttpRequest) -> HttpResponse:
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     return atm_logout(request)
+
+
+@require_POST
+@atm_login_required(pin_change_page=True)
+def more_time(request: HttpRequest, card: Card) -> JsonResponse:
+    """Count the customer's "More time" as activity (the decorator did) and say how long the session now lasts."""
+    return JsonResponse({"idle_seconds": settings.ATM_SESSION_IDLE_SECONDS})
 
 
 @require_GET

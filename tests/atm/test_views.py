@@ -263,3 +263,14 @@ def test_it_gives_an_example_account_number_that_is_valid():
 
     assert TransferForm().fields["to_account"].help_text == f"For example {EXAMPLE_ACCOUNT}."
     assert iban_is_valid(normalize_account_number(EXAMPLE_ACCOUNT))
+
+
+def test_it_gives_more_time_to_a_live_session_only(client, alice_customer, settings):
+    settings.ATM_SESSION_IDLE_SECONDS = 90
+    atm_login(client, alice_customer)
+    page = client.get(reverse("atm:balance")).content.decode()
+    assert f'data-idle-seconds="90" data-more-time-url="{reverse("atm:more_time")}"' in page
+    assert client.post(reverse("atm:more_time")).json() == {"idle_seconds": 90}
+    assert client.get(reverse("atm:more_time")).status_code == 405
+    client.post(reverse("atm:logout"))
+    assert client.post(reverse("atm:more_time"))["Location"] == reverse("atm:login")

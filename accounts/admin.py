@@ -263,8 +263,9 @@ class CardAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearchMixin,
     block, unblock and PIN reset actions."""
 
     account_number_lookup = "account__number"
-    list_display = ("masked_pan", "account", "holder", "network", "expiry", "status_badge", "failed_pin_attempts",
-                    "must_change_pin", "issued_at")
+    # Compact enough for 1280 px beside the menu; the network is a filter (and shows in the card number).
+    list_display = ("masked_pan", "account", "holder", "expires", "status_badge", "pin_tries",
+                    "pin_to_change", "issued")
     list_filter = ("network", "status", CardExpiryFilter)
     list_select_related = ("account__customer",)
     search_fields = ("=last4", "=account__number", "account__customer__last_name")
@@ -301,6 +302,22 @@ class CardAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearchMixin,
         return action_page(self, request, cards, action="block_cards", form=form, title="Block cards",
                            submit_label="Block", intro="The card stops working at once, at every ATM. Only "
                            "the bank can unblock it.")
+
+    @admin.display(description="Expires", ordering="expiry")
+    def expires(self, card: Card) -> str:
+        return card.expiry.strftime("%m/%Y")
+
+    @admin.display(description="Wrong PINs", ordering="failed_pin_attempts")
+    def pin_tries(self, card: Card) -> int:
+        return card.failed_pin_attempts
+
+    @admin.display(description="New PIN due", boolean=True, ordering="must_change_pin")
+    def pin_to_change(self, card: Card) -> bool:
+        return card.must_change_pin
+
+    @admin.display(description="Issued", ordering="issued_at")
+    def issued(self, card: Card) -> str:
+        return f"{timezone.localtime(card.issued_at):%Y-%m-%d}"
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, card: Card) -> str:

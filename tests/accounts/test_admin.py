@@ -16,7 +16,6 @@ from accounts.cards import pan_fingerprint
 from accounts.customer_rules import POSTAL_CODE_MESSAGE
 from accounts.exceptions import AccountsError, CardNotUsable
 from accounts.models import Account, Card, Customer
-from accounts.money import NUMBER_MESSAGE
 from accounts.pins import verify_pin
 from accounts.services import card_block
 from tests.factories import customer_create
@@ -265,8 +264,9 @@ def test_it_refuses_a_negative_daily_limit(teller_client, alice_customer):
         "cards-TOTAL_FORMS": "0", "cards-INITIAL_FORMS": "0", "cards-MIN_NUM_FORMS": "0", "cards-MAX_NUM_FORMS": "0",
     })
     assert response.status_code == 200
-    # The one amount rule of accounts.money: a sign is no way to type an amount, at the ATM or here.
-    assert response.context["adminform"].form.errors["daily_withdrawal_limit_minor"] == [NUMBER_MESSAGE]
+    # The one amount rule of accounts.money, worded for a field where zero is allowed.
+    assert response.context["adminform"].form.errors["daily_withdrawal_limit_minor"] == [
+        "The amount cannot be negative."]
     assert Account.objects.get(pk=alice_customer.account.pk).daily_withdrawal_limit_minor == 100_000
 
 

@@ -83,6 +83,15 @@ class Page:
         return [f"{item['id']} ({item['impact']}): {node['target']} {node['failureSummary']}"
                 for item in result["violations"] for node in item["nodes"]]
 
+    def inner_scrollers(self) -> list[str]:
+        """Return the elements (but form fields) whose content is wider than they are: clipped or scrolled."""
+        return self.page.evaluate("""() => Array.from(document.querySelectorAll('body *'))
+            .filter(el => !['TEXTAREA', 'SELECT', 'INPUT', 'svg', 'CODE', 'PRE'].includes(el.tagName)
+                && ['auto', 'scroll', 'hidden'].includes(getComputedStyle(el).overflowX)
+                && el.clientWidth > 1 && el.scrollWidth > el.clientWidth + 1)
+            .map(el => el.tagName + (el.id ? '#' + el.id : '') + '.' + el.className + ' ' + el.scrollWidth + '>'
+                 + el.clientWidth)""")  # type: ignore[attr-defined]
+
     def audit(self, name: str, viewports: tuple[dict[str, int], ...] = (PHONE, DESK)) -> None:
         """Check the screen at each width: no overflow (document width equals the viewport's), no axe
         violation; save a screenshot per width (name-390.png, name-1280.png). Restores the first size."""
@@ -91,6 +100,9 @@ class Page:
             self.page.set_viewport_size(viewport)  # type: ignore[attr-defined]
             width = self.page.evaluate("() => document.documentElement.scrollWidth")  # type: ignore[attr-defined]
             assert width == viewport["width"], f"{name}: page is {width} px wide at {viewport['width']} px"
+            if viewport["width"] >= DESK["width"]:  # at a desk nothing scrolls sideways inside the page either
+                scrollers = self.inner_scrollers()
+                assert scrollers == [], f"{name}: scrolls sideways inside: {scrollers}"
             self.screenshot(f"{name}-{viewport['width']}")
             violations = self.axe_violations()
             assert violations == [], f"{name} at {viewport['width']} px: " + "\n".join(violations)

@@ -73,6 +73,15 @@ def test_it_lets_a_teller_unblock_a_blocked_card(staff_page, alice_customer):
     assert "Unblocked 1 card" in page.locator(".messagelist").inner_text()
     assert Card.objects.get(pk=alice_customer.card.pk).status == Card.Status.ACTIVE
 
+    response = page.goto(tab.base_url + "/admin/anonymization/release/")  # not a teller's page
+    assert response.status == 403
+    page.get_by_role("heading", name="Not allowed").wait_for()
+    page.get_by_role("link", name="Back office home").wait_for()
+    tab.audit("admin-forbidden")
+    # Chromium logs the 403 itself; nothing else may have gone wrong
+    assert tab.errors == ["Failed to load resource: the server responded with a status of 403 (Forbidden)"]
+    tab.errors.clear()
+
 
 def test_it_lets_a_privacy_officer_run_a_release_and_download_it(staff_page, tmp_path):
     populate(customers=60, entries=600, last_day=default_as_of(), days=20, seed=5)

@@ -23,6 +23,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from atmsite.lib.admin import (
     HostileInputMixin,
+    ObjectActionsMixin,
     ReadOnlyAdminMixin,
     action_page,
     one_time_page,
@@ -95,7 +96,7 @@ class CardInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(HostileInputMixin, AccountNumberSearchMixin, admin.ModelAdmin):
+class CustomerAdmin(HostileInputMixin, ObjectActionsMixin, AccountNumberSearchMixin, admin.ModelAdmin):
     form = CustomerForm
     account_number_lookup = "accounts__number"
     list_display = ("last_name", "first_name", "email", "city", "gender", "created_at")
@@ -107,6 +108,7 @@ class CustomerAdmin(HostileInputMixin, AccountNumberSearchMixin, admin.ModelAdmi
     readonly_fields = ("created_at", "cards")
     inlines = [AccountInline]
     actions = ["open_account"]
+    object_actions = (("open_account", "Open an account"),)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         """Match an email address whole; search anything else by name, account number or card last four."""
@@ -161,7 +163,7 @@ class CustomerAdmin(HostileInputMixin, AccountNumberSearchMixin, admin.ModelAdmi
 
 
 @admin.register(Account)
-class AccountAdmin(HostileInputMixin, AccountNumberSearchMixin, admin.ModelAdmin):
+class AccountAdmin(HostileInputMixin, ObjectActionsMixin, AccountNumberSearchMixin, admin.ModelAdmin):
     form = AccountChangeForm
     list_display = ("number", "customer", "kind", "currency", "balance", "status_badge", "daily_limit", "opened_at")
     list_filter = ("kind", "status", "currency")
@@ -172,6 +174,7 @@ class AccountAdmin(HostileInputMixin, AccountNumberSearchMixin, admin.ModelAdmin
     readonly_fields = ("number", "customer", "kind", "currency", "balance", "opening_balance", "opened_at")
     inlines = [CardInline]
     actions = ["issue_card"]
+    object_actions: tuple[tuple[str, str], ...] = (("issue_card", "Issue a card"),)
 
     @admin.display(description="Balance", ordering="balance_minor")
     def balance(self, account: Account) -> str:
@@ -258,7 +261,8 @@ class CardExpiryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Card)
-class CardAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearchMixin, admin.ModelAdmin):
+class CardAdmin(HostileInputMixin, ObjectActionsMixin, ReadOnlyAdminMixin, AccountNumberSearchMixin,
+                admin.ModelAdmin):
     """Cards are issued with the accounts' "Issue a card" action and change only through the
     block, unblock and PIN reset actions."""
 
@@ -273,6 +277,7 @@ class CardAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearchMixin,
               "failed_pin_attempts", "must_change_pin", "issued_at", "blocked_at")
     readonly_fields = fields
     actions = ["block_cards", "unblock_cards", "reset_pin"]
+    object_actions = (("block_cards", "Block…"), ("unblock_cards", "Unblock"), ("reset_pin", "Reset PIN…"))
 
     @admin.display(description="Card")
     def masked_pan(self, card: Card) -> str:
@@ -302,6 +307,11 @@ class CardAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearchMixin,
         return action_page(self, request, cards, action="block_cards", form=form, title="Block cards",
                            submit_label="Block", intro="The card stops working at once, at every ATM. Only "
                            "the bank can unblock it.")
+
+    def object_action_allowed(self, obj: Model, name: str) -> bool:
+        """Offer blocking for a card that is not blocked, unblocking for one that is."""
+        blocked = getattr(obj, "status", None) == Card.Status.BLOCKED
+        return {"block_cards": not blocked, "unblock_cards": blocked}.get(name, True)
 
     @admin.display(description="Expires", ordering="expiry")
     def expires(self, card: Card) -> str:

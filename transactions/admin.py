@@ -15,7 +15,7 @@ from functools import cached_property
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -25,7 +25,14 @@ from django.utils.html import format_html
 from accounts.admin import AccountAdmin, AccountNumberSearchMixin
 from accounts.models import Account
 from accounts.money import format_minor, format_signed_minor
-from atmsite.lib.admin import HostileInputMixin, ReadOnlyAdminMixin, action_page, only_one, submitted
+from atmsite.lib.admin import (
+    HostileInputMixin,
+    ObjectActionsMixin,
+    ReadOnlyAdminMixin,
+    action_page,
+    only_one,
+    submitted,
+)
 
 from .exceptions import TransactionError
 from .forms import AdjustmentForm, ReversalForm
@@ -121,7 +128,8 @@ class AmountRangeFilter(admin.SimpleListFilter):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearchMixin, admin.ModelAdmin):
+class LedgerEntryAdmin(HostileInputMixin, ObjectActionsMixin, ReadOnlyAdminMixin, AccountNumberSearchMixin,
+                       admin.ModelAdmin):
     account_number_lookup = "account__number"
     # Compact enough for 1280 px beside the menu: time without words, channel and terminal in one column.
     list_display = ("when", "account", "kind", "signed_amount", "balance_after", "where", "reference", "staff_user")
@@ -138,6 +146,11 @@ class LedgerEntryAdmin(HostileInputMixin, ReadOnlyAdminMixin, AccountNumberSearc
               "reference", "counterparty", "reverses", "reversed_by", "staff_user", "reason", "idempotency_key")
     readonly_fields = fields
     actions = ["reverse_entry"]
+    object_actions = (("reverse_entry", "Reverse…"),)
+
+    def object_action_allowed(self, obj: Model, name: str) -> bool:
+        """Offer the reversal only for an entry that can be reversed."""
+        return not (name == "reverse_entry" and isinstance(obj, LedgerEntry) and _reversal_refusal(obj))
 
     @admin.display(description="Time", ordering="created_at")
     def when(self, entry: LedgerEntry) -> str:
@@ -219,6 +232,7 @@ class LedgerAccountAdmin(AccountAdmin):
     fields = (*AccountAdmin.fields, "ledger")
     readonly_fields = (*AccountAdmin.readonly_fields, "ledger")
     actions = [*AccountAdmin.actions, "post_adjustment"]
+    object_actions = (*AccountAdmin.object_actions, ("post_adjustment", "Post a deposit or adjustment…"))
 
     @admin.display(description="Ledger")
     def ledger(self, account: Account) -> str:

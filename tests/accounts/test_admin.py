@@ -339,3 +339,20 @@ def test_it_filters_customers_without_a_list_of_every_city(admin_client_, alice_
     assert "By city" not in page
     found = admin_client_.get(CUSTOMERS, {"q": alice_customer.customer.city}).context["cl"].result_list
     assert alice_customer.customer in list(found)
+
+
+def test_it_offers_the_actions_that_fit_on_the_card_account_and_customer_pages(teller_client, alice_customer):
+    card_page = teller_client.get(reverse("admin:accounts_card_change", args=[alice_customer.card.pk])).content.decode()
+    assert '<input type="hidden" name="action" value="block_cards">' in card_page
+    assert 'value="unblock_cards"' not in card_page and ">Reset PIN…</button>" in card_page
+    card_block(card_id=alice_customer.card.pk)
+    card_page = teller_client.get(reverse("admin:accounts_card_change", args=[alice_customer.card.pk])).content.decode()
+    assert 'value="unblock_cards"' in card_page and 'value="block_cards"' not in card_page
+    account = teller_client.get(reverse("admin:accounts_account_change", args=[alice_customer.account.pk]))
+    assert ">Issue a card</button>" in account.content.decode()
+    customer = teller_client.get(reverse("admin:accounts_customer_change", args=[alice_customer.customer.pk]))
+    assert ">Open an account</button>" in customer.content.decode()
+    # a button posts what the action menu posts: the same action page
+    page = teller_client.post(CARDS, {"action": "unblock_cards", "index": "0",
+                                      "_selected_action": str(alice_customer.card.pk)})
+    assert page.status_code == 302 and Card.objects.get(pk=alice_customer.card.pk).status == "active"

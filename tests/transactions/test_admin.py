@@ -257,3 +257,14 @@ def test_it_lets_tellers_post_staff_deposits_with_a_reason(teller_client, alice_
                       direction="credit", amount="100", reason="Cash paid in at the counter")
     assert response.status_code == 302
     assert Account.objects.get(pk=alice_customer.account.pk).balance_minor == 60_000
+
+
+def test_it_offers_the_reversal_button_only_on_an_entry_that_can_be_reversed(admin_client_, alice_customer):
+    entry = _deposit(alice_customer)
+    url = reverse("admin:transactions_ledgerentry_change", args=[entry.pk])
+    assert ">Reverse…</button>" in admin_client_.get(url).content.decode()
+    _reverse(admin_client_, entry, "Booked twice")
+    assert ">Reverse…</button>" not in admin_client_.get(url).content.decode()
+    reversal = LedgerEntry.objects.get(reverses=entry)
+    page = admin_client_.get(reverse("admin:transactions_ledgerentry_change", args=[reversal.pk])).content.decode()
+    assert ">Reverse…</button>" not in page

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
@@ -115,7 +117,16 @@ def test_it_refuses_to_reverse_an_entry_twice_or_below_zero(admin_client_, alice
     entry = _deposit(alice_customer)
     _reverse(admin_client_, entry, "First correction")
     before = _snapshot()
-    twice = _reverse(admin_client_, entry, "Second correction")
+    offered = admin_client_.post(LEDGER, {"action": "reverse_entry", "index": "0", ACTION_CHECKBOX_NAME: [str(entry.pk)]})
+    assert offered.status_code == 302  # no reversal form for an entry that cannot be reversed
+    assert _messages(offered)[-1] == f"{entry.reference}: This entry has already been reversed."
+    reversal = LedgerEntry.objects.get(reverses=entry)
+    offered = admin_client_.post(LEDGER, {"action": "reverse_entry", "index": "0",
+                                          ACTION_CHECKBOX_NAME: [str(reversal.pk)]})
+    assert _messages(offered)[-1] == (f"{reversal.reference}: A reversal cannot itself be reversed; post an "
+                                      "adjustment instead.")
+    twice = admin_client_.post(LEDGER, {"action": "reverse_entry", "apply": "1", ACTION_CHECKBOX_NAME: [str(entry.pk)],
+                                        "request_key": str(uuid.uuid4()), "reason": "Second correction"})
     assert twice.context["form"].non_field_errors() == ["This entry has already been reversed."]
     refund = adjustment_create(account_id=alice_customer.account.pk, amount_minor=3_000, staff_user=None,
                                reason="Goodwill", idempotency_key="goodwill")
@@ -342,3 +353,15 @@ def test_it_records_a_rejection_with_its_reason_and_posts_nothing(teller_client,
         "rejected", second_teller, "The cash count was right")
     assert _accounts_and_cards() == before
     assert not LedgerEntry.objects.filter(kind="reversal").exists()
+
+
+def test_it_offers_the_reversal_button_only_on_an_entry_that_can_be_reversed(admin_client_, alice_customer):
+    entry = _deposit(alice_customer)
+    url = reverse("admin:transactions_ledgerentry_change", args=[entry.pk])
+    assert ">Reverse…</button>" in admin_client_.get(url).content.decode()
+    _reverse(admin_client_, entry, "Booked twice")
+    assert ">Reverse…</button>" not in admin_client_.get(url).content.decode()
+    reversal = LedgerEntry.objects.get(reverses=entry)
+    page = admin_client_.get(reverse("admin:transactions_ledgerentry_change", args=[reversal.pk])).content.decode()
+    assert ">Reverse…</button>" not in page
+

@@ -238,20 +238,31 @@ class LedgerEntryAdmin(HostileInputMixin, ObjectActionsMixin, ReadOnlyAdminMixin
 
 
 @admin.register(StaffPosting)
-class StaffPostingAdmin(HostileInputMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class StaffPostingAdmin(HostileInputMixin, ObjectActionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Staff postings above the approval threshold: a second staff member approves or rejects them."""
 
-    list_display = ("created_at", "kind", "account", "signed_amount", "maker", "status", "checker", "decided_at")
+    list_display = ("created_at", "kind", "account", "signed_amount", "maker", "status_badge", "checker",
+                    "decided_at")
     list_filter = ("status", "kind")
     list_select_related = ("account", "maker", "checker")
     fields = ("created_at", "kind", "account", "signed_amount", "reverses", "reason", "maker", "status", "checker",
               "decided_at", "rejection_reason", "entry")
     readonly_fields = fields
     actions = ["approve", "reject"]
+    object_actions = (("approve", "Approve and post"), ("reject", "Reject…"))
+
+    def object_action_allowed(self, obj: Model, name: str) -> bool:
+        """Offer approval and rejection only while the request waits for a decision."""
+        return isinstance(obj, StaffPosting) and obj.status == StaffPosting.Status.PENDING
 
     @admin.display(description="Amount", ordering="amount_minor")
     def signed_amount(self, staff_posting: StaffPosting) -> str:
         return format_signed_minor(staff_posting.amount_minor, staff_posting.account.currency)
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, staff_posting: StaffPosting) -> str:
+        return format_html('<span class="badge badge--{}">{}</span>', staff_posting.status,
+                           staff_posting.get_status_display())
 
     def has_decide_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("transactions.approve_staffposting")

@@ -365,3 +365,40 @@ def test_it_offers_the_reversal_button_only_on_an_entry_that_can_be_reversed(adm
     page = admin_client_.get(reverse("admin:transactions_ledgerentry_change", args=[reversal.pk])).content.decode()
     assert ">Reverse…</button>" not in page
 
+
+def test_it_offers_no_reversal_on_the_other_leg_of_a_transfer_reversed_as_a_whole(admin_client_, alice_customer,
+                                                                                    charlie_customer):
+    from transactions.services import transfer_create
+
+    posting = transfer_create(from_account_id=alice_customer.account.pk,
+                              to_account_number=charlie_customer.account.number, amount_minor=2_000,
+                              idempotency_key="transfer-1")
+    sent = posting.entry
+    received = LedgerEntry.objects.get(reference=sent.reference, kind="transfer_in")
+    urls = [reverse("admin:transactions_ledgerentry_change", args=[leg.pk]) for leg in (sent, received)]
+    assert all(">Reverse…</button>" in admin_client_.get(url).content.decode() for url in urls)
+    _reverse(admin_client_, received, "Sent to the wrong person")
+    assert LedgerEntry.objects.filter(kind="reversal", reverses__in=[sent, received]).count() == 2
+    assert all(">Reverse…</button>" not in admin_client_.get(url).content.decode() for url in urls)
+    before = _accounts_and_cards()
+    refused = admin_client_.post(LEDGER, {"action": "reverse_entry", "index": "0", ACTION_CHECKBOX_NAME: [str(sent.pk)]})
+    assert _messages(refused) == [f"{sent.reference}: This entry has already been reversed."]
+    assert _accounts_and_cards() == before
+
+
+def test_it_offers_approve_and_reject_buttons_only_while_a_request_waits(teller_client, second_teller,
+                                                                         alice_customer, client):
+    from transactions.models import StaffPosting
+
+    _adjust(teller_client, alice_customer.account, direction="credit", amount="1000.01", reason="Branch cash count")
+    request = StaffPosting.objects.get()
+    url = reverse("admin:transactions_staffposting_change", args=[request.pk])
+    client.force_login(second_teller)
+    page = client.get(url).content.decode()
+    assert ">Approve and post</button>" in page and ">Reject…</button>" in page
+    assert '<span class="badge badge--pending">Pending approval</span>' in client.get(STAFF_POSTINGS).content.decode()
+    action_choose(client, STAFF_POSTINGS, "approve", request.pk)
+    page = client.get(url).content.decode()
+    assert ">Approve and post</button>" not in page and ">Reject…</button>" not in page
+    assert '<span class="badge badge--approved">Approved and posted</span>' in client.get(
+        STAFF_POSTINGS).content.decode()

@@ -24,7 +24,8 @@ def _login(tab, pan: str, pin: str) -> None:
     tab.page.get_by_role("button", name="Log in").click()
 
 
-def test_it_lets_a_customer_withdraw_read_the_statement_change_pin_and_log_out(browser_page, alice_customer):
+def test_it_lets_a_customer_withdraw_read_the_statement_change_pin_and_log_out(browser_page, alice_customer,
+                                                                             charlie_customer):
     tab, page = browser_page, browser_page.page
     for amount in range(5):  # a statement with a few movements
         deposit_create(account_id=alice_customer.account.pk, amount_minor=1_000 + amount, idempotency_key=f"d{amount}")
@@ -69,6 +70,17 @@ def test_it_lets_a_customer_withdraw_read_the_statement_change_pin_and_log_out(b
     page.get_by_role("link", name="Transfer", exact=True).click()
     page.get_by_role("heading", name="Transfer money").wait_for()
     tab.audit("atm-transfer")
+    page.get_by_label("To account number").fill(charlie_customer.account.number)
+    page.get_by_label("Amount", exact=True).fill("20")
+    page.get_by_role("button", name="Transfer").click()
+    page.get_by_role("heading", name="Confirm the transfer").wait_for()
+    page.get_by_label("PIN").fill("9753")
+    page.get_by_role("button", name="Confirm the transfer").click()
+    assert "2 tries left before the card is blocked" in page.get_by_role("alert").inner_text()
+    tab.audit("atm-transfer-confirm-wrong-pin")
+    page.get_by_label("PIN").fill(alice_customer.pin)
+    page.get_by_role("button", name="Confirm the transfer").click()
+    page.get_by_role("heading", name="Receipt").wait_for()
 
     page.get_by_role("link", name="Change PIN", exact=True).click()
     page.get_by_label("Current PIN").fill(alice_customer.pin)
@@ -82,6 +94,7 @@ def test_it_lets_a_customer_withdraw_read_the_statement_change_pin_and_log_out(b
     _login(tab, alice_customer.pan, "8642")
     page.get_by_role("heading", name="Your balance").wait_for()
     assert LedgerEntry.objects.filter(account=alice_customer.account, kind="withdrawal").count() == 1
+    assert LedgerEntry.objects.filter(account=charlie_customer.account, kind="transfer_in").count() == 1
 
 
 def test_it_counts_down_the_tries_keeps_the_card_number_and_blocks_at_the_third(browser_page, alice_customer):

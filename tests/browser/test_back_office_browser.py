@@ -6,6 +6,7 @@ import importlib
 import json
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 
 from accounts.models import Card
@@ -13,6 +14,7 @@ from accounts.services import card_block
 from anonymization.models import Release, ReleasePolicy
 from anonymization.release.service import default_as_of
 from transactions.demo import population_generate as populate
+from transactions.services import adjustment_request
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "a-long-staff-password-1"
@@ -157,6 +159,9 @@ def test_it_fits_every_back_office_list_and_form_on_the_screen(staff_page):
     _admin_login(tab, "sam")
     tab.audit("admin-index")
     card = Card.objects.select_related("account__customer").first()
+    waiting = adjustment_request(account_id=card.account_id, amount_minor=settings.STAFF_APPROVAL_THRESHOLD_MINOR + 1,
+                                 staff_user=_staff("tina", "Tellers"), reason="Branch cash count",
+                                 idempotency_key="browser-four-eyes")
     screens = {
         "admin-customers": "/admin/accounts/customer/",
         "admin-customer": f"/admin/accounts/customer/{card.account.customer_id}/change/",
@@ -165,11 +170,15 @@ def test_it_fits_every_back_office_list_and_form_on_the_screen(staff_page):
         "admin-cards": "/admin/accounts/card/",
         "admin-card": f"/admin/accounts/card/{card.pk}/change/",
         "admin-ledger": "/admin/transactions/ledgerentry/",
+        "admin-staff-postings": "/admin/transactions/staffposting/",
+        "admin-staff-posting": f"/admin/transactions/staffposting/{waiting.pk}/change/",
         "admin-policy": f"/admin/anonymization/releasepolicy/{ReleasePolicy.objects.get().pk}/change/",
     }
     for name, url in screens.items():
         tab.goto(url)
         tab.audit(name)
+    tab.goto(screens["admin-staff-posting"])  # another staff member's request: sam may decide it here
+    assert tab.page.get_by_role("button", name="Approve and post").is_visible()
 
 
 def test_it_previews_each_hierarchy_live_while_the_policy_is_edited(staff_page, tmp_path):

@@ -11,15 +11,47 @@ import uuid
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from .cards import NETWORK_RANGES
-from .models import Account
+from .customer_rules import birth_date_problem, postal_code_problem
+from .models import Account, Customer
 from .money import AmountField, CurrencyField
 from .services import CLOSE_WITH_BALANCE_MESSAGE
 
 NETWORK_LABELS = {"amex": "American Express", "mastercard": "Mastercard", "discover": "Discover",
                   "maestro": "Maestro", "visa": "Visa"}
 NETWORK_CHOICES = [(name, NETWORK_LABELS.get(name, name)) for name, _ranges, _length in NETWORK_RANGES]
+
+
+class CustomerForm(forms.ModelForm):
+    """A customer's details: one-line contact inputs, an adult's birth date, a postal code of the bank's countries."""
+
+    class Meta:
+        model = Customer
+        fields = ["first_name", "last_name", "email", "phone", "street_address", "birth_date", "gender",
+                  "postal_code", "city"]
+        widgets = {
+            "email": forms.EmailInput(attrs={"autocomplete": "off", "size": 40}),
+            "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "off", "size": 24}),
+            "street_address": forms.TextInput(attrs={"autocomplete": "off", "size": 60}),
+        }
+        help_texts = {"birth_date": "YYYY-MM-DD; customers are adults.",
+                      "postal_code": "For example 1012 AB, 1000, 10115 or SW1A 1AA."}
+
+    def clean_birth_date(self) -> Any:
+        birth_date = self.cleaned_data["birth_date"]
+        problem = birth_date_problem(birth_date, timezone.localdate())
+        if problem:
+            raise forms.ValidationError(problem)
+        return birth_date
+
+    def clean_postal_code(self) -> str:
+        code = self.cleaned_data["postal_code"]
+        problem = postal_code_problem(code)
+        if problem:
+            raise forms.ValidationError(problem)
+        return code
 
 
 class AccountChangeForm(forms.ModelForm):
@@ -70,6 +102,22 @@ class IssueCardForm(StaffRequestForm):
             status = self.account.get_status_display().lower()
             raise forms.ValidationError(f"Account {self.account.number} is {status}: cards go on open accounts only.")
         return cleaned
+
+
+class BlockCardForm(forms.Form):
+    """Why the cards are blocked: kept in each card's history."""
+
+    reason = forms.CharField(
+        max_length=200, widget=forms.TextInput(attrs={"size": 60, "autocomplete": "off"}),
+        help_text="For example: reported stolen, retained by an ATM, suspected fraud.",
+        error_messages={"required": "Give the reason for blocking; it is kept in the card's history.",
+                        "max_length": "Keep the reason under 200 characters."})
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"]
+        if "\x00" in reason:
+            raise forms.ValidationError("The reason holds a character that cannot be stored.")
+        return reason
 
 
 class ConfirmForm(StaffRequestForm):

@@ -12,8 +12,10 @@ class CardNotUsable(AccountsError):
 class AuthenticationFailed(AccountsError):
     """Unknown card or wrong PIN: one generic message for both, so neither leaks."""
 
-    def __init__(self, message: str = "Card number or PIN is not correct.") -> None:
+    def __init__(self, message: str = "Card number or PIN is not correct.", *, tries_left: int | None = None) -> None:
         super().__init__(message)
+        # Wrong PINs the card still takes before it is blocked; None when there is no card to count on.
+        self.tries_left = tries_left
 
 
 class CardBlocked(AccountsError):

@@ -14,6 +14,7 @@ unit is the hundredth (a system check refuses any other list); the model and the
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -33,6 +34,11 @@ TOO_LARGE_MESSAGE = "This amount is too large."
 NUMBER_MESSAGE = "Enter the amount as a number, for example 20 or 12.50."
 DECIMALS_MESSAGE = "Use at most two decimals."
 NOT_POSITIVE_MESSAGE = "The amount must be more than zero."
+NEGATIVE_MESSAGE = "The amount cannot be negative."
+THOUSANDS_MESSAGE = "Write the amount without a thousands separator (1000, not 1,000), with at most two decimals."
+# "1,000", "1,000,000", "1.000.000": digits grouped by three, which reads as a thousands separator
+# ("10.555", a single dot group, reads as too many decimals).
+THOUSANDS = re.compile(r"[1-9][0-9]{0,2}(?:,[0-9]{3})+|[1-9][0-9]{0,2}(?:\.[0-9]{3}){2,}")
 
 
 CURRENCY_FORMAT_MESSAGE = "A currency is a three-letter code, for example EUR."
@@ -84,17 +90,31 @@ def _decimal(text: str) -> Decimal:
         raise AmountError(NUMBER_MESSAGE) from exc
 
 
+def _is_plain_number(text: str) -> bool:
+    try:
+        _decimal(text)
+    except AmountError:
+        return False
+    return True
+
+
 def parse_amount(raw: str | None, *, allow_zero: bool = False) -> int:
     """Return the typed amount in minor units; raise AmountError saying why it is refused.
 
     Accepts "12", "12.5", "12.50" and "12,50"; refuses empty text, signs, exponents, non-ASCII
     digits, more than two decimals, zero (unless `allow_zero`) and amounts above MAX_AMOUNT_MINOR.
+    A negative number and digits grouped by thousands ("1,000") get messages that say so.
     """
-    text = (raw or "").strip().replace(",", ".")
+    typed = (raw or "").strip()
+    text = typed.replace(",", ".")
     if not text:
         raise AmountError(EMPTY_MESSAGE)
     if len(text) > AMOUNT_MAX_CHARS:
         raise AmountError(TOO_LARGE_MESSAGE)
+    if THOUSANDS.fullmatch(typed):
+        raise AmountError(THOUSANDS_MESSAGE)
+    if text.startswith("-") and _is_plain_number(text[1:]):
+        raise AmountError(NEGATIVE_MESSAGE if allow_zero else NOT_POSITIVE_MESSAGE)
     value = _decimal(text)
     if value.as_tuple().exponent < -2:  # type: ignore[operator]
         raise AmountError(DECIMALS_MESSAGE)
@@ -142,6 +162,12 @@ class CurrencyField(forms.CharField):
         return code
 
 
+def format_whole(minor: int) -> str:
+    """Return an amount without its cents when it has none: 5000 -> "50", 1250 -> "12.50"."""
+    major, cents = divmod(minor, MINOR_PER_MAJOR)
+    return f"{major}" if not cents else f"{major}.{cents:02d}"
+
+
 class AmountField(forms.CharField):
     """A form field for an amount typed in major units ("250.50"), cleaned to minor units (25050).
 
@@ -149,8 +175,10 @@ class AmountField(forms.CharField):
     An integer initial value (from the model, in minor units) is shown in major units.
     """
 
-    def __init__(self, *, allow_zero: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, allow_zero: bool = False, number_message: str = NUMBER_MESSAGE, **kwargs: Any) -> None:
         self.allow_zero = allow_zero
+        # A form whose amounts have a shape of their own (whole notes) gives examples that fit it.
+        self.number_message = number_message
         kwargs.setdefault("max_length", AMOUNT_MAX_CHARS)
         messages = {"required": EMPTY_MESSAGE, "max_length": TOO_LARGE_MESSAGE}
         kwargs["error_messages"] = {**messages, **kwargs.get("error_messages", {})}
@@ -164,7 +192,8 @@ class AmountField(forms.CharField):
         try:
             return parse_amount(text, allow_zero=self.allow_zero)
         except AmountError as exc:
-            raise forms.ValidationError(str(exc), code="invalid") from exc
+            message = self.number_message if str(exc) == NUMBER_MESSAGE else str(exc)
+            raise forms.ValidationError(message, code="invalid") from exc
 
     def prepare_value(self, value: Any) -> Any:
         """Show a stored minor-unit integer in major units; leave typed text as it is."""

@@ -189,7 +189,7 @@ def card_check_pin(*, card_id: int, pin: str) -> Card:
         card.save(update_fields=fields)
     if card.status == Card.Status.BLOCKED:
         raise CardJustBlocked()
-    raise AuthenticationFailed()
+    raise AuthenticationFailed(tries_left=settings.ATM_MAX_PIN_ATTEMPTS - card.failed_pin_attempts)
 
 
 def card_id_for_pan(pan: str) -> int | None:
@@ -203,6 +203,8 @@ def card_authenticate(*, pan: str, pin: str) -> Card:
     An unknown card, a wrong PIN and a card already blocked or expired get one generic error after
     the same argon2 work, so neither the message nor the time tells which. (The third wrong PIN
     says the card is now blocked: the customer must know, and the guesser has spent the card.)
+    Only a live card's wrong PIN carries `tries_left`; the ATM session counts tries for the
+    other cases itself (atm.session), so their answers match a live card's.
     """
     card_id = card_id_for_pan(pan)
     if card_id is None:

@@ -7,8 +7,11 @@ problem is shown once.
 
 from __future__ import annotations
 
+import datetime
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from atmsite.lib.nul import refuse_nul
 
@@ -26,7 +29,15 @@ def _column_choices() -> list[tuple[str, str]]:
     return [(name, f"{name}: {column.label}") for name, column in ALL_COLUMNS.items()]
 
 
-class IncrementPeriodForm(forms.Form):
+class OneMessageForm(forms.Form):
+    """A form whose errors are answered as one sentence list (a 400 response's text or JSON)."""
+
+    def message(self) -> str:
+        """Return every error in one sentence list."""
+        return " ".join(str(error) for errors in self.errors.values() for error in errors)
+
+
+class IncrementPeriodForm(OneMessageForm):
     """The period of a policy's increments to download: as-of dates `from` and `to`, both included."""
 
     start = forms.DateField(input_formats=["%Y-%m-%d"], error_messages={
@@ -46,9 +57,37 @@ class IncrementPeriodForm(forms.Form):
             raise ValidationError(f"The period starts ({start:%Y-%m-%d}) after it ends ({end:%Y-%m-%d}).")
         return self.cleaned_data
 
-    def message(self) -> str:
-        """Return every error in one sentence list (for a 400 response)."""
-        return " ".join(str(error) for errors in self.errors.values() for error in errors)
+
+class HierarchyPreviewForm(OneMessageForm):
+    """A hierarchy as the policy editor holds it while it is being edited, to preview (not saved)."""
+
+    column = forms.CharField(max_length=40, error_messages={"required": "Choose a column."})
+    builder = forms.CharField(max_length=20, error_messages={"required": "Choose a builder."})
+    params = forms.JSONField(required=False, error_messages={"invalid": "The parameters are not valid JSON."})
+    arx_csv = forms.CharField(required=False, max_length=MAX_ARX_BYTES, strip=False,
+                              error_messages={"max_length": "The ARX file is larger than 2 MB."})
+
+    def clean_params(self) -> object:
+        params = self.cleaned_data.get("params")
+        return {} if params is None else params
+
+
+class ReleaseAsOfForm(forms.Form):
+    """The as-of date of a release run from the back office: a complete local day, before today."""
+
+    as_of = forms.DateField(
+        label="As of", input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="The last day the release covers.",
+        error_messages={"required": "Give the as-of date.", "invalid": "Give the as-of date as YYYY-MM-DD."})
+
+    def clean_as_of(self) -> datetime.date:
+        as_of = self.cleaned_data["as_of"]
+        today = timezone.localdate()
+        if as_of >= today:
+            yesterday = today - datetime.timedelta(days=1)
+            raise ValidationError(f"The as-of date must be a complete day before today: {yesterday:%Y-%m-%d} "
+                                  "or earlier.")
+        return as_of
 
 
 class ReleasePolicyForm(forms.ModelForm):
@@ -79,7 +118,7 @@ class ReleasePolicyForm(forms.ModelForm):
 
 class QuasiIdentifierForm(forms.ModelForm):
     column = forms.ChoiceField(choices=_column_choices)
-    params = forms.JSONField(required=False, initial=dict, widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
+    params = forms.JSONField(required=False, initial=dict, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
                              help_text='e.g. {"bin": 1, "widths": [5, 10, 20]} or {"keep": [4, 2]}')
     arx_upload = forms.FileField(required=False, label="Upload ARX CSV",
                                  help_text="Semicolon-separated, one row per value, most general level last.")
@@ -87,7 +126,7 @@ class QuasiIdentifierForm(forms.ModelForm):
     class Meta:
         model = QuasiIdentifier
         fields = ["column", "builder", "params", "arx_csv", "arx_upload"]
-        widgets = {"arx_csv": forms.Textarea(attrs={"rows": 3, "cols": 40})}
+        widgets = {"arx_csv": forms.Textarea(attrs={"rows": 3, "cols": 60})}
 
     def clean_arx_upload(self) -> str | None:
         upload = self.cleaned_data.get("arx_upload")

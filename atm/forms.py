@@ -11,11 +11,12 @@ import re
 import uuid
 
 from django import forms
+from django.conf import settings
 
 from accounts.cards import PAN_MAX_LENGTH, PAN_MIN_LENGTH, luhn_checksum_ok, normalize_pan
-from accounts.iban import iban_is_valid, normalize_account_number
+from accounts.iban import iban_for, iban_is_valid, normalize_account_number
 from accounts.models import Card
-from accounts.money import AmountField
+from accounts.money import AmountField, format_minor, format_whole
 from accounts.pins import pin_problem
 from transactions.exceptions import (
     AccountNotFound,
@@ -30,6 +31,8 @@ PAN_LENGTH_MESSAGE = f"A card number has {PAN_MIN_LENGTH} to {PAN_MAX_LENGTH} di
 ACCOUNT_NUMBER_MESSAGE = "This is not a valid account number. Check it and try again."
 TOKEN_MESSAGE = "This form has expired. Please check the details and submit it again."
 TOKEN_PATTERN = re.compile(r"[0-9a-f]{32}")
+# A valid account number of this bank (check digits included), written in groups of four as people type it.
+EXAMPLE_ACCOUNT = " ".join(re.findall(".{1,4}", iban_for("0123456789")))
 
 
 def new_token() -> str:
@@ -125,6 +128,14 @@ class WithdrawalForm(OperationForm):
     pin = _pin_field("PIN", "Enter your PIN to confirm.")
     field_order = ["amount", "pin", "token"]
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        note = settings.ATM_SMALLEST_NOTE_MINOR
+        examples = " or ".join(format_whole(note * count) for count in (5, 12))
+        amount = self.fields["amount"]
+        amount.number_message = f"Enter the amount as a number of whole notes, for example {examples}."  # type: ignore[attr-defined]
+        amount.help_text = f"In multiples of {format_minor(note, settings.ATM_CURRENCY)}."
+
     def clean_pin(self) -> str:
         return _pin_format(self.cleaned_data["pin"])
 
@@ -139,7 +150,7 @@ class TransferForm(OperationForm):
     )
 
     to_account = forms.CharField(
-        label="To account number", help_text="For example NL91 ATMB 0123 4567 89.", max_length=64,
+        label="To account number", help_text=f"For example {EXAMPLE_ACCOUNT}.", max_length=64,
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
         error_messages={"required": "Enter the account number to transfer to.", "max_length": ACCOUNT_NUMBER_MESSAGE},
     )

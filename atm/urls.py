@@ -11,6 +11,7 @@ app_name = "atm"
 urlpatterns = [
     path("", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
+    path("session/more-time/", views.more_time, name="more_time"),
     path("balance/", views.balance, name="balance"),
     path("withdraw/", views.withdraw, name="withdraw"),
     path("deposit/", views.deposit, name="deposit"),

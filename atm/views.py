@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.exceptions import AccountsError, AuthenticationFailed, CardBlocked, PinRejected
 from accounts.models import Account, Card
+from accounts.money import AmountError, parse_amount
 from accounts.services import card_change_pin
 from transactions.exceptions import TransactionError
 from transactions.models import LedgerEntry
@@ -42,11 +43,14 @@ from .session import (
     atm_transfer,
     atm_transfer_preview,
     atm_withdraw,
+    failure_message,
     has_atm_session,
     remember_device,
 )
 
 WRONG_PIN_MESSAGE = "The PIN is not correct."
+# The withdrawal page's one-tap amounts (20, 50 and 100 in major units), shown when they can be paid out.
+QUICK_AMOUNTS_MINOR = (2_000, 5_000, 10_000)
 REPLAYED_MESSAGE = "This operation had already been done. Here is its receipt; no money moved again."
 
 
@@ -64,9 +68,11 @@ def login(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         try:
             card = atm_authenticate(request, pan=form.cleaned_data["card_number"], pin=form.cleaned_data["pin"])
-        except AccountsError as exc:
+        except CardBlocked as exc:
             form.add_error(None, str(exc))
-            form.forget_card_number()
+            form.forget_card_number()  # the card is kept by the bank: the next person starts afresh
+        except AccountsError as exc:
+            form.add_error(None, failure_message(exc))  # the card number stays, so only the PIN is typed again
         else:
             atm_login(request, card)
             return remember_device(redirect("atm:balance"), card)
@@ -76,6 +82,13 @@ def login(request: HttpRequest) -> HttpResponse:
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     return atm_logout(request)
+
+
+@require_POST
+@atm_login_required(pin_change_page=True)
+def more_time(request: HttpRequest, card: Card) -> JsonResponse:
+    """Count the customer's "More time" as activity (the decorator did) and say how long the session now lasts."""
+    return JsonResponse({"idle_seconds": settings.ATM_SESSION_IDLE_SECONDS})
 
 
 @require_GET
@@ -90,8 +103,8 @@ def _perform(request: HttpRequest, form: OperationForm, operation: Callable[[], 
         posting = operation()
     except CardBlocked as exc:
         return atm_logout(request, str(exc))
-    except AuthenticationFailed:
-        form.add_error("pin", WRONG_PIN_MESSAGE)
+    except AuthenticationFailed as exc:
+        form.add_error("pin", failure_message(AuthenticationFailed(WRONG_PIN_MESSAGE, tries_left=exc.tries_left)))
         return None
     except (TransactionError, AccountsError) as exc:
         form.add_service_error(exc)
@@ -121,12 +134,29 @@ def withdraw(request: HttpRequest, card: Card) -> HttpResponse:
         ))
         if response:
             return response
-    account = card.account
-    remaining = max(account.daily_withdrawal_limit_minor - withdrawn_today_minor(account), 0)
+    elif not form.is_bound:
+        form.initial["amount"] = _quick_amount(request)
+    note = settings.ATM_SMALLEST_NOTE_MINOR
+    available = withdrawable_minor(card.account, note)
     return _operation_page(
-        request, card, form, "atm/withdraw.html",
-        remaining_today_minor=remaining, note_minor=settings.ATM_SMALLEST_NOTE_MINOR,
+        request, card, form, "atm/withdraw.html", available_minor=available, note_minor=note,
+        quick_amounts=[amount for amount in QUICK_AMOUNTS_MINOR if amount <= available and amount % note == 0],
     )
+
+
+def withdrawable_minor(account: Account, note_minor: int) -> int:
+    """Return what can be withdrawn now: the rest of today's limit, at most the balance, in whole notes."""
+    remaining = max(account.daily_withdrawal_limit_minor - withdrawn_today_minor(account), 0)
+    return min(remaining, account.balance_minor) // note_minor * note_minor
+
+
+def _quick_amount(request: HttpRequest) -> int | None:
+    """Return the quick amount a button without JavaScript asked for (?amount=50), if it is one."""
+    try:
+        amount = parse_amount(request.GET.get("amount", ""))
+    except AmountError:
+        return None
+    return amount if amount in QUICK_AMOUNTS_MINOR else None
 
 
 @require_http_methods(["GET", "POST"])

@@ -72,8 +72,11 @@ MIDDLEWARE = [
     "atmsite.lib.staff_sessions.StaffSessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    # After every middleware but one, as django-axes asks: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
+    # Innermost, so the branded page it may put in place still gets the security headers above (and
+    # django-axes' lockout answer, made outside it, is never replaced).
+    "atmsite.errors.DebugErrorPagesMiddleware",
 ]
 
 ROOT_URLCONF = "atmsite.urls"
@@ -207,6 +210,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 LOGIN_URL = "/admin/login/"
+CSRF_FAILURE_VIEW = "atmsite.errors.csrf_failure"
 
 # --- Bank secrets and ATM rules -------------------------------------------------------------
 # Keyed HMAC-SHA256 of the PAN: the lookup key for a card; the PAN itself is never stored.

@@ -8,6 +8,11 @@ from django.urls import include, path
 admin.site.site_header = "atmsite back office"
 admin.site.site_title = "atmsite back office"
 
+# Branded pages that reveal nothing (atmsite/errors.py); DebugErrorPagesMiddleware does the same under DEBUG.
+handler400 = "atmsite.errors.bad_request"
+handler403 = "atmsite.errors.permission_denied"
+handler404 = "atmsite.errors.page_not_found"
+handler500 = "atmsite.errors.server_error"
 
 
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:

@@ -296,6 +296,10 @@ def adjustment_create(
     return _run(operation, idempotency_key)
 
 
+REVERSAL_OF_REVERSAL_MESSAGE = "A reversal cannot itself be reversed; post an adjustment instead."
+ALREADY_REVERSED_MESSAGE = "This entry has already been reversed."
+
+
 def _reversal_targets(original: LedgerEntry) -> list[LedgerEntry]:
     """Return the entries a reversal of `original` compensates: the entry, and a transfer's other leg."""
     if original.kind not in (Kind.TRANSFER_OUT, Kind.TRANSFER_IN):
@@ -305,6 +309,23 @@ def _reversal_targets(original: LedgerEntry) -> list[LedgerEntry]:
     if other is None:
         raise InvalidAmount("The other leg of this transfer is missing; the transfer cannot be reversed.")
     return [original, other]
+
+
+def reversal_refusal(original: LedgerEntry) -> str | None:
+    """Return why `original` cannot be reversed (the services' own message), or None when it can.
+
+    A reversal is not reversed; a transfer is reversed as a whole, so once either leg is reversed
+    neither can be again. Screens use this to offer a reversal only where the services take it.
+    """
+    if original.kind == Kind.REVERSAL:
+        return REVERSAL_OF_REVERSAL_MESSAGE
+    try:
+        targets = _reversal_targets(original)
+    except InvalidAmount as exc:
+        return str(exc)
+    if LedgerEntry.objects.filter(reverses__in=targets).exists():
+        return ALREADY_REVERSED_MESSAGE
+    return None
 
 
 def reversal_create(
@@ -323,7 +344,7 @@ def reversal_create(
     if original is None:
         raise InvalidAmount("No such ledger entry.")
     if original.kind == Kind.REVERSAL:
-        raise InvalidAmount("A reversal cannot itself be reversed; post an adjustment instead.")
+        raise InvalidAmount(REVERSAL_OF_REVERSAL_MESSAGE)
     targets = _reversal_targets(original)
     _four_eyes_check(original.amount_minor, staff_user, approved_by)
 
@@ -335,7 +356,7 @@ def reversal_create(
         if replay:
             return replay
         if LedgerEntry.objects.filter(reverses__in=targets).exists():
-            raise InvalidAmount("This entry has already been reversed.")
+            raise InvalidAmount(ALREADY_REVERSED_MESSAGE)
         keys = [idempotency_key, rules.transfer_in_key(idempotency_key)]
         entries = tuple(
             _append(
@@ -390,10 +411,9 @@ def reversal_request(
     if original is None or not rules.needs_second_approval(original.amount_minor, settings.STAFF_APPROVAL_THRESHOLD_MINOR):
         return reversal_create(entry_id=entry_id, staff_user=staff_user, reason=reason, idempotency_key=idempotency_key)
     reason = rules.reason_check(reason, "A reason is required for a reversal.")
-    if original.kind == Kind.REVERSAL:
-        raise InvalidAmount("A reversal cannot itself be reversed; post an adjustment instead.")
-    if LedgerEntry.objects.filter(reverses__in=_reversal_targets(original)).exists():
-        raise InvalidAmount("This entry has already been reversed.")
+    refusal = reversal_refusal(original)
+    if refusal:
+        raise InvalidAmount(refusal)
     return _staff_posting_create(kind=StaffPosting.Kind.REVERSAL, account_id=original.account_id,
                                  amount_minor=-original.amount_minor, maker=staff_user, reason=reason,
                                  request_key=idempotency_key, reverses=original)

@@ -240,3 +240,52 @@ def build_hierarchy(*, column: str, series: pd.Series, builder: str, params: dic
     except HierarchyError as exc:
         raise _engine_failure(column, exc) from exc
     return ColumnHierarchy(column=column, leaves=leaves, hierarchy=hierarchy)
+
+
+# --- what each level means ---------------------------------------------------------------------------
+
+HIDDEN = "hidden (*)"
+
+
+def _amount(value: float, unit: str) -> str:
+    if value == 1 and unit.endswith("s"):
+        unit = unit[:-1]
+    return f"{value:g} {unit}".strip()
+
+
+def _level_meanings(builder: str, params: dict, unit: str) -> list[str]:
+    """Return the meaning of each level below the top (level 0 first), from the builder's parameters."""
+    if builder == "date":
+        return ["day", *params.get("levels", list(DATE_LEVELS))]
+    if builder == "intervals":
+        bands = [params.get("bin", 1), *params.get("widths", [])]
+        return [f"bands of {_amount(width, unit)}" for width in bands]
+    if builder == "card":
+        return ["6-digit BIN", *(f"first {n} digits" for n in params.get("prefix_lengths", [4])), "card network"]
+    if builder == "mask" and "keep" in params:
+        return ["exact value", *(f"first {n} character{'s' * (n != 1)}" for n in params["keep"])]
+    if builder == "mask":
+        return ["exact value", *(f"last {n} character{'s' * (n != 1)} hidden" for n in params.get("levels", []))]
+    if builder == "categories":
+        groups = [sorted(set(mapping.values())) for mapping in params.get("levels", [])]
+        return ["exact value", *(f"grouped as {quote_groups(names)}" for names in groups)]
+    return ["exact value"]
+
+
+def quote_groups(names: list[str], limit: int = 3) -> str:
+    """Return a short list of group names: "adult, minor" or "a, b, c and 2 more"."""
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
+
+
+def level_names(*, builder: str, params: dict, height: int, unit: str = "") -> list[str]:
+    """Return a name for each of a hierarchy's `height` levels, by what it releases: "quarter", not "level 2 of 4".
+
+    The last level is the top. A builder's top is always `*`; an uploaded ARX file names its own
+    levels, so they are called "ARX level i" there. `unit` names the unit of numeric bands ("years").
+    """
+    if builder == "arx":
+        return ["exact value", *(f"ARX level {level}" for level in range(1, height))][:height]
+    names = _level_meanings(builder, params if isinstance(params, dict) else {}, unit)[:height - 1]
+    names += [f"level {level}" for level in range(len(names), height - 1)]
+    return [*names, HIDDEN] if height > 1 else names or ["exact value"]

@@ -19,6 +19,7 @@ ROW = 22
 LABEL_WIDTH = 150
 BAR_WIDTH = 260
 VALUE_WIDTH = 90
+LEVEL_NAME_WIDTH = 170
 
 
 def _text(x: float, y: float, content: str, anchor: str = "start", css: str = "chart__label") -> str:
@@ -48,8 +49,9 @@ def bar_chart(title: str, items: Sequence[tuple[str, float]], *, fmt: str = "{:,
     return _svg(LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH, max(len(items), 1) * ROW, title, body)
 
 
-def levels_chart(levels: dict[str, int], heights: dict[str, int]) -> SafeString:
-    """Return one bar per quasi-identifier: its chosen level out of its top level, as filled steps."""
+def levels_chart(levels: dict[str, int], heights: dict[str, int], names: dict[str, str] | None = None) -> SafeString:
+    """Return one bar per quasi-identifier: its chosen level out of its top level, as filled steps,
+    followed by what the level releases ("quarter") when `names` says."""
     body = []
     for row, (column, level) in enumerate(levels.items()):
         top = max(heights.get(column, 1) - 1, 1)
@@ -60,8 +62,9 @@ def levels_chart(levels: dict[str, int], heights: dict[str, int]) -> SafeString:
             fill = BAR if index < level else MUTED
             body.append(f'<rect x="{LABEL_WIDTH + index * step + 1:.1f}" y="{y + 4}" width="{step - 2:.1f}" '
                         f'height="{ROW - 8}" fill="{fill}"/>')
-        body.append(_text(LABEL_WIDTH + BAR_WIDTH + 6, y + 15, f"level {level} of {top}", css="chart__value"))
-    return _svg(LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH, max(len(levels), 1) * ROW,
+        meaning = (names or {}).get(column, f"level {level} of {top}")
+        body.append(_text(LABEL_WIDTH + BAR_WIDTH + 6, y + 15, meaning, css="chart__value"))
+    return _svg(LABEL_WIDTH + BAR_WIDTH + LEVEL_NAME_WIDTH, max(len(levels), 1) * ROW,
                 "Generalization level of each quasi-identifier", body)
 
 

@@ -7,6 +7,7 @@ also shows each column's distribution before anonymization, which stays inside t
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,12 +15,14 @@ import pandas as pd
 from django.template.loader import render_to_string
 
 from ..models import Release
+from ..policy.catalog import catalog_for
+from ..policy.hierarchies import level_names
 from ..policy.spec import PolicySpec
 from . import charts
 from .write import FILENAMES, Written
 
 TOP_VALUES = 12
-DISTRIBUTION_COLUMNS = 4
+STYLESHEET = Path(__file__).resolve().parents[1] / "static" / "anonymization" / "report.css"
 SUMMARY_FIELDS = ("rows_in", "rows_out", "suppressed_rows", "held_rows", "carried_rows", "levels", "information_loss", "class_stats", "risk",
                   "nodes_checked", "engine_version", "distributions", "label_stats", "utility", "timings",
                   "duration_seconds")
@@ -53,11 +56,21 @@ def _shares(series: pd.Series) -> list[list[Any]]:
     return [[str(label), round(float(share), 6)] for label, share in counts.items()]
 
 
-def distributions(outcome: Any, spec: PolicySpec) -> dict[str, dict[str, list]]:
-    """Return, for the first few quasi-identifiers, the top value shares before and after anonymization."""
-    columns = spec.qi_columns[:DISTRIBUTION_COLUMNS]
-    return {column: {"before": _shares(outcome.leaves[column]), "after": _shares(outcome.released[column])}
-            for column in columns}
+def distributions(outcome: Any, spec: PolicySpec) -> dict[str, dict[str, Any]]:
+    """Return, for every released column, its most common values' shares before and after anonymization.
+
+    "Before" is the column as the hierarchy's leaves (numbers already in their narrowest bands), or
+    the released values for the sensitive column, which is not generalized. Each side also records
+    its number of distinct values, so the report can say how much the top values leave out.
+    """
+    result = {}
+    for column in spec.columns:
+        before = outcome.leaves.get(column, outcome.released[column])
+        after = outcome.released[column]
+        result[column] = {"before": _shares(before), "after": _shares(after),
+                          "before_values": int(before.astype(str).nunique()),
+                          "after_values": int(after.astype(str).nunique())}
+    return result
 
 
 def metadata(release: Release, spec: PolicySpec, summary: dict, checksums: dict[str, str],
@@ -106,29 +119,88 @@ def release_summary(release: Release) -> dict:
     return {name: getattr(release, name) for name in SUMMARY_FIELDS}
 
 
+def level_meanings(spec: PolicySpec, summary: dict) -> dict[str, str]:
+    """Return what each column's chosen level releases ("quarter", "bands of 10 years", "hidden (*)")."""
+    heights = (summary.get("class_stats") or {}).get("hierarchy_heights") or {}
+    catalog = catalog_for(spec.source)
+    meanings = {}
+    for qi in spec.class_hierarchies:
+        level = (summary.get("levels") or {}).get(qi.column)
+        if level is None or qi.column not in heights:
+            continue
+        scale = catalog[qi.column].scale if qi.column in catalog else None
+        names = level_names(builder=qi.builder, params=qi.params, height=heights[qi.column],
+                            unit=scale.unit if scale else "")
+        meanings[qi.column] = names[min(level, len(names) - 1)]
+    return meanings
+
+
+def _with_rest(shares: list, distinct: int | None) -> list[tuple[str, float]]:
+    """Return the top shares plus one "other N values" bar for what the top values leave out."""
+    items = [(str(label), float(share)) for label, share in shares]
+    rest = 1 - sum(share for _, share in items)
+    if distinct and distinct > len(items) and rest > 0.0005:
+        others = distinct - len(items)
+        items.append((f"({others:,} other value{'s' * (others != 1)})", rest))
+    return items
+
+
+def distribution_notes(summary: dict, *, include_before: bool) -> dict[str, str]:
+    """Return, per column, how many of its values the charts show ("all 3 values", "12 most common of 240")."""
+    notes = {}
+    for column, shares in (summary.get("distributions") or {}).items():
+        parts = []
+        for side in ("before", "after") if include_before else ("after",):
+            distinct = shares.get(f"{side}_values")
+            if distinct is None:
+                continue
+            shown = len(shares[side])
+            parts.append(f"{side}: all {distinct:,} value{'s' * (distinct != 1)}" if shown >= distinct
+                         else f"{side}: the {shown} most common of {distinct:,} values, the rest as one bar")
+        notes[column] = "; ".join(parts)
+    return notes
+
+
 def report_charts(spec: PolicySpec, summary: dict, *, include_before: bool) -> dict[str, Any]:
-    """Return the report's SVG charts built from a summary."""
+    """Return the report's SVG charts built from a summary: one distribution per released column."""
     stats = summary.get("class_stats") or {}
     pairs = []
     for column, shares in (summary.get("distributions") or {}).items():
-        after = [(label, share) for label, share in shares["after"]]
+        after = _with_rest(shares["after"], shares.get("after_values"))
         if include_before:
-            pairs.append((column, charts.before_after(column, [tuple(x) for x in shares["before"]], after)))
+            before = _with_rest(shares["before"], shares.get("before_values"))
+            pairs.append((column, charts.before_after(column, before, after)))
         else:
             pairs.append((column, charts.bar_chart(f"{column} after", after, fmt="{:.1%}", colour=charts.AFTER)))
     return {
         "class_sizes": charts.bar_chart("Equivalence classes by number of customers",
                                         [(label, count) for label, count in stats.get("histogram", [])]),
         "levels": None if spec.is_local else charts.levels_chart(summary.get("levels") or {},
-                                                                  stats.get("hierarchy_heights") or {}),
+                                                                  stats.get("hierarchy_heights") or {},
+                                                                  level_meanings(spec, summary)),
         "suppression": charts.suppression_chart(summary.get("rows_in") or 0, summary.get("suppressed_rows") or 0,
                                                 spec.suppression_limit),
         "distributions": pairs,
     }
 
 
+def report_context(release: Release, spec: PolicySpec, summary: dict, *, include_before: bool) -> dict[str, Any]:
+    """Return what the report body (templates/anonymization/_report_body.html) shows, in the admin or the file."""
+    notes = distribution_notes(summary, include_before=include_before)
+    charts_ = report_charts(spec, summary, include_before=include_before)
+    return {
+        "release": release, "snapshot": spec, "summary": summary, "charts": charts_,
+        "distribution_rows": [(column, chart, notes.get(column, "")) for column, chart in charts_["distributions"]],
+        "warnings": (summary.get("utility") or {}).get("warnings", []),
+        "level_meanings": level_meanings(spec, summary), "include_before": include_before,
+    }
+
+
 def render_standalone(release: Release, spec: PolicySpec, summary: dict) -> str:
-    """Return the HTML report published with the release (released figures only)."""
-    context = {"release": release, "snapshot": spec, "summary": summary,
-               "charts": report_charts(spec, summary, include_before=False)}
+    """Return the HTML report published with the release (released figures only).
+
+    The file stands alone: the admin's report stylesheet is copied into it, and it loads nothing.
+    """
+    context = {**report_context(release, spec, summary, include_before=False),
+               "stylesheet": STYLESHEET.read_text(encoding="utf-8")}
     return render_to_string("anonymization/report_standalone.html", context)

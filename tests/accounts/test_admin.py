@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 import pytest
@@ -12,9 +13,9 @@ from django.urls import reverse
 
 from accounts import admin as accounts_admin
 from accounts.cards import pan_fingerprint
+from accounts.customer_rules import POSTAL_CODE_MESSAGE
 from accounts.exceptions import AccountsError, CardNotUsable
 from accounts.models import Account, Card, Customer
-from accounts.money import NUMBER_MESSAGE
 from accounts.pins import verify_pin
 from accounts.services import card_block
 from tests.factories import customer_create
@@ -69,7 +70,7 @@ def test_it_shows_customer_account_and_card_pages_to_staff(request, who, alice_c
         reverse("admin:accounts_customer_add"),
         ACCOUNTS, reverse("admin:accounts_account_change", args=[alice_customer.account.pk]),
         CARDS, reverse("admin:accounts_card_change", args=[alice_customer.card.pk]),
-        CUSTOMERS + "?city=Amsterdam&gender=F&created_at__gte=2000-01-01+00%3A00%3A00%2B00%3A00",
+        CUSTOMERS + "?gender=F&created_at__gte=2000-01-01+00%3A00%3A00%2B00%3A00",
         ACCOUNTS + "?kind=checking&status=open&currency=EUR",
         CARDS + "?network=visa&status=active&expiry=valid",
     ]
@@ -224,9 +225,18 @@ def test_it_resets_a_pin_and_shows_the_new_one_once(admin_client_, alice_custome
 
 def test_it_blocks_and_unblocks_cards_resetting_failed_attempts(teller_client, alice_customer, charlie_customer):
     cards = [alice_customer.card.pk, charlie_customer.card.pk]
-    blocked = action_choose(teller_client, CARDS, "block_cards", *cards)
+    asked = action_choose(teller_client, CARDS, "block_cards", *cards)
+    assert "Give the reason" not in asked.content.decode() and 'name="reason"' in asked.content.decode()
+    refused = action_apply(teller_client, CARDS, "block_cards", *cards, reason="")
+    assert "Give the reason for blocking; it is kept in the card&#x27;s history." in refused.content.decode()
+    assert set(Card.objects.filter(pk__in=cards).values_list("status", flat=True)) == {"active"}
+    blocked = action_apply(teller_client, CARDS, "block_cards", *cards, reason="Reported stolen")
     assert _messages(blocked) == ["Blocked 2 cards."]
     assert set(Card.objects.filter(pk__in=cards).values_list("status", flat=True)) == {"blocked"}
+    history = teller_client.get(reverse("admin:accounts_card_history", args=[alice_customer.card.pk]))
+    assert "Blocked through the back office: Reported stolen" in history.content.decode()
+    listed = teller_client.get(CARDS).content.decode()
+    assert '<span class="badge badge--blocked">Blocked</span>' in listed
     Card.objects.filter(pk=alice_customer.card.pk).update(failed_pin_attempts=3)
     Card.objects.filter(pk=charlie_customer.card.pk).update(status="active", blocked_at=None)
     unblocked = action_choose(teller_client, CARDS, "unblock_cards", *cards)
@@ -257,8 +267,9 @@ def test_it_refuses_a_negative_daily_limit(teller_client, alice_customer):
         "cards-TOTAL_FORMS": "0", "cards-INITIAL_FORMS": "0", "cards-MIN_NUM_FORMS": "0", "cards-MAX_NUM_FORMS": "0",
     })
     assert response.status_code == 200
-    # The one amount rule of accounts.money: a sign is no way to type an amount, at the ATM or here.
-    assert response.context["adminform"].form.errors["daily_withdrawal_limit_minor"] == [NUMBER_MESSAGE]
+    # The one amount rule of accounts.money, worded for a field where zero is allowed.
+    assert response.context["adminform"].form.errors["daily_withdrawal_limit_minor"] == [
+        "The amount cannot be negative."]
     assert Account.objects.get(pk=alice_customer.account.pk).daily_withdrawal_limit_minor == 100_000
 
 
@@ -301,3 +312,50 @@ def test_it_refuses_to_close_an_account_that_still_holds_money(teller_client, al
     assert response.status_code == 302
     account = Account.objects.get(pk=alice_customer.account.pk)
     assert (account.status, account.daily_withdrawal_limit_minor, account.balance_minor) == ("frozen", 25_050, 50_000)
+
+
+def test_it_refuses_a_future_birth_date_and_a_junk_postal_code_and_saves_nothing(admin_client_, alice_customer):
+    customer = alice_customer.customer
+    url = reverse("admin:accounts_customer_change", args=[customer.pk])
+    page = admin_client_.get(url).content.decode()
+    assert '<input type="email" name="email"' in page and '<input type="tel" name="phone"' in page
+    data = {"first_name": "Alice", "last_name": "Jansen", "email": "", "phone": "", "street_address": "",
+            "birth_date": "2030-01-01", "gender": "F", "postal_code": "!!!", "city": "Amsterdam",
+            "accounts-TOTAL_FORMS": "0", "accounts-INITIAL_FORMS": "0", "accounts-MIN_NUM_FORMS": "0",
+            "accounts-MAX_NUM_FORMS": "1000"}
+    response = admin_client_.post(url, data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["birth_date"] == ["The birth date must be in the past."]
+    assert errors["postal_code"] == [POSTAL_CODE_MESSAGE]
+    customer.refresh_from_db()
+    assert customer.last_name != "Jansen" or customer.postal_code != "!!!"
+    assert customer.birth_date != datetime.date(2030, 1, 1)
+    response = admin_client_.post(url, {**data, "birth_date": "1980-02-03", "postal_code": "1012 AB"})
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert (customer.birth_date, customer.postal_code) == (datetime.date(1980, 2, 3), "1012 AB")
+
+
+def test_it_filters_customers_without_a_list_of_every_city(admin_client_, alice_customer):
+    page = admin_client_.get(CUSTOMERS).content.decode()
+    assert "By city" not in page
+    found = admin_client_.get(CUSTOMERS, {"q": alice_customer.customer.city}).context["cl"].result_list
+    assert alice_customer.customer in list(found)
+
+
+def test_it_offers_the_actions_that_fit_on_the_card_account_and_customer_pages(teller_client, alice_customer):
+    card_page = teller_client.get(reverse("admin:accounts_card_change", args=[alice_customer.card.pk])).content.decode()
+    assert '<input type="hidden" name="action" value="block_cards">' in card_page
+    assert 'value="unblock_cards"' not in card_page and ">Reset PIN…</button>" in card_page
+    card_block(card_id=alice_customer.card.pk)
+    card_page = teller_client.get(reverse("admin:accounts_card_change", args=[alice_customer.card.pk])).content.decode()
+    assert 'value="unblock_cards"' in card_page and 'value="block_cards"' not in card_page
+    account = teller_client.get(reverse("admin:accounts_account_change", args=[alice_customer.account.pk]))
+    assert ">Issue a card</button>" in account.content.decode()
+    customer = teller_client.get(reverse("admin:accounts_customer_change", args=[alice_customer.customer.pk]))
+    assert ">Open an account</button>" in customer.content.decode()
+    # a button posts what the action menu posts: the same action page
+    page = teller_client.post(CARDS, {"action": "unblock_cards", "index": "0",
+                                      "_selected_action": str(alice_customer.card.pk)})
+    assert page.status_code == 302 and Card.objects.get(pk=alice_customer.card.pk).status == "active"

@@ -24,7 +24,11 @@ from accounts.money import (
         ("", "Enter an amount."),
         ("abc", "Enter the amount as a number, for example 20 or 12.50."),
         ("1e3", "Enter the amount as a number, for example 20 or 12.50."),
-        ("-5", "Enter the amount as a number, for example 20 or 12.50."),
+        ("-5", "The amount must be more than zero."),
+        ("-0.5", "The amount must be more than zero."),
+        ("1,000", "Write the amount without a thousands separator (1000, not 1,000), with at most two decimals."),
+        ("1.000.000", "Write the amount without a thousands separator (1000, not 1,000), with at most two decimals."),
+        ("--5", "Enter the amount as a number, for example 20 or 12.50."),
         ("١٠", "Enter the amount as a number, for example 20 or 12.50."),
         ("1.2.3", "Enter the amount as a number, for example 20 or 12.50."),
         ("0", "The amount must be more than zero."),
@@ -46,6 +50,11 @@ def test_it_accepts_the_largest_amount_and_refuses_one_cent_more():
     assert parse_amount("10000000000") == MAX_AMOUNT_MINOR
     with pytest.raises(AmountError, match="^This amount is too large.$"):
         parse_amount("10000000000.01")
+
+
+def test_it_says_a_negative_amount_is_refused_where_zero_is_allowed():
+    with pytest.raises(AmountError, match="^The amount cannot be negative.$"):
+        parse_amount("-20", allow_zero=True)
 
 
 def test_it_accepts_zero_only_where_allowed():
@@ -95,7 +104,7 @@ def test_the_field_cleans_to_minor_units_with_the_parsers_messages():
     field = AmountField()
     assert field.clean(" 12,50 ") == 1_250
     for raw, message in [("", "Enter an amount."), ("9" * 21, "This amount is too large."),
-                         ("-1", "Enter the amount as a number, for example 20 or 12.50."),
+                         ("-1", "The amount must be more than zero."),
                          ("0", "The amount must be more than zero.")]:
         with pytest.raises(ValidationError) as caught:
             field.clean(raw)

@@ -205,3 +205,81 @@ def test_it_answers_unknown_releases_with_not_found(client, officer):
     client.force_login(officer)
     assert client.get(reverse("admin:anonymization_release_report", args=[999])).status_code == 404
     assert client.get(reverse("releases:download", args=[999, "csv"])).status_code == 404
+
+
+def _run_as_of(client, policy: ReleasePolicy, as_of: str | None):
+    data = {"action": "run_release_as_of", ACTION: [policy.pk]}
+    if as_of is not None:
+        data.update({"apply": "1", "as_of": as_of})
+    return client.post(reverse("admin:anonymization_releasepolicy_changelist"), data, follow=True)
+
+
+def test_it_asks_for_the_as_of_date_of_a_release_run_now(client, officer, nightly, yesterday_data):
+    client.force_login(officer)
+    form_page = _run_as_of(client, nightly, None).content.decode()
+    yesterday = service.default_as_of()
+    assert f'type="date" name="as_of" value="{yesterday:%Y-%m-%d}"' in form_page
+    earlier = yesterday - datetime.timedelta(days=3)
+    response = _run_as_of(client, nightly, f"{earlier:%Y-%m-%d}")
+    release = Release.objects.get(policy=nightly)
+    assert release.as_of == earlier and release.status == Release.Status.PUBLISHED
+    assert _messages(response) == [f"The release of Nightly transactions as of {earlier} (#{release.pk}) is published."]
+
+
+@pytest.mark.parametrize(("as_of", "message"), [
+    ("today", "The as-of date must be a complete day before today: {yesterday} or earlier."),
+    ("31/12/2024", "Give the as-of date as YYYY-MM-DD."),
+    ("", "Give the as-of date."),
+])
+def test_it_refuses_an_as_of_date_that_is_not_a_complete_past_day(client, officer, nightly, as_of, message):
+    client.force_login(officer)
+    yesterday = service.default_as_of()
+    value = f"{yesterday + datetime.timedelta(days=1):%Y-%m-%d}" if as_of == "today" else as_of
+    page = _run_as_of(client, nightly, value).content.decode()
+    assert message.format(yesterday=f"{yesterday:%Y-%m-%d}") in page
+    assert not Release.objects.exists()
+
+
+def test_it_shows_a_release_as_a_read_only_page_with_its_report_and_files(client, officer, nightly, yesterday_data):
+    release = service.release_run_for_policy(policy_id=nightly.pk)
+    client.force_login(officer)
+    page = client.get(reverse("admin:anonymization_release_change", args=[release.pk])).content.decode()
+    assert reverse("admin:anonymization_release_report", args=[release.pk]) in page
+    for kind in ("csv", "parquet", "metadata", "report"):
+        assert reverse("releases:download", args=[release.pk, kind]) in page
+    assert "<form" not in page.split('id="content-main"')[1]  # nothing to save on a record of what was published
+    assert 'name="_save"' not in page and "{&quot;" not in page and '{"' not in page
+    assert f'<span class="badge badge--published" data-release-status="{release.pk}">Published</span>' in page
+    assert f"<dt>Released</dt><dd>{release.rows_out}</dd>" in page
+
+
+def test_it_tells_the_page_the_progress_of_running_releases(client, officer, nightly, bob_teller):
+    running = Release.objects.create(policy=nightly, as_of=datetime.date(2025, 1, 2), status=Release.Status.RUNNING,
+                                     progress=40, progress_step="anonymizing")
+    done = Release.objects.create(policy=nightly, as_of=datetime.date(2025, 1, 1), status=Release.Status.PUBLISHED,
+                                  progress=100, progress_step="published")
+    url = reverse("admin:anonymization_release_progress")
+    client.force_login(officer)
+    data = client.get(url, {"id": [running.pk, done.pk, "x", "-1"]}).json()
+    assert sorted(data["releases"], key=lambda r: r["id"]) == sorted([
+        {"id": running.pk, "status": "running", "status_label": "Running", "progress": 40, "step": "anonymizing",
+         "active": True},
+        {"id": done.pk, "status": "published", "status_label": "Published", "progress": 100, "step": "published",
+         "active": False}], key=lambda r: r["id"])
+    page = client.get(reverse("admin:anonymization_release_change", args=[running.pk])).content.decode()
+    assert f'data-release="{running.pk}" data-active="true" data-url="{url}"' in page
+    client.force_login(bob_teller)
+    assert client.get(url, {"id": [running.pk]}).status_code == 403
+
+
+def test_it_previews_a_hierarchy_being_edited(client, officer, bob_teller):
+    url = reverse("admin:anonymization_releasepolicy_preview")
+    client.force_login(officer)
+    answer = client.post(url, {"column": "postal_code", "builder": "mask", "params": '{"keep": [4, 2]}'}).json()
+    assert answer["levels"] == ["exact value", "first 4 characters", "first 2 characters", "hidden (*)"]
+    assert answer["rows"][0] == ["1012 AB", "1012*", "10*", "*"]
+    assert client.post(url, {"column": "age", "builder": "intervals", "params": "{bin"}).json() == {
+        "error": "The parameters are not valid JSON."}
+    assert client.get(url).status_code == 405
+    client.force_login(bob_teller)
+    assert client.post(url, {"column": "age", "builder": "intervals", "params": "{}"}).status_code == 403

@@ -28,6 +28,8 @@ def form_errors(response) -> dict[str, list[str]]:  # type: ignore[no-untyped-de
 
 # The login page's messages, as customers read them.
 GENERIC = "Card number or PIN is not correct."
+TWO_LEFT = f"{GENERIC} 2 tries left before the card is blocked."
+ONE_LEFT = f"{GENERIC} 1 try left before the card is blocked."
 JUST_BLOCKED = "Wrong PIN entered three times: this card is now blocked. Please contact your bank."
 BLOCKED = "This card is blocked. Please contact your bank."
 UNKNOWN_PAN = "4000000000000002"  # Luhn-valid, issued to nobody

@@ -11,7 +11,9 @@ from accounts.models import Card, LoginAttempt
 from atm.session import SESSION_CARD_KEY
 from atm.throttle import login_attempts_prune
 from tests.atm.conftest import (
-    GENERIC,
+    JUST_BLOCKED,
+    ONE_LEFT,
+    TWO_LEFT,
     UNKNOWN_PAN,
     atm_login,
     form_errors,
@@ -24,8 +26,9 @@ pytestmark = pytest.mark.django_db
 
 def test_it_throttles_an_address_after_too_many_failures(client, settings, alice_customer):
     settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 3
-    for _ in range(3):
-        assert form_errors(login_post(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.1.1.1")) == {"__all__": [GENERIC]}
+    # an unknown card number gets the answers of a real card: tries left, then blocked
+    answers = [form_errors(login_post(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.1.1.1")) for _ in range(3)]
+    assert answers == [{"__all__": [TWO_LEFT]}, {"__all__": [ONE_LEFT]}, {"__all__": [JUST_BLOCKED]}]
     throttled = atm_login(client, alice_customer, REMOTE_ADDR="10.1.1.1")
     assert form_errors(throttled) == {
         "__all__": ["Too many login attempts from this address. Please wait a few minutes and try again."]

@@ -35,7 +35,8 @@ def _spaced(number: str) -> str:
 
 def test_it_withdraws_cash_and_shows_the_receipt(alice_at_atm, alice_customer):
     page = alice_at_atm.get(reverse("atm:withdraw"))
-    assert "You can withdraw up to 1,000.00 EUR more today" in page.content.decode()
+    # the daily limit is 1,000.00 but the balance 500.00: the page offers what can really be paid out
+    assert "Up to 500.00 EUR more today, in multiples of 10.00 EUR." in page.content.decode()
     response = alice_at_atm.post(reverse("atm:withdraw"), {"amount": "50", "pin": "2468", "token": form_token(page)})
     entry = LedgerEntry.objects.get(account=alice_customer.account, kind=LedgerEntry.Kind.WITHDRAWAL)
     assert response.status_code == 302 and response["Location"] == reverse("atm:receipt", args=[entry.pk])
@@ -122,7 +123,7 @@ def test_it_transfers_after_a_confirmation_page_with_the_payee_masked_and_the_pi
     assert "C. C****" in text and charlie_customer.customer.last_name not in text and "120.00 EUR" in text
     assert money_snapshot() == before
     wrong = _confirm(alice_at_atm, page, pin="9753")
-    assert wrong.context["form"].errors == {"pin": ["The PIN is not correct."]}
+    assert wrong.context["form"].errors == {"pin": ["The PIN is not correct. 2 tries left before the card is blocked."]}
     assert money_snapshot() == before and "C. C****" in wrong.content.decode()
     response = _confirm(alice_at_atm, wrong)
     out_leg = LedgerEntry.objects.get(account=alice_customer.account, kind="transfer_out")
@@ -181,7 +182,9 @@ BASE = {
     "atm:transfer": {"amount": "50", "to_account": "CHARLIE"},
 }
 COMMON_CASES = [
-    ({"amount": "-10"}, "amount", NUMBER_MESSAGE),
+    ({"amount": "-10"}, "amount", "The amount must be more than zero."),
+    ({"amount": "1,000"}, "amount", "Write the amount without a thousands separator (1000, not 1,000), with at most "
+                                    "two decimals."),
     ({"amount": "0"}, "amount", "The amount must be more than zero."),
     ({"amount": "0.00"}, "amount", "The amount must be more than zero."),
     ({"amount": "ten"}, "amount", NUMBER_MESSAGE),
@@ -206,7 +209,10 @@ SPECIFIC_CASES = [
      "This is not a valid account number. Check it and try again."),
     ("atm:transfer", {"to_account": ""}, "to_account", "Enter the account number to transfer to."),
 ]
-CASES = [(page, *case) for page in BASE for case in COMMON_CASES] + SPECIFIC_CASES
+# The withdrawal page's examples are whole notes: 12.50 cannot be withdrawn.
+WITHDRAW_NUMBER_MESSAGE = "Enter the amount as a number of whole notes, for example 50 or 120."
+CASES = [(page, change, field, WITHDRAW_NUMBER_MESSAGE if page == "atm:withdraw" and message == NUMBER_MESSAGE
+          else message) for page in BASE for change, field, message in COMMON_CASES] + SPECIFIC_CASES
 
 
 @pytest.mark.parametrize(("page", "change", "field", "message"), CASES)
@@ -243,7 +249,8 @@ def test_it_gives_a_failed_form_a_fresh_token(alice_at_atm):
 def test_it_counts_a_wrong_withdrawal_pin_toward_the_lockout(alice_at_atm, alice_customer):
     before = money_snapshot()
     response = _submit(alice_at_atm, "atm:withdraw", {"amount": "50", "pin": "9753"})
-    assert response.context["form"].errors == {"pin": ["The PIN is not correct."]}
+    assert response.context["form"].errors == {"pin": ["The PIN is not correct. 2 tries left before the card is "
+                                                       "blocked."]}
     assert "9753" not in response.content.decode()
     assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 1
     assert money_snapshot() == before
@@ -302,3 +309,46 @@ def test_it_counts_a_wrong_pin_to_an_unknown_payee_and_moves_nothing(alice_at_at
     }
     assert money_snapshot() == before
     assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 1
+
+
+def test_it_offers_quick_amounts_it_can_pay_out_and_fills_one_in(alice_at_atm, alice_customer):
+    Account.objects.filter(pk=alice_customer.account.pk).update(balance_minor=7_000)
+    page = alice_at_atm.get(reverse("atm:withdraw")).content.decode()
+    assert "Up to 70.00 EUR more today" in page
+    assert 'value="20" class="button button--secondary" data-amount="20">20.00 EUR</button>' in page
+    assert 'data-amount="50"' in page and 'data-amount="100"' not in page
+    filled = alice_at_atm.get(reverse("atm:withdraw"), {"amount": "50"})
+    assert filled.context["form"].initial["amount"] == 5_000
+    assert 'name="amount" value="50.00"' in filled.content.decode()
+    assert alice_at_atm.get(reverse("atm:withdraw"), {"amount": "35"}).context["form"].initial["amount"] is None
+
+
+def test_it_says_when_no_cash_can_be_withdrawn(alice_at_atm, alice_customer):
+    Account.objects.filter(pk=alice_customer.account.pk).update(balance_minor=900)
+    page = alice_at_atm.get(reverse("atm:withdraw")).content.decode()
+    assert "You cannot withdraw cash now: the balance is below the smallest note (10.00 EUR)." in page
+    assert "Quick amounts" not in page
+
+
+def test_it_gives_withdrawal_examples_that_are_whole_notes(alice_at_atm):
+    response = _submit(alice_at_atm, "atm:withdraw", {"amount": "ten", "pin": "2468"})
+    assert response.context["form"].errors["amount"] == [WITHDRAW_NUMBER_MESSAGE]
+
+
+def test_it_gives_an_example_account_number_that_is_valid():
+    from accounts.iban import iban_is_valid, normalize_account_number
+    from atm.forms import EXAMPLE_ACCOUNT, TransferForm
+
+    assert TransferForm().fields["to_account"].help_text == f"For example {EXAMPLE_ACCOUNT}."
+    assert iban_is_valid(normalize_account_number(EXAMPLE_ACCOUNT))
+
+
+def test_it_gives_more_time_to_a_live_session_only(client, alice_customer, settings):
+    settings.ATM_SESSION_IDLE_SECONDS = 90
+    atm_login(client, alice_customer)
+    page = client.get(reverse("atm:balance")).content.decode()
+    assert f'data-idle-seconds="90" data-more-time-url="{reverse("atm:more_time")}"' in page
+    assert client.post(reverse("atm:more_time")).json() == {"idle_seconds": 90}
+    assert client.get(reverse("atm:more_time")).status_code == 405
+    client.post(reverse("atm:logout"))
+    assert client.post(reverse("atm:more_time"))["Location"] == reverse("atm:login")

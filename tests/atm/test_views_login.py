@@ -10,8 +10,10 @@ from accounts.models import Card, LoginAttempt
 from accounts.services import card_unblock
 from atm.session import SESSION_CARD_KEY
 from tests.atm.conftest import (
-    GENERIC,
+    BLOCKED,
     JUST_BLOCKED,
+    ONE_LEFT,
+    TWO_LEFT,
     UNKNOWN_PAN,
     atm_login,
     form_errors,
@@ -47,14 +49,21 @@ def test_it_accepts_a_card_number_typed_in_groups(client, alice_customer):
 def test_it_gives_a_wrong_pin_and_an_unknown_card_the_same_message(client, alice_customer):
     wrong = login_post(client, alice_customer.pan, "9753")
     unknown = login_post(client, UNKNOWN_PAN, alice_customer.pin)
-    assert form_errors(wrong) == form_errors(unknown) == {"__all__": [GENERIC]}
-    assert GENERIC in wrong.content.decode() and SESSION_CARD_KEY not in client.session
+    assert form_errors(wrong) == form_errors(unknown) == {"__all__": [TWO_LEFT]}
+    assert TWO_LEFT in wrong.content.decode() and SESSION_CARD_KEY not in client.session
     assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 1
 
 
-def test_it_never_renders_the_pin_or_the_card_number_back(client, alice_customer):
+def test_it_keeps_the_card_number_but_never_renders_the_pin_back(client, alice_customer):
     response = login_post(client, alice_customer.pan, "9753")
     assert "9753" not in response.content.decode()
+    assert f'name="card_number" value="{alice_customer.pan}"' in response.content.decode()
+    assert response["Cache-Control"].startswith("max-age=0") and "no-store" in response["Cache-Control"]
+
+
+def test_it_forgets_the_card_number_once_the_card_is_blocked(client, alice_customer):
+    for _ in range(3):
+        response = login_post(client, alice_customer.pan, "9753")
     assert alice_customer.pan not in response.content.decode()
 
 
@@ -89,14 +98,28 @@ def test_it_refuses_a_malformed_pin_without_counting_it(client, alice_customer, 
 
 
 def test_it_blocks_the_card_at_the_third_wrong_pin_and_says_so(client, alice_customer):
-    for _ in range(2):
-        assert form_errors(login_post(client, alice_customer.pan, "9753")) == {"__all__": [GENERIC]}
+    answers = [form_errors(login_post(client, alice_customer.pan, "9753")) for _ in range(2)]
+    assert answers == [{"__all__": [TWO_LEFT]}, {"__all__": [ONE_LEFT]}]
     third = login_post(client, alice_customer.pan, "9753")
     assert form_errors(third) == {"__all__": [JUST_BLOCKED]}
     assert JUST_BLOCKED in third.content.decode()
     right_pin = login_post(client, alice_customer.pan, alice_customer.pin)
-    assert form_errors(right_pin) == {"__all__": [GENERIC]}  # as for an unknown card: nothing to learn
+    # As an unknown number answers after three tries in this session: nothing to learn.
+    assert form_errors(right_pin) == {"__all__": [BLOCKED]}
     assert SESSION_CARD_KEY not in client.session
+    assert Card.objects.get(pk=alice_customer.card.pk).status == Card.Status.BLOCKED
+
+
+def test_it_answers_a_blocked_card_and_an_unknown_number_alike_in_a_new_session(client, alice_customer):
+    for _ in range(3):
+        login_post(client, alice_customer.pan, "9753")
+    client.cookies.clear()  # another browser elsewhere: the card's tries are not counted in its session
+    elsewhere = {"REMOTE_ADDR": "198.51.100.7"}
+    blocked = [form_errors(login_post(client, alice_customer.pan, alice_customer.pin, **elsewhere))["__all__"]
+               for _ in range(4)]
+    unknown = [form_errors(login_post(client, UNKNOWN_PAN, alice_customer.pin, **elsewhere))["__all__"]
+               for _ in range(4)]
+    assert blocked == unknown == [[TWO_LEFT], [ONE_LEFT], [JUST_BLOCKED], [BLOCKED]]
     assert Card.objects.get(pk=alice_customer.card.pk).status == Card.Status.BLOCKED
 
 

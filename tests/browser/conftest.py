@@ -2,7 +2,9 @@
 
 Playwright never downloads a browser here. Each test page records console errors and page errors
 (a Content Security Policy violation shows up as a console error); screenshots go to
-test-artifacts/screenshots/.
+test-artifacts/screenshots/. `Page.audit` checks a screen at a phone's and a desk's width: no
+horizontal overflow and no axe-core violation of the WCAG 2.1 A and AA rules (axe-core is vendored
+in tests/browser/vendor/, so no npm step is needed).
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_CSP_NOISE = "Applying inline style violates the following Content Security Policy directive"
+PHONE = {"width": 390, "height": 844}
+DESK = {"width": 1280, "height": 800}
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
@@ -61,6 +68,46 @@ class Page:
         assert not layout["overflow"], f"{name}: content wider than the viewport"
         return path
 
+    def axe_violations(self) -> list[str]:
+        """Run axe-core's WCAG 2.1 A/AA rules on the page; return one line per violation and element."""
+        page, before = self.page, len(self.errors)
+        if not page.evaluate("() => typeof window.axe === 'object'"):  # type: ignore[attr-defined]
+            # evaluate() runs through the DevTools protocol: the page's CSP does not apply to it.
+            page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")  # type: ignore[attr-defined]
+        result = page.evaluate(  # type: ignore[attr-defined]
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+            AXE_TAGS)
+        # axe itself applies inline styles while it measures some form pages; the page's CSP reports
+        # them. They are axe's, not the application's: keep every other error.
+        self.errors[before:] = [error for error in self.errors[before:] if not error.startswith(AXE_CSP_NOISE)]
+        return [f"{item['id']} ({item['impact']}): {node['target']} {node['failureSummary']}"
+                for item in result["violations"] for node in item["nodes"]]
+
+    def inner_scrollers(self) -> list[str]:
+        """Return the elements (but form fields) whose content is wider than they are: clipped or scrolled."""
+        return self.page.evaluate("""() => Array.from(document.querySelectorAll('body *'))
+            .filter(el => !['TEXTAREA', 'SELECT', 'INPUT', 'svg', 'CODE', 'PRE'].includes(el.tagName)
+                && ['auto', 'scroll', 'hidden'].includes(getComputedStyle(el).overflowX)
+                && el.clientWidth > 1 && el.scrollWidth > el.clientWidth + 1)
+            .map(el => el.tagName + (el.id ? '#' + el.id : '') + '.' + el.className + ' ' + el.scrollWidth + '>'
+                 + el.clientWidth)""")  # type: ignore[attr-defined]
+
+    def audit(self, name: str, viewports: tuple[dict[str, int], ...] = (PHONE, DESK)) -> None:
+        """Check the screen at each width: no overflow (document width equals the viewport's), no axe
+        violation; save a screenshot per width (name-390.png, name-1280.png). Restores the first size."""
+        original = self.page.viewport_size  # type: ignore[attr-defined]
+        for viewport in viewports:
+            self.page.set_viewport_size(viewport)  # type: ignore[attr-defined]
+            width = self.page.evaluate("() => document.documentElement.scrollWidth")  # type: ignore[attr-defined]
+            assert width == viewport["width"], f"{name}: page is {width} px wide at {viewport['width']} px"
+            if viewport["width"] >= DESK["width"]:  # at a desk nothing scrolls sideways inside the page either
+                scrollers = self.inner_scrollers()
+                assert scrollers == [], f"{name}: scrolls sideways inside: {scrollers}"
+            self.screenshot(f"{name}-{viewport['width']}")
+            violations = self.axe_violations()
+            assert violations == [], f"{name} at {viewport['width']} px: " + "\n".join(violations)
+        self.page.set_viewport_size(original)  # type: ignore[attr-defined]
+
 
 def _tab(chromium, live_server, viewport: dict[str, int]) -> Iterator[Page]:
     context = chromium.new_context(viewport=viewport, accept_downloads=True)
@@ -73,10 +120,10 @@ def _tab(chromium, live_server, viewport: dict[str, int]) -> Iterator[Page]:
 @pytest.fixture
 def browser_page(chromium, live_server) -> Iterator[Page]:
     """A phone-sized tab: customers use the web ATM on their phones."""
-    yield from _tab(chromium, live_server, {"width": 390, "height": 844})
+    yield from _tab(chromium, live_server, PHONE)
 
 
 @pytest.fixture
 def staff_page(chromium, live_server) -> Iterator[Page]:
     """A desktop-sized tab: staff use the back office at their desks."""
-    yield from _tab(chromium, live_server, {"width": 1280, "height": 900})
+    yield from _tab(chromium, live_server, DESK)

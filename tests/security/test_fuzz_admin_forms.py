@@ -22,11 +22,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import get_format
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from accounts.admin_forms import NETWORK_CHOICES
+from accounts.customer_rules import birth_date_problem, postal_code_problem
 from tests.factories import CardHolder
 from transactions.models import LedgerEntry
 
@@ -155,7 +157,12 @@ def _customer_values(seen: dict[str, str]) -> dict[str, Any] | None:
         "gender": choice(seen.get("gender"), ("F", "M", "X")), "postal_code": required_text(seen.get("postal_code"), 12),
         "city": required_text(seen.get("city"), 100),
     }
-    return None if None in values.values() else values
+    if None in values.values():
+        return None
+    # the customer rules: an adult's birth date, a postal code of the bank's countries
+    if birth_date_problem(values["birth_date"], timezone.localdate()) or postal_code_problem(values["postal_code"]):
+        return None
+    return values
 
 
 @fuzz(70)

@@ -156,7 +156,7 @@ def test_it_counts_pin_tries_on_the_money_pages_toward_the_same_three(alice_cust
     token = client.get(reverse("atm:withdraw")).context["form"]["token"].value()
     before = snapshot()
     first = client.post(reverse("atm:withdraw"), {"amount": "20", "pin": "9753", "token": token})
-    assert first.context["form"].errors["pin"] == ["The PIN is not correct."]
+    assert first.context["form"].errors["pin"] == ["The PIN is not correct. 2 tries left before the card is blocked."]
     second = client.post(reverse("atm:pin"), {"old_pin": "9754", "new_pin": "8031", "new_pin_again": "8031"})
     assert second.context["form"].errors["old_pin"] == ["The current PIN is not correct."]
     token = first.context["form"]["token"].value()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
@@ -115,7 +117,16 @@ def test_it_refuses_to_reverse_an_entry_twice_or_below_zero(admin_client_, alice
     entry = _deposit(alice_customer)
     _reverse(admin_client_, entry, "First correction")
     before = _snapshot()
-    twice = _reverse(admin_client_, entry, "Second correction")
+    offered = admin_client_.post(LEDGER, {"action": "reverse_entry", "index": "0", ACTION_CHECKBOX_NAME: [str(entry.pk)]})
+    assert offered.status_code == 302  # no reversal form for an entry that cannot be reversed
+    assert _messages(offered)[-1] == f"{entry.reference}: This entry has already been reversed."
+    reversal = LedgerEntry.objects.get(reverses=entry)
+    offered = admin_client_.post(LEDGER, {"action": "reverse_entry", "index": "0",
+                                          ACTION_CHECKBOX_NAME: [str(reversal.pk)]})
+    assert _messages(offered)[-1] == (f"{reversal.reference}: A reversal cannot itself be reversed; post an "
+                                      "adjustment instead.")
+    twice = admin_client_.post(LEDGER, {"action": "reverse_entry", "apply": "1", ACTION_CHECKBOX_NAME: [str(entry.pk)],
+                                        "request_key": str(uuid.uuid4()), "reason": "Second correction"})
     assert twice.context["form"].non_field_errors() == ["This entry has already been reversed."]
     refund = adjustment_create(account_id=alice_customer.account.pk, amount_minor=3_000, staff_user=None,
                                reason="Goodwill", idempotency_key="goodwill")
@@ -342,3 +353,52 @@ def test_it_records_a_rejection_with_its_reason_and_posts_nothing(teller_client,
         "rejected", second_teller, "The cash count was right")
     assert _accounts_and_cards() == before
     assert not LedgerEntry.objects.filter(kind="reversal").exists()
+
+
+def test_it_offers_the_reversal_button_only_on_an_entry_that_can_be_reversed(admin_client_, alice_customer):
+    entry = _deposit(alice_customer)
+    url = reverse("admin:transactions_ledgerentry_change", args=[entry.pk])
+    assert ">Reverse…</button>" in admin_client_.get(url).content.decode()
+    _reverse(admin_client_, entry, "Booked twice")
+    assert ">Reverse…</button>" not in admin_client_.get(url).content.decode()
+    reversal = LedgerEntry.objects.get(reverses=entry)
+    page = admin_client_.get(reverse("admin:transactions_ledgerentry_change", args=[reversal.pk])).content.decode()
+    assert ">Reverse…</button>" not in page
+
+
+def test_it_offers_no_reversal_on_the_other_leg_of_a_transfer_reversed_as_a_whole(admin_client_, alice_customer,
+                                                                                    charlie_customer):
+    from transactions.services import transfer_create
+
+    posting = transfer_create(from_account_id=alice_customer.account.pk,
+                              to_account_number=charlie_customer.account.number, amount_minor=2_000,
+                              idempotency_key="transfer-1")
+    sent = posting.entry
+    received = LedgerEntry.objects.get(reference=sent.reference, kind="transfer_in")
+    urls = [reverse("admin:transactions_ledgerentry_change", args=[leg.pk]) for leg in (sent, received)]
+    assert all(">Reverse…</button>" in admin_client_.get(url).content.decode() for url in urls)
+    _reverse(admin_client_, received, "Sent to the wrong person")
+    assert LedgerEntry.objects.filter(kind="reversal", reverses__in=[sent, received]).count() == 2
+    assert all(">Reverse…</button>" not in admin_client_.get(url).content.decode() for url in urls)
+    before = _accounts_and_cards()
+    refused = admin_client_.post(LEDGER, {"action": "reverse_entry", "index": "0", ACTION_CHECKBOX_NAME: [str(sent.pk)]})
+    assert _messages(refused) == [f"{sent.reference}: This entry has already been reversed."]
+    assert _accounts_and_cards() == before
+
+
+def test_it_offers_approve_and_reject_buttons_only_while_a_request_waits(teller_client, second_teller,
+                                                                         alice_customer, client):
+    from transactions.models import StaffPosting
+
+    _adjust(teller_client, alice_customer.account, direction="credit", amount="1000.01", reason="Branch cash count")
+    request = StaffPosting.objects.get()
+    url = reverse("admin:transactions_staffposting_change", args=[request.pk])
+    client.force_login(second_teller)
+    page = client.get(url).content.decode()
+    assert ">Approve and post</button>" in page and ">Reject…</button>" in page
+    assert '<span class="badge badge--pending">Pending approval</span>' in client.get(STAFF_POSTINGS).content.decode()
+    action_choose(client, STAFF_POSTINGS, "approve", request.pk)
+    page = client.get(url).content.decode()
+    assert ">Approve and post</button>" not in page and ">Reject…</button>" not in page
+    assert '<span class="badge badge--approved">Approved and posted</span>' in client.get(
+        STAFF_POSTINGS).content.decode()

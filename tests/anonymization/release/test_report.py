@@ -59,6 +59,20 @@ def test_it_reports_local_recoding_with_labels_utility_and_warnings(population, 
     assert f"Warning: {POSTAL_WARNING}" in report
     assert f'<strong class="workload-mean">{workload["mean"]:.3f}</strong>' in report
     assert "Labels per column" in report and "Generalization level of each quasi-identifier" not in report
+    _assert_self_contained(report)
+    # a distribution of every released column, saying how many of its values it shows
+    assert set(release.distributions) == set(nightly.columns)
+    for column in nightly.columns:
+        assert f'aria-label="{column} after"' in report, column
+    assert "Shown: after: all 1 value" in report  # postal_code: one value left
+    assert "most common of" in report and "other values)" in report  # transaction dates: more than 12
+
+
+def _assert_self_contained(report: str) -> None:
+    """The published report carries its own styles and loads nothing: it looks the same opened from disk."""
+    assert "<style>" in report and ".release-report h2" in report
+    for loader in ("<link", "<script", "src=", "url(", "@import", "http://", "https://"):
+        assert loader not in report.replace('xmlns="http://www.w3.org/2000/svg"', ""), loader
 
 
 def test_it_warns_of_columns_full_domain_recoding_generalizes_to_a_star_everywhere(population, nightly):
@@ -73,3 +87,8 @@ def test_it_warns_of_columns_full_domain_recoding_generalizes_to_a_star_everywhe
     assert "Generalization level of each quasi-identifier" in report and "Workload error" in report
     for warning in release.utility["warnings"]:
         assert f"Warning: {warning}" in report
+    # levels are named by what they release, not "level 2 of 4"
+    assert "level 4 of" not in report
+    assert "<tr><td>amount</td><td>hidden (*)</td></tr>" in report
+    assert "<tr><td>transaction_date</td><td>" in report
+    _assert_self_contained(report)

@@ -699,14 +699,18 @@ def _children(attributes: list[_Ordered | _Categorical], state: _State, plan: _P
 
 
 def _partition(attributes: list[_Ordered | _Categorical], person: np.ndarray, k: int,
-               weight: np.ndarray) -> tuple[np.ndarray, _State]:
-    """Run the rounds; return each encoded row's class and the label state of every class."""
+               weight: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, _State]:
+    """Run the rounds from one root partition per group; return each encoded row's class and the
+    label state of every class."""
     n = len(person)
     class_of = np.empty(n, dtype=np.int64)
     finals: list[_State] = []
     classes = 0
-    rows, part, state = np.arange(n), np.zeros(n, dtype=np.int64), _State.root(attributes)
-    pair = _dense(person, int(person.max()) + 1 if n else 0)
+    part = _dense(group, int(group.max()) + 1 if n else 0)
+    groups = int(part.max()) + 1 if n else 1
+    rows, state = np.arange(n), _State.root(attributes).take(np.zeros(groups, dtype=np.int64))
+    people = int(person.max()) + 1 if n else 0
+    pair = _dense(part * people + person, groups * people)
     while len(rows):
         rnd = _Round(rows, part, pair, _pair_parts(pair, part), len(state.low), k)
         plan = _plan(attributes, state, rnd, weight)
@@ -740,6 +744,7 @@ def mondrian(
     *,
     suppression_limit: float = 0.0,
     weights: Mapping[str, float] | None = None,
+    groups: np.ndarray | None = None,
 ) -> MondrianResult:
     """Release ``df`` by Mondrian local recoding with at least ``k`` distinct individuals per class.
 
@@ -753,6 +758,9 @@ def mondrian(
             quasi-identifier or individual id, and every row when fewer than ``k`` individuals
             remain. ``ValueError`` when more would be needed.
         weights: column -> factor its normalized span is multiplied by when ranking (default 1).
+        groups: one code per row; rows of different groups never share a class (the partitioning
+            starts from one partition per group, each at the whole domains). Every group must
+            hold at least ``k`` individuals. Many small groups cost one run, not one run each.
 
     Raises:
         ValueError: naming the column and value (unknown column, value outside the domain or not
@@ -774,9 +782,24 @@ def mondrian(
                              f"suppressed, suppression_limit {suppression_limit} allows {allowed}")
         kept, table, person = kept[:0], table.iloc[:0], person[:0]
         attributes = _encode(table, qis)
-    class_of, finals = _partition(attributes, person, int(k), _weights(qis, weights or {}))
+    group = _group_codes(groups, len(df), kept, person, int(k))
+    class_of, finals = _partition(attributes, person, int(k), _weights(qis, weights or {}), group)
     _pull_in_to_round_bounds(attributes, class_of, finals)
     return _result(df, kept, attributes, class_of, finals, person)
+
+
+def _group_codes(groups: np.ndarray | None, rows: int, kept: np.ndarray, person: np.ndarray, k: int) -> np.ndarray:
+    """Return the kept rows' group codes (all 0 without groups); refuse a group below k individuals."""
+    if groups is None:
+        return np.zeros(len(kept), dtype=np.int64)
+    codes = pd.factorize(np.asarray(groups))[0]
+    if len(codes) != rows:
+        raise ValueError(f"groups must give one code per row: {len(codes)} codes for {rows} rows")
+    codes = codes[kept]
+    sizes = pd.Series(person).groupby(codes).nunique()
+    if len(sizes) and sizes.min() < k:
+        raise ValueError(f"group {int(sizes.idxmin())} holds {int(sizes.min())} individual(s), fewer than k={k}")
+    return codes.astype(np.int64)
 
 
 def _weights(qis: Mapping[str, QuasiIdentifier], weights: Mapping[str, float]) -> np.ndarray:

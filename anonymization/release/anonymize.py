@@ -471,31 +471,30 @@ class _Recoded:
     coverage: dict[str, dict[str, Coverage]]
 
 
-def _recode(work: pd.DataFrame, group: _Group, spec: PolicySpec, described: dict[str, LocalQI]) -> _Recoded:
-    """Recode a group's transaction columns by Mondrian (k over customers); its person columns get its labels."""
-    rows = work.iloc[group.rows]
-    if not described:
-        return _Recoded(data=rows.assign(**group.person), class_ids=np.zeros(len(rows), dtype=np.int64), coverage={})
-    try:
-        result = engine.mondrian(rows, described, spec.k, INDIVIDUAL, weights=measure_weights(spec, described))
-    except ValueError as exc:
-        raise HierarchyInvalid(f"Hierarchy invalid for local recoding: {exc}.") from exc
-    return _Recoded(data=result.data.assign(**group.person), class_ids=result.class_ids, coverage=result.coverage)
-
-
-def _combined(parts: list[_Recoded], columns: list[str]) -> _Recoded:
-    """Return the groups' released rows as one, class numbers made distinct across groups."""
-    if not parts:
-        return _Recoded(data=pd.DataFrame(columns=columns), class_ids=np.zeros(0, dtype=np.int64), coverage={})
-    offsets = np.cumsum([0, *(int(part.class_ids.max()) + 1 if len(part.class_ids) else 0 for part in parts)])
-    coverage: dict[str, dict[str, Coverage]] = {}
-    for part in parts:
-        for name, labels in part.coverage.items():
-            coverage.setdefault(name, {}).update(labels)
-    return _Recoded(data=pd.concat([part.data for part in parts]),
-                    class_ids=np.concatenate([part.class_ids + offset for part, offset in zip(parts, offsets,
-                                                                                              strict=False)]),
-                    coverage=coverage)
+def _recode_groups(work: pd.DataFrame, groups: list[_Group], spec: PolicySpec,
+                   described: dict[str, LocalQI]) -> _Recoded:
+    """Recode every group's transaction columns in one Mondrian run (a group never shares a class with
+    another: `groups=`); each row's person columns get its group's labels."""
+    if not groups:
+        return _Recoded(data=pd.DataFrame(columns=list(work.columns)), class_ids=np.zeros(0, dtype=np.int64),
+                        coverage={})
+    rows = np.concatenate([group.rows for group in groups])
+    owner = np.repeat(np.arange(len(groups)), [len(group.rows) for group in groups])
+    table = work.iloc[rows]
+    if described:
+        try:
+            result = engine.mondrian(table, described, spec.k, INDIVIDUAL, weights=measure_weights(spec, described),
+                                     groups=owner)
+        except ValueError as exc:
+            raise HierarchyInvalid(f"Hierarchy invalid for local recoding: {exc}.") from exc
+        data, class_ids, coverage = result.data, result.class_ids, result.coverage
+    else:
+        data, class_ids, coverage = table.copy(), owner.copy(), {}
+    owners = pd.Series(owner, index=table.index).loc[data.index].to_numpy()
+    for name in groups[0].person:
+        labels = np.array([group.person[name] for group in groups], dtype=object)
+        data[name] = labels[owners]
+    return _Recoded(data=data, class_ids=class_ids, coverage=coverage)
 
 
 def recode_by_cell(work: pd.DataFrame, cells: PersonLabels, spec: PolicySpec,
@@ -507,7 +506,7 @@ def recode_by_cell(work: pd.DataFrame, cells: PersonLabels, spec: PolicySpec,
     suppression path: a waiting row is young enough to be held)."""
     large, pool = _groups(work, cells, spec.k, np.ones(len(work), dtype=bool) if due is None else due)
     groups = [*large, *([pool] if _customers(work.iloc[pool.rows]) >= spec.k else [])]
-    return _combined([_recode(work, group, spec, described) for group in groups], list(work.columns))
+    return _recode_groups(work, groups, spec, described)
 
 
 def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnHierarchy],

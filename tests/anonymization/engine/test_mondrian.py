@@ -285,3 +285,17 @@ def test_it_partitions_a_larger_ledger_into_small_classes_quickly() -> None:
     result = mondrian(table, qis(), 5, "customer")
     assert result.classes.min_individuals >= 5 and result.classes.count > 300
     assert result.suppressed_rows == 0
+
+
+def test_groups_never_share_a_class_and_each_must_hold_k_individuals() -> None:
+    table = pd.DataFrame({"customer": [f"c{i}" for i in range(8)], "amount": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]})
+    # values interleave across the two groups: without groups one cut at 4.5 would mix them
+    groups = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    result = mondrian(table, {"amount": NumericQI(0, 10)}, 2, "customer", groups=groups)
+    owner = pd.Series(groups, index=table.index).loc[result.data.index].to_numpy()
+    for group in (0, 1):
+        assert set(result.class_ids[owner == group]).isdisjoint(result.class_ids[owner != group])
+    assert result.classes.min_individuals >= 2 and result.classes.count == 4
+    with pytest.raises(ValueError) as raised:
+        mondrian(table, {"amount": NumericQI(0, 10)}, 2, "customer", groups=np.array([0, 0, 0, 0, 0, 0, 0, 1]))
+    assert str(raised.value) == "group 1 holds 1 individual(s), fewer than k=2"

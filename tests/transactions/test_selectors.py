@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.db.models import F
+from django.utils import timezone
 
 from accounts.models import Account
-from transactions.models import LedgerEntry
+from transactions.models import DailyWithdrawal, LedgerEntry
 from transactions.selectors import LedgerProblem, ledger_problems, ledger_recent_for_account
 from transactions.services import withdrawal_create
 
@@ -50,3 +51,11 @@ def test_it_names_an_account_whose_balance_is_not_its_opening_plus_its_entries(a
     Account.objects.filter(pk=alice_customer.account.pk).update(balance_minor=1)
     number = alice_customer.account.number
     assert ledger_problems() == [LedgerProblem(number, "balance 1 != opening 0 + entries 50000 = 50000")]
+
+
+def test_it_names_a_days_withdrawn_total_that_disagrees_with_the_ledger(alice_customer):
+    withdrawal_create(account_id=alice_customer.account.pk, amount_minor=1_000, idempotency_key="w1")
+    DailyWithdrawal.objects.update(withdrawn_minor=3_000)
+    day = timezone.localdate()
+    assert ledger_problems() == [LedgerProblem(
+        alice_customer.account.number, f"withdrawn on {day} kept as 3000, the ledger's withdrawals sum to 1000")]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db.models import F
+from django.utils import timezone
 
 from accounts.models import Account
 from transactions.exceptions import (
@@ -15,7 +17,7 @@ from transactions.exceptions import (
     LedgerImmutable,
     SameAccountTransfer,
 )
-from transactions.models import LedgerEntry
+from transactions.models import DailyWithdrawal, LedgerEntry
 from transactions.selectors import ledger_problems
 from transactions.services import (
     adjustment_create,
@@ -23,6 +25,7 @@ from transactions.services import (
     reversal_create,
     transfer_create,
     withdrawal_create,
+    withdrawn_today_minor,
 )
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +72,31 @@ def test_it_enforces_the_daily_withdrawal_limit(alice_customer):
     with pytest.raises(DailyLimitExceeded, match="100.00 EUR left today"):
         withdrawal_create(account_id=alice_customer.account.pk, amount_minor=20_000, idempotency_key="w2")
     assert _snapshot() == before
+
+
+def test_it_keeps_the_days_withdrawn_total_beside_the_ledger(alice_customer):
+    account = alice_customer.account
+    for number, amount in enumerate((2_000, 3_000)):
+        withdrawal_create(account_id=account.pk, amount_minor=amount, idempotency_key=f"w{number}")
+    deposit_create(account_id=account.pk, amount_minor=9_000, idempotency_key="d")
+    assert list(DailyWithdrawal.objects.values_list("account_id", "day", "withdrawn_minor")) == [
+        (account.pk, timezone.localdate(), 5_000)]
+    assert withdrawn_today_minor(Account.objects.get(pk=account.pk)) == 5_000
+    assert ledger_problems() == []
+
+
+def test_a_day_without_its_total_counts_the_withdrawals_already_in_the_ledger(alice_customer):
+    """Entries written outside the services (demo data, a migration) still count toward the day's limit."""
+    account = alice_customer.account
+    Account.objects.filter(pk=account.pk).update(daily_withdrawal_limit_minor=30_000, balance_minor=F("balance_minor") - 25_000)
+    LedgerEntry.objects.create(account=account, kind=LedgerEntry.Kind.WITHDRAWAL, amount_minor=-25_000,
+                               balance_after_minor=25_000, channel=LedgerEntry.Channel.ATM, reference="outside",
+                               idempotency_key="outside")
+    with pytest.raises(DailyLimitExceeded, match="50.00 EUR left today"):
+        withdrawal_create(account_id=account.pk, amount_minor=10_000, idempotency_key="w1")
+    withdrawal_create(account_id=account.pk, amount_minor=5_000, idempotency_key="w2")
+    assert DailyWithdrawal.objects.get().withdrawn_minor == 30_000
+    assert ledger_problems() == []
 
 
 def test_it_moves_money_once_for_a_repeated_idempotency_key(alice_customer):

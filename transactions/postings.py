@@ -78,9 +78,8 @@ def _fast() -> bool:
 def _cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
     """Return a server-side-binding cursor in Django's wrapper (errors, query log).
 
-    Django's own cursors bind parameters on the client (quoting every value in Python); these send
-    them apart from the statement, and psycopg prepares a statement on the server once it has been
-    run a few times (prepare_threshold), so the server no longer parses and plans it each time.
+    Django's own cursors bind parameters on the client, quoting every value into the SQL text in
+    Python; these send the values apart from the statement (no quoting, and pipeline mode needs it).
     """
     db.ensure_connection()
     raw: Any = psycopg.Cursor(db.connection)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import http.cookiejar
-import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from tests.faults.stack import (
     manage,
     site_populate,
     site_prepare,
+    stop_process,
     wait_until,
 )
 from tests.support.deployment import deployment_env
@@ -83,12 +83,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield Served(f"http://127.0.0.1:{front_port}", tuple(f"http://127.0.0.1:{p}" for p in app_ports),  # type: ignore[arg-type]
                      env, cards[0], log)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
         database_drop(url)
 
 

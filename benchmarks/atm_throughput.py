@@ -181,14 +181,17 @@ def round_trips() -> dict[str, tuple[list[str], int]]:
             _one(kind, source, number, f"queries:{kind}")
         statements = [query["sql"].split()[0] for query in captured.captured_queries]
         flags = iter(pipelined)
-        marks = [name in ("BEGIN", "COMMIT") or next(flags) for name in statements]
-        trips, previous = 0, False
-        for name, mark in zip(statements, marks, strict=True):
-            in_pipeline = name not in ("BEGIN", "COMMIT") and mark
-            begin_rides_along = name == "BEGIN"  # counted with what follows it
-            if not begin_rides_along and not (in_pipeline and previous):
-                trips += 1
-            previous = in_pipeline
+        # Whether each statement went in a pipeline; psycopg sends BEGIN with the statement after it
+        # when that one is pipelined, else on its own.
+        in_pipeline = [name not in ("BEGIN", "COMMIT") and next(flags) for name in statements]
+        trips = 0
+        for index, name in enumerate(statements):
+            follows = index + 1 < len(statements) and in_pipeline[index + 1]
+            if name == "BEGIN" and follows:
+                continue
+            if in_pipeline[index] and index > 0 and in_pipeline[index - 1]:
+                continue
+            trips += 1
         counts[kind] = (statements, trips)
     return counts
 

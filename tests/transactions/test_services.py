@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+from unittest import mock
+
 import pytest
 from django.db.models import F
 from django.utils import timezone
@@ -96,6 +99,23 @@ def test_a_day_without_its_total_counts_the_withdrawals_already_in_the_ledger(al
         withdrawal_create(account_id=account.pk, amount_minor=10_000, idempotency_key="w1")
     withdrawal_create(account_id=account.pk, amount_minor=5_000, idempotency_key="w2")
     assert DailyWithdrawal.objects.get().withdrawn_minor == 30_000
+    assert ledger_problems() == []
+
+
+def test_a_withdrawal_that_waited_for_the_lock_past_midnight_counts_toward_the_new_day(alice_customer):
+    account = alice_customer.account
+    Account.objects.filter(pk=account.pk).update(daily_withdrawal_limit_minor=30_000)
+    day = timezone.localdate() + datetime.timedelta(days=2)  # after the account's funding entry
+    late = timezone.make_aware(datetime.datetime.combine(day, datetime.time(23, 59, 59)))
+    next_day = late + datetime.timedelta(seconds=2)
+    with mock.patch("transactions.services.timezone.now", side_effect=[late, late]):
+        withdrawal_create(account_id=account.pk, amount_minor=25_000, idempotency_key="w1")
+    # Asked at 23:59:59, lock held after midnight: the new day's limit applies, and the entry is dated then.
+    with mock.patch("transactions.services.timezone.now", side_effect=[late, next_day]):
+        posting = withdrawal_create(account_id=account.pk, amount_minor=10_000, idempotency_key="w2")
+    assert posting.entry.created_at == next_day
+    assert dict(DailyWithdrawal.objects.values_list("day", "withdrawn_minor")) == {
+        day: 25_000, day + datetime.timedelta(days=1): 10_000}
     assert ledger_problems() == []
 
 

@@ -71,8 +71,13 @@ class Leg:
 
 
 def _fast() -> bool:
-    """True on PostgreSQL (psycopg 3: several statements may share one round trip in pipeline mode)."""
-    return connection.vendor == "postgresql"
+    """True on PostgreSQL with a libpq that has pipeline mode (several statements in one round trip)."""
+    return connection.vendor == "postgresql" and _pipeline_supported()
+
+
+@cache
+def _pipeline_supported() -> bool:
+    return psycopg.Pipeline.is_supported()
 
 
 def _cursor(db: BaseDatabaseWrapper) -> CursorWrapper:

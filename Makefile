@@ -6,8 +6,12 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# make serve: nginx listens on SERVE_HOST:SERVE_PORT, one app server per APP_PORTS entry behind it.
+SERVE_HOST ?= 127.0.0.1
+SERVE_PORT ?= 8080
+APP_PORTS ?= 8001 8002
 
-.PHONY: install env run test lint migrate demo clean
+.PHONY: install env run serve test lint migrate demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +40,14 @@ demo: var/demo-cards.txt
 run: migrate demo
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) -m atmsite.runall --host $(HOST) --port $(PORT) --logins var/demo-cards.txt
+
+# The production shape (README "Production"): nginx + two app servers + Celery worker and beat, on
+# PostgreSQL and Redis from the environment (DATABASE_URL, CELERY_BROKER_URL and the secrets; no .env
+# is written here). Migrates and collects the static files nginx serves first.
+serve: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) -m atmsite.runall --host $(SERVE_HOST) --port $(SERVE_PORT) --app-ports $(APP_PORTS)
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -1,8 +1,14 @@
 """Run the whole site as supervised child processes: web server, Celery worker and Celery beat.
 
     python -m atmsite.runall --host 127.0.0.1 --port 8000 --logins var/demo-cards.txt
+    python -m atmsite.runall --host 0.0.0.0 --port 8080 --app-ports 8001 8002      # make serve
 
-This is what `make run` starts. The web server is gunicorn (production-like; whitenoise serves the
+This is what `make run` starts. With --app-ports (`make serve`) it runs the production shape
+instead: one gunicorn per port on 127.0.0.1 (two app servers, as two machines would be) behind
+nginx listening on --host/--port (configuration rendered from deploy/nginx/ into --runtime-dir,
+see atmsite.nginx), on PostgreSQL and Redis only, which is where sessions, login throttles and
+idempotency keys live: no app server keeps state of its own. --without-celery leaves out the
+worker and beat (a web-only machine). The web server is gunicorn (production-like; whitenoise serves the
 static files), the worker and beat are Celery's own commands, all taken from the virtualenv that
 runs this module. Each child's output is shown line by line behind its name. Once the web server
 answers HTTP, the URL, the staff logins and the demo cards (lines `admin=...` and `card=...` of the
@@ -30,9 +36,12 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from atmsite import nginx
+
 STOP_TIMEOUT_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 60.0
 WEB_WORKERS = 2
+DEFAULT_RUNTIME_DIR = Path(__file__).resolve().parent.parent / "var" / "serve"
 LOGIN_PREFIXES = ("admin=", "card=")
 
 
@@ -56,19 +65,64 @@ class Console:
             self._stream.flush()
 
 
-def child_commands(host: str, port: int) -> dict[str, list[str]]:
+@dataclass(frozen=True)
+class Proxy:
+    """The production shape: app servers on these ports of 127.0.0.1 behind nginx configured in runtime_dir."""
+
+    app_ports: tuple[int, ...]
+    runtime_dir: Path
+    nginx_binary: str
+
+
+def gunicorn_command(bind: str, *, access_log: bool = True) -> list[str]:
+    """Return the command line of one app server (gunicorn) on `bind`."""
+    return [
+        str(Path(sys.executable).parent / "gunicorn"), "atmsite.wsgi", "--bind", bind, "--workers", str(WEB_WORKERS),
+        "--access-logfile", "-" if access_log else "/dev/null", "--graceful-timeout", "5",
+        # One shared default control socket (~/.gunicorn) would clash between two checkouts.
+        "--no-control-socket",
+    ]
+
+
+def child_commands(host: str, port: int, proxy: Proxy | None = None, celery: bool = True) -> dict[str, list[str]]:
     """Return the command line of each child, using the executables next to this Python."""
     bin_dir = Path(sys.executable).parent
-    return {
-        "web": [
-            str(bin_dir / "gunicorn"), "atmsite.wsgi", "--bind", f"{host}:{port}", "--workers", str(WEB_WORKERS),
-            "--access-logfile", "-", "--graceful-timeout", "5",
-            # One shared default control socket (~/.gunicorn) would clash between two checkouts.
-            "--no-control-socket",
-        ],
-        "worker": [str(bin_dir / "celery"), "-A", "atmsite", "worker", "-l", "info", "--concurrency", "1"],
-        "beat": [str(bin_dir / "celery"), "-A", "atmsite", "beat", "-l", "info"],
-    }
+    if proxy is None:
+        commands = {"web": gunicorn_command(f"{host}:{port}")}
+    else:
+        # nginx logs every request; the app servers stay quiet.
+        commands = {f"app{number}": gunicorn_command(f"127.0.0.1:{app_port}", access_log=False)
+                    for number, app_port in enumerate(proxy.app_ports, start=1)}
+        commands["nginx"] = nginx.nginx_command(proxy.nginx_binary, proxy.runtime_dir)
+    if celery:
+        commands["worker"] = [str(bin_dir / "celery"), "-A", "atmsite", "worker", "-l", "info", "--concurrency", "1"]
+        commands["beat"] = [str(bin_dir / "celery"), "-A", "atmsite", "beat", "-l", "info"]
+    return commands
+
+
+def proxy_problem(celery: bool) -> str | None:
+    """Return why the production shape cannot run on these settings (state outside the database), or None."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atmsite.settings")
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        return ("the app servers share sessions, throttles and idempotency keys through the database: "
+                "set DATABASE_URL=postgres://...")
+    if celery and not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        return "the worker and beat need a broker every machine reaches: set CELERY_BROKER_URL=redis://..."
+    return None
+
+
+def proxy_prepare(host: str, port: int, proxy: Proxy) -> None:
+    """Write nginx's configuration for this site into the runtime folder."""
+    from django.conf import settings
+
+    site = nginx.Site(f"{host}:{port}", tuple(f"127.0.0.1:{app_port}" for app_port in proxy.app_ports),
+                      Path(settings.STATIC_ROOT))
+    nginx.write_runtime(site, proxy.runtime_dir)
+    # Every child believes X-Forwarded-* from nginx on this machine, and from no one else.
+    os.environ["DJANGO_BEHIND_PROXY"] = "true"
+    os.environ.setdefault("DJANGO_TRUSTED_PROXIES", "127.0.0.1,::1")
 
 
 def prepare_broker_folders() -> list[Path]:
@@ -142,28 +196,36 @@ def first_dead(children: list[Child]) -> Child | None:
 
 
 def web_answers(host: str, port: int) -> bool:
-    """Return True when an HTTP request to the web server gets any response."""
+    """Return True when an HTTP request to the web server gets a response that is not a server error."""
     connection = http.client.HTTPConnection(host, port, timeout=2)
     try:
         connection.request("GET", "/admin/login/")
-        connection.getresponse().read()
-        return True
-    except OSError:
+        response = connection.getresponse()
+        response.read()
+        return response.status < 500  # nginx answers 502 until an app server is up
+    except (OSError, http.client.HTTPException):
         return False
     finally:
         connection.close()
 
 
-def wait_until_ready(host: str, port: int, children: list[Child], stop: threading.Event) -> str | None:
-    """Wait until the web server answers; return why not (a child died, a timeout) or None."""
+def wait_until_ready(endpoints: list[tuple[str, int]], children: list[Child], stop: threading.Event) -> str | None:
+    """Wait until every web endpoint answers, in order; return why not (a child died, a timeout) or None.
+
+    In order: nginx is asked only once the app servers answer, so it never marks them failed.
+    """
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    waiting = list(endpoints)
     while not stop.is_set():
         dead = first_dead(children)
         if dead:
             return f"{dead.name} exited unexpectedly with status {dead.process.returncode}"
-        if web_answers(host, port):
+        while waiting and web_answers(*waiting[0]):
+            waiting.pop(0)
+        if not waiting:
             return None
         if time.monotonic() > deadline:
+            host, port = waiting[0]
             return f"web did not answer HTTP on {host}:{port} within {READY_TIMEOUT_SECONDS:.0f} s"
         stop.wait(0.3)
     return None
@@ -180,7 +242,7 @@ def announce(host: str, port: int, logins: Path | None, console: Console) -> Non
     """Print the URLs and the demo logins."""
     console.line("runall", f"atmsite is running at http://{host}:{port}/ (staff: http://{host}:{port}/admin/)")
     lines = login_lines(logins)
-    if not lines:
+    if not lines and logins is not None:
         console.line("runall", f"no demo logins in {logins} (run `make demo`)")
     for line in lines:
         console.line("runall", line)
@@ -196,8 +258,15 @@ def supervise(children: list[Child], stop: threading.Event) -> Child | None:
     return None
 
 
-def run(host: str, port: int, logins: Path | None, console: Console) -> int:
+def run(host: str, port: int, logins: Path | None, console: Console, proxy: Proxy | None = None,
+        celery: bool = True) -> int:
     """Start everything, announce it when ready, supervise, stop; return the exit status."""
+    if proxy is not None:
+        problem = proxy_problem(celery)
+        if problem:
+            console.line("runall", f"cannot serve: {problem}")
+            return 2
+        proxy_prepare(host, port, proxy)
     stop = threading.Event()
     received: list[str] = []
 
@@ -208,9 +277,11 @@ def run(host: str, port: int, logins: Path | None, console: Console) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    prepare_broker_folders()
-    children = start_children(child_commands(host, port), console)
-    problem = wait_until_ready(host, port, children, stop)
+    if celery:
+        prepare_broker_folders()
+    children = start_children(child_commands(host, port, proxy, celery), console)
+    endpoints = [("127.0.0.1", app_port) for app_port in proxy.app_ports] if proxy else []
+    problem = wait_until_ready([*endpoints, (host, port)], children, stop)
     if problem is None and not stop.is_set():
         announce(host, port, logins, console)
         dead = supervise(children, stop)
@@ -231,8 +302,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--logins", type=Path, default=None, help="File with admin=... and card=... lines.")
+    parser.add_argument("--app-ports", type=int, nargs="+", default=None, metavar="PORT",
+                        help="Run one app server per port on 127.0.0.1 behind nginx on --host/--port.")
+    parser.add_argument("--runtime-dir", type=Path, default=DEFAULT_RUNTIME_DIR,
+                        help="nginx's configuration, pid, logs and temporary files (with --app-ports).")
+    parser.add_argument("--without-celery", action="store_true", help="Run the web tier only (no worker, no beat).")
     args = parser.parse_args(argv)
-    return run(args.host, args.port, args.logins, Console(sys.stdout))
+    proxy = None
+    if args.app_ports:
+        binary = nginx.nginx_binary()
+        if binary is None:
+            parser.error("--app-ports needs nginx (Debian: apt-get install nginx)")
+        if args.port in args.app_ports or len(set(args.app_ports)) != len(args.app_ports):
+            parser.error("nginx's --port and the --app-ports must all differ")
+        proxy = Proxy(tuple(args.app_ports), args.runtime_dir.resolve(), binary)
+    return run(args.host, args.port, args.logins, Console(sys.stdout), proxy, celery=not args.without_celery)
 
 
 if __name__ == "__main__":

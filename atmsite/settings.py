@@ -61,6 +61,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: X-Forwarded-* headers from anyone but our proxy are dropped before anything reads them.
+    "atmsite.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "atmsite.lib.nul.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -188,7 +190,11 @@ SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
+# Behind a reverse proxy (nginx, deploy/nginx/) that terminates TLS and sets X-Forwarded-Proto and
+# X-Forwarded-For. Those headers are believed only from the proxies' addresses (or networks) in
+# DJANGO_TRUSTED_PROXIES; atmsite.middleware drops them on requests from any other peer.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DJANGO_BEHIND_PROXY", default=False) else None
+TRUSTED_PROXIES = env.list("DJANGO_TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 # No inline scripts or styles anywhere: every script and stylesheet is a local static file.

@@ -9,7 +9,13 @@ fixed time.
 Prints throughput, p50/p95/p99 latency of non-login requests, login latency and error counts,
 then runs verify_ledger on the database.
 
+With --via-proxy the customers go through the production shape instead of one gunicorn: nginx in
+front of two app servers of two workers each (`python -m atmsite.runall --app-ports A B
+--without-celery`, what `make serve` starts), and the table ends with the targets: p99 < 100 ms
+for non-login requests and 0 errors at 32 customers, login p50 < 150 ms.
+
     .venv/bin/python benchmarks/atm_load.py [--clients 1 8 32] [--seconds 15] [--workers 4] [--think 0.25 1.0]
+    .venv/bin/python benchmarks/atm_load.py --via-proxy [--clients 1 8 32]
 
 Needs PostgreSQL at 127.0.0.1:5432 (trust auth); uses its own database `atmsite_load`.
 """
@@ -26,6 +32,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -174,7 +181,10 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def _report(clients: int, seconds: float, samples: list[tuple[str, float, int]]) -> None:
+P99_TARGET_MS, LOGIN_P50_TARGET_MS = 100.0, 150.0
+
+
+def _report(clients: int, seconds: float, samples: list[tuple[str, float, int]]) -> tuple[float, float, int]:
     ops = [s for s in samples if s[0] != "login" and s[1] > 0]
     logins = [s[1] for s in samples if s[0] == "login"]
     errors = sum(1 for s in samples if s[2] >= 400)
@@ -184,11 +194,40 @@ def _report(clients: int, seconds: float, samples: list[tuple[str, float, int]])
             print(f"  {kind}: n={len(kind_lat)} p50={_percentile(kind_lat, 50):.1f} "
                   f"p99={_percentile(kind_lat, 99):.1f} max={max(kind_lat):.1f}", file=sys.stderr)
     lat = [s[1] * 1000 for s in ops]
+    p99, login_p50 = _percentile(lat, 99), statistics.median(logins) * 1000
     print(f"{clients:>7} {len(ops) / seconds:>9.1f} {_percentile(lat, 50):>8.1f} {_percentile(lat, 95):>8.1f} "
-          f"{_percentile(lat, 99):>8.1f} {statistics.median(logins) * 1000:>10.1f} {errors:>7}", flush=True)
+          f"{p99:>8.1f} {login_p50:>10.1f} {errors:>7}", flush=True)
+    return p99, login_p50, errors
+
+
+def _start_gunicorn(env: dict[str, str], port: int, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "atmsite.wsgi", "-b", f"127.0.0.1:{port}",
+         "-w", str(workers), "--access-logfile", "/dev/null", "--log-level", "warning"], cwd=ROOT, env=env)
+    return process, f"gunicorn {workers} workers"
+
+
+def _start_proxy(env: dict[str, str], port: int, runtime: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start nginx on `port` in front of two app servers, as `make serve` does (without Celery)."""
+    from tests.faults.stack import free_port
+
+    apps = [str(free_port()), str(free_port())]
+    log = (runtime / "runall.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "atmsite.runall", "--host", "127.0.0.1", "--port", str(port), "--app-ports", *apps,
+         "--runtime-dir", str(runtime / "nginx"), "--without-celery"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    for _ in range(300):
+        if "atmsite is running at" in (runtime / "runall.log").read_text() or process.poll() is not None:
+            break
+        time.sleep(0.2)
+    if process.poll() is not None:
+        raise SystemExit("make serve's shape did not start:\n" + (runtime / "runall.log").read_text()[-3000:])
+    return process, "nginx + 2 app servers x 2 gunicorn workers"
 
 
 def main() -> None:
+    global DB
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--seconds", type=float, default=15.0)
@@ -196,24 +235,41 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--think", type=float, nargs=2, default=[0.25, 1.0], metavar=("MIN", "MAX"),
                         help="seconds a customer pauses after each screen (0 0: closed loop)")
+    parser.add_argument("--via-proxy", action="store_true",
+                        help="nginx in front of two app servers (make serve's shape) instead of one gunicorn")
+    parser.add_argument("--database", default="atmsite_load", help="Dropped and recreated (default atmsite_load).")
     args = parser.parse_args()
+    DB = args.database
     env = _env()
     cards = _prepare(env, max(*args.clients, 2))
-    gunicorn = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "atmsite.wsgi", "-b", f"127.0.0.1:{args.port}",
-         "-w", str(args.workers), "--access-logfile", "/dev/null", "--log-level", "warning"], cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{args.port}"
-    try:
-        _wait_for(base)
-        print(f"gunicorn {args.workers} workers, PostgreSQL, {args.seconds:.0f} s per level, think time "
-              f"{args.think[0]}-{args.think[1]} s; latency in ms (p50/p95/p99 over non-login requests)")
-        print(f"{'clients':>7} {'req/s':>9} {'p50':>8} {'p95':>8} {'p99':>8} {'login p50':>10} {'errors':>7}")
-        for clients in args.clients:
-            _report(clients, args.seconds, _run_level(base, cards, clients, args.seconds, tuple(args.think)))
-    finally:
-        gunicorn.send_signal(signal.SIGTERM)
-        gunicorn.wait(timeout=30)
+    with tempfile.TemporaryDirectory(prefix="atm-load-") as runtime:
+        if args.via_proxy:
+            server, shape = _start_proxy(env, args.port, Path(runtime))
+        else:
+            server, shape = _start_gunicorn(env, args.port, args.workers)
+        base = f"http://127.0.0.1:{args.port}"
+        results = {}
+        try:
+            _wait_for(base)
+            print(f"{shape}, PostgreSQL, {args.seconds:.0f} s per level, think time "
+                  f"{args.think[0]}-{args.think[1]} s; latency in ms (p50/p95/p99 over non-login requests)")
+            print(f"{'clients':>7} {'req/s':>9} {'p50':>8} {'p95':>8} {'p99':>8} {'login p50':>10} {'errors':>7}")
+            for clients in args.clients:
+                results[clients] = _report(clients, args.seconds,
+                                           _run_level(base, cards, clients, args.seconds, tuple(args.think)))
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
     print(_manage(env, "verify_ledger").strip())
+    if args.via_proxy and 32 in results:
+        p99, login_p50, errors = results[32]
+        for name, met, figure in (
+            (f"p99 of non-login requests < {P99_TARGET_MS:.0f} ms at 32 customers", p99 < P99_TARGET_MS, f"{p99:.1f} ms"),
+            ("0 errors at 32 customers", errors == 0, str(errors)),
+            (f"login p50 < {LOGIN_P50_TARGET_MS:.0f} ms at 32 customers", login_p50 < LOGIN_P50_TARGET_MS,
+             f"{login_p50:.1f} ms"),
+        ):
+            print(f"target {name}: {'met' if met else 'NOT met'} ({figure})")
 
 
 def _wait_for(base: str) -> None:

@@ -1,21 +1,27 @@
-"""Withdrawals per second through the service layer on PostgreSQL, beside pgbench's TPC-B-like tps.
+"""Money movements per second through the service layer on PostgreSQL, paired with pgbench's TPC-B-like tps.
 
-Calls transactions.services.withdrawal_create (one transaction: lock the account row, check the
-idempotency key, sum today's withdrawals, update the balance, append a ledger entry) from 1, 2, 4
-and 8 worker processes (processes, so the GIL does not cap the client side) for a fixed time per
-run, in two variants:
-- own account: every worker withdraws from its own account (no row contention);
-- shared account: all workers withdraw from one account (they queue on its row lock).
-Each run uses fresh accounts, so the daily-limit sum never grows from one run to the next. The
-figure per level is the median of the runs. Where `pgbench` exists, it runs on the same server
-with the same client counts (`pgbench -i -s 1`, then `pgbench -c N -j N -T S -n`): at scale 1
-every TPC-B transaction updates the one branch row, so it is a contended baseline too.
-Ends with verify_ledger on the benchmark database.
+Calls transactions.services from N worker processes at once (processes, so the GIL does not cap
+the client side) for a fixed time per run:
+- withdrawal_create, each worker on its own account (one transaction: lock the account row, check
+  the idempotency key and today's withdrawals, write the balance and the day's total, append a
+  ledger entry);
+- transfer_create, each worker from its own account to another of its own (two rows locked in pk
+  order, two legs);
+- withdrawal_create with all workers on one shared account (they queue on its row lock).
+Each run uses fresh accounts. Each of our runs sits between two pgbench runs (`pgbench -i -s 1`
+once, then `pgbench -c N -j N -T S -n`) with as many clients: at scale 1 every TPC-B transaction
+updates the one branch row, so it is a contended reference. On a shared machine pgbench alone
+varies several-fold from minute to minute; the ratio of our run to the pgbench runs around it,
+all under the same load, is steadier, so the table reports the median of these paired ratios
+beside the medians of each side, and the target (>= 0.5x pgbench). It also prints the statements
+one withdrawal and one transfer send and the round trips to the server they take. Ends with
+verify_ledger.
 
-    .venv/bin/python -m benchmarks.atm_throughput [--workers 1 2 4 8] [--seconds 3] [--runs 3]
+    .venv/bin/python -m benchmarks.atm_throughput [--workers 1 8] [--seconds 3] [--runs 5]
 
 Needs PostgreSQL (default postgres://postgres@127.0.0.1:5432, trust auth); drops and recreates
-its own databases `atmsite_bench` and `atmsite_pgbench`. A full default run takes ~3 minutes.
+its own databases `atmsite_bench` and `atmsite_pgbench` (`--database-prefix` changes `atmsite`).
+A default run takes about 3.5 minutes.
 """
 
 from __future__ import annotations
@@ -83,53 +89,111 @@ def funded_accounts(count: int, tag: str) -> list[int]:
     return pks
 
 
-def _withdraw_loop(account_id: int, seconds: float, tag: str, start: mp.synchronize.Barrier, out: mp.Queue) -> None:
-    """Worker process: connect, wait for the others, withdraw one note at a time until time is up."""
+OPERATIONS = {
+    # name: (service, own accounts per worker (True) or one account shared by all)
+    "withdrawal_create": ("withdrawal", True),
+    "transfer_create": ("transfer", True),
+    "withdrawal_create, one shared account": ("withdrawal", False),
+}
+TARGET_RATIO = 0.5
+
+
+def _one(kind: str, source_id: int, target_number: str, key: str) -> None:
+    """Move one note's worth: a withdrawal from, or a transfer out of, the source account."""
     from django.conf import settings
+
+    from transactions.services import transfer_create, withdrawal_create
+
+    note = settings.ATM_SMALLEST_NOTE_MINOR
+    if kind == "withdrawal":
+        withdrawal_create(account_id=source_id, amount_minor=note, idempotency_key=key, note_minor=note)
+    else:
+        transfer_create(from_account_id=source_id, to_account_number=target_number, amount_minor=note,
+                        idempotency_key=key)
+
+
+def _loop(kind: str, source_id: int, target_number: str, seconds: float, tag: str, start: mp.synchronize.Barrier,
+          out: mp.Queue) -> None:
+    """Worker process: connect, wait for the others, move money one operation at a time until time is up."""
     from django.db import connection
 
-    from transactions.services import withdrawal_create
-
-    note, done, failure = settings.ATM_SMALLEST_NOTE_MINOR, 0, ""
+    done, failure = 0, ""
     connection.ensure_connection()
     start.wait()
     began = time.perf_counter()
     try:
         while time.perf_counter() - began < seconds:
-            withdrawal_create(account_id=account_id, amount_minor=note, idempotency_key=f"{tag}:{done}",
-                              note_minor=note)
+            _one(kind, source_id, target_number, f"{tag}:{done}")
             done += 1
-    except Exception as exc:  # reported by the parent; a withdrawal here must never fail
+    except Exception as exc:  # reported by the parent; an operation here must never fail
         failure = repr(exc)
     out.put((done, time.perf_counter() - began, failure))
     connection.close()
 
 
-def measure(account_ids: list[int], seconds: float, tag: str) -> float:
-    """Run one worker per account id at once; return withdrawals per second over all of them."""
+def service_rate(operation: str, workers: int, seconds: float, tag: str) -> float:
+    """Run `workers` processes of one operation at once for `seconds`; return operations per second over all."""
     from django.db import connections
 
+    from accounts.models import Account
+
+    kind, own = OPERATIONS[operation]
+    sources = funded_accounts(workers, tag) if own else funded_accounts(1, tag) * workers
+    targets = funded_accounts(workers, f"{tag}:to") if kind == "transfer" else []
+    numbers = dict(Account.objects.filter(pk__in=targets).values_list("pk", "number"))
     connections.close_all()  # forked children must open their own connections
     context = mp.get_context("fork")
-    start, out = context.Barrier(len(account_ids)), context.Queue()
-    workers = [context.Process(target=_withdraw_loop, args=(pk, seconds, f"{tag}:w{i}", start, out))
-               for i, pk in enumerate(account_ids)]
-    for worker in workers:
-        worker.start()
-    results = [out.get(timeout=seconds + 120) for _ in workers]
-    for worker in workers:
-        worker.join()
+    start, out = context.Barrier(workers), context.Queue()
+    procs = [context.Process(target=_loop, args=(kind, source, numbers.get(targets[i]) if targets else "", seconds,
+                                                 f"{tag}:w{i}", start, out))
+             for i, source in enumerate(sources)]
+    for proc in procs:
+        proc.start()
+    results = [out.get(timeout=seconds + 120) for _ in procs]
+    for proc in procs:
+        proc.join()
     failures = [failure for _done, _elapsed, failure in results if failure]
     if failures:
-        raise RuntimeError(f"withdrawals failed in {tag}: {failures[0]}")
+        raise RuntimeError(f"{operation} failed in {tag}: {failures[0]}")
     return sum(done for done, _elapsed, _failure in results) / max(elapsed for _done, elapsed, _f in results)
 
 
-def service_rate(variant: str, workers: int, seconds: float, tag: str) -> float:
-    """Return withdrawals/s of one run: `workers` processes on their own accounts or on one shared account."""
-    if variant == "own":
-        return measure(funded_accounts(workers, tag), seconds, tag)
-    return measure(funded_accounts(1, tag) * workers, seconds, tag)
+def round_trips() -> dict[str, tuple[list[str], int]]:
+    """Return, for one withdrawal and one transfer, the statements sent (BEGIN and COMMIT included) and the
+    round trips they took: statements sent together in psycopg's pipeline mode share one, and psycopg
+    sends BEGIN with the first of them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import Account
+
+    source, target = funded_accounts(2, "queries")
+    number = Account.objects.get(pk=target).number
+    counts = {}
+    for kind in ("withdrawal", "transfer"):
+        pipelined: list[bool] = []
+
+        def note(execute, sql, params, many, context, pipelined=pipelined):  # type: ignore[no-untyped-def]
+            pipelined.append(connection.connection.pgconn.pipeline_status != 0)
+            return execute(sql, params, many, context)
+
+        with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(note):
+            _one(kind, source, number, f"queries:{kind}")
+        statements = [query["sql"].split()[0] for query in captured.captured_queries]
+        flags = iter(pipelined)
+        # Whether each statement went in a pipeline; psycopg sends BEGIN with the statement after it
+        # when that one is pipelined, else on its own.
+        in_pipeline = [name not in ("BEGIN", "COMMIT") and next(flags) for name in statements]
+        trips = 0
+        for index, name in enumerate(statements):
+            follows = index + 1 < len(statements) and in_pipeline[index + 1]
+            if name == "BEGIN" and follows:
+                continue
+            if in_pipeline[index] and index > 0 and in_pipeline[index - 1]:
+                continue
+            trips += 1
+        counts[kind] = (statements, trips)
+    return counts
 
 
 def pgbench_base(server: str) -> list[str] | None:
@@ -152,30 +216,49 @@ def pgbench_rate(base: list[str], clients: int, seconds: int) -> float:
     return float(TPS_RE.search(result.stdout).group(1))
 
 
-def collect(server: str, levels: list[int], args: argparse.Namespace) -> dict[str, dict[int, list[float]]]:
-    """Measure every level once per run, interleaved, so load from elsewhere spreads over all levels."""
-    rates: dict[str, dict[int, list[float]]] = {name: defaultdict(list) for name in ("own", "shared", "pgbench")}
+Rates = dict[str, dict[int, list[tuple[float, float | None]]]]
+
+
+def collect(server: str, levels: list[int], args: argparse.Namespace) -> Rates:
+    """Measure every operation at every level once per run, between two pgbench runs with as many clients.
+
+    At each level a run goes pgbench, ours, pgbench, ours, pgbench...: each of our runs is set
+    against the mean of the pgbench runs just before and just after it, which saw the same load
+    from elsewhere, so their ratio is steady where either figure alone is not.
+    """
+    rates: Rates = {operation: defaultdict(list) for operation in OPERATIONS}
     base = pgbench_base(server)
     for run in range(args.runs):
         for workers in levels:
-            for variant in ("own", "shared"):
-                rates[variant][workers].append(service_rate(variant, workers, args.seconds, f"{variant}:{workers}:{run}"))
-            if base:
-                rates["pgbench"][workers].append(pgbench_rate(base, workers, args.pgbench_seconds))
-            print(f"  run {run + 1}, {workers} workers: own {rates['own'][workers][-1]:.1f}/s, shared "
-                  f"{rates['shared'][workers][-1]:.1f}/s, pgbench "
-                  f"{rates['pgbench'][workers][-1] if base else float('nan'):.1f} tps", file=sys.stderr)
+            before = pgbench_rate(base, workers, args.seconds) if base else None
+            for number, operation in enumerate(OPERATIONS):
+                ours = service_rate(operation, workers, args.seconds, f"{number}:{workers}:{run}")
+                after = pgbench_rate(base, workers, args.seconds) if base else None
+                tps = (before + after) / 2 if before and after else None
+                rates[operation][workers].append((ours, tps))
+                print(f"  run {run + 1}, {workers} workers, {operation}: {ours:.1f}/s, pgbench around it "
+                      f"{tps if tps else float('nan'):.1f} tps", file=sys.stderr)
+                before = after
     return rates
 
 
-def report(levels: list[int], rates: dict[str, dict[int, list[float]]]) -> str:
-    """Return the table of medians."""
-    lines = [f"{'workers':>7}  {'own account/s':>13}  {'shared account/s':>16}  {'pgbench tps':>11}  {'own/pgbench':>11}"]
-    for n in levels:
-        own, shared = statistics.median(rates["own"][n]), statistics.median(rates["shared"][n])
-        tps = statistics.median(rates["pgbench"][n]) if rates["pgbench"][n] else None
-        tps_text, ratio = (f"{tps:11.1f}", f"{own / tps:11.2f}") if tps else (f"{'-':>11}", f"{'-':>11}")
-        lines.append(f"{n:>7}  {own:13.1f}  {shared:16.1f}  {tps_text}  {ratio}")
+def report(levels: list[int], rates: Rates) -> str:
+    """Return the table: medians of our rate, of pgbench's and of the paired ratios, against the target."""
+    lines = [f"{'operation':<38} {'workers':>7} {'ours/s':>8} {'pgbench tps':>11} {'ratio (median of pairs)':>23}"
+             f" {'min-max':>11}  target >= {TARGET_RATIO}x"]
+    for operation in OPERATIONS:
+        for n in levels:
+            pairs = rates[operation][n]
+            ours = statistics.median(rate for rate, _tps in pairs)
+            ratios = [rate / tps for rate, tps in pairs if tps]
+            if not ratios:
+                lines.append(f"{operation:<38} {n:>7} {ours:8.1f} {'-':>11} {'-':>23} {'-':>11}")
+                continue
+            tps = statistics.median(tps for _rate, tps in pairs if tps)
+            ratio = statistics.median(ratios)
+            verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
+            lines.append(f"{operation:<38} {n:>7} {ours:8.1f} {tps:11.1f} {ratio:22.2f}x "
+                         f"{min(ratios):5.2f}-{max(ratios):4.2f}  {verdict}")
     return "\n".join(lines)
 
 
@@ -183,19 +266,27 @@ def main() -> int:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL.")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--seconds", type=float, default=3.0, help="Length of one service run.")
-    parser.add_argument("--runs", type=int, default=3, help="Runs per level; the median is reported.")
-    parser.add_argument("--pgbench-seconds", type=int, default=5)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--seconds", type=int, default=3, help="Length of one run, ours and pgbench's alike.")
+    parser.add_argument("--runs", type=int, default=5, help="Pairs per operation and level; medians are reported.")
+    parser.add_argument("--database-prefix", default="atmsite",
+                        help="Databases <prefix>_bench and <prefix>_pgbench are dropped and recreated.")
     args = parser.parse_args()
+    global BENCH_DB, PGBENCH_DB
+    BENCH_DB, PGBENCH_DB = f"{args.database_prefix}_bench", f"{args.database_prefix}_pgbench"
     started, load = time.perf_counter(), os.getloadavg()[0]
     recreate_database(args.server, BENCH_DB)
     setup_django(args.server)
+    trips = round_trips()
     rates = collect(args.server, args.workers, args)
     from django.core.management import call_command
 
-    print(f"\nwithdrawal_create on PostgreSQL, {os.cpu_count()} CPUs (load average {load:.1f} at start), "
-          f"median of {args.runs} runs x {args.seconds:g} s; pgbench -s 1, median of {args.runs} x {args.pgbench_seconds} s")
+    print(f"\nMoney movement through transactions.services on PostgreSQL, {os.cpu_count()} CPUs (load average "
+          f"{load:.1f} at start); {args.runs} runs x {args.seconds} s per line, each between two runs of "
+          f"pgbench -s 1 (TPC-B-like) with as many clients")
+    for kind, (statements, count) in trips.items():
+        print(f"{kind}: {len(statements)} statements ({', '.join(statements)}) in {count} round trips; "
+              f"a pgbench transaction: 7 statements in 7 round trips")
     print(report(args.workers, rates))
     call_command("verify_ledger")
     print(f"total time {time.perf_counter() - started:.0f} s")

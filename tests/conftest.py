@@ -1,7 +1,8 @@
 """Shared fixtures and the rules for service-backed tests.
 
 Tests marked `postgres` need DATABASE_URL to point at PostgreSQL; tests marked `redis` need
-CELERY_BROKER_URL to point at a reachable Redis; tests marked `browser` need /usr/bin/chromium. Outside CI a missing service skips the test
+CELERY_BROKER_URL to point at a reachable Redis; tests marked `browser` need /usr/bin/chromium; tests
+marked `nginx` need Debian's nginx. Outside CI a missing service skips the test
 with a message saying how to enable it; in CI (CI=true) it fails, so a broken CI set-up is
 never mistaken for a pass.
 """
@@ -14,6 +15,8 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+
+from atmsite.nginx import nginx_binary
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -38,6 +41,8 @@ def _service_problem(item: pytest.Item) -> str | None:
             return f"Redis at {url} is unreachable"
     if item.get_closest_marker("browser") and not os.path.exists("/usr/bin/chromium"):
         return "needs Debian's Chromium: apt-get install chromium (.ci/run installs it)"
+    if item.get_closest_marker("nginx") and nginx_binary() is None:
+        return "needs Debian's nginx: apt-get install nginx (.ci/run installs it)"
     return None
 
 

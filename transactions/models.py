@@ -167,3 +167,28 @@ class StaffPosting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {format_minor(self.amount_minor)} on {self.account.number} ({self.status})"
+
+
+class DailyWithdrawal(models.Model):
+    """One account's ATM withdrawals on one local day, summed: what the daily limit is checked against.
+
+    Kept by transactions.services under the account's row lock, in the same statement that appends
+    the withdrawal, so checking the limit reads one row instead of summing the day's entries. A day
+    without a row is summed from the ledger by the first withdrawal of that day (entries written
+    outside the services, such as demo data, are counted that way). verify_ledger checks every row
+    against the ledger.
+    """
+
+    # No index of its own: the unique (account, day) constraint's index serves every lookup.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", db_index=False)
+    day = models.DateField()
+    withdrawn_minor = models.BigIntegerField(help_text="Positive: the day's withdrawals summed.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day"], name="daily_withdrawal_one_row_per_day"),
+            models.CheckConstraint(condition=Q(withdrawn_minor__gte=0), name="daily_withdrawal_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.day}: {format_minor(self.withdrawn_minor)}"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from accounts.models import Account
 
-from .models import LedgerEntry
+from .models import DailyWithdrawal, LedgerEntry
 
 MINI_STATEMENT_LENGTH = 10
 
@@ -98,11 +101,34 @@ def _transfer_reversal_problems() -> list[LedgerProblem]:
     ]
 
 
+def _daily_withdrawal_problems() -> list[LedgerProblem]:
+    """Every day's withdrawn total the daily limit is checked against equals that day's withdrawal entries."""
+    kept = {(account, day): total for account, day, total in
+            DailyWithdrawal.objects.values_list("account__number", "day", "withdrawn_minor")}
+    if not kept:
+        return []
+    first_day = min(day for _account, day in kept)
+    since = timezone.make_aware(datetime.datetime.combine(first_day, datetime.time()))
+    sums = (
+        LedgerEntry.objects.filter(kind=LedgerEntry.Kind.WITHDRAWAL, created_at__gte=since)
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values_list("account__number", "day")
+        .annotate(total=Sum("amount_minor"))
+    )
+    ledger = {(account, day): -total for account, day, total in sums}
+    return [
+        LedgerProblem(account, f"withdrawn on {day} kept as {total}, the ledger's withdrawals sum to {ledger.get((account, day), 0)}")
+        for (account, day), total in sorted(kept.items()) if ledger.get((account, day), 0) != total
+    ]
+
+
 def ledger_problems() -> list[LedgerProblem]:
     """Return every inconsistency of the books (empty when they balance and money is conserved).
 
     Balances: each account's balance is its opening balance plus its entries. Conservation: each
     transfer's legs sum to zero, each reversal cancels its original, and a transfer is reversed
-    on both legs or not at all.
+    on both legs or not at all. Daily limits: each account's withdrawn total per day, kept for the
+    withdrawal limit, equals that day's withdrawal entries.
     """
-    return _balance_problems() + _transfer_problems() + _reversal_problems() + _transfer_reversal_problems()
+    return (_balance_problems() + _transfer_problems() + _reversal_problems() + _transfer_reversal_problems()
+            + _daily_withdrawal_problems())

@@ -13,19 +13,20 @@ moving money again. A key reused for a different operation raises IdempotencyCon
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Account
 
-from . import rules
+from . import postings, rules
 from .exceptions import (
     AccountNotFound,
     AccountNotUsable,
@@ -59,9 +60,11 @@ def new_reference() -> str:
 def _lock_accounts(*account_ids: int) -> dict[int, Account]:
     """Lock the accounts in ascending pk order and return them by pk."""
     locked = Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk")
-    accounts = {account.pk: account for account in locked}
-    missing = set(account_ids) - set(accounts)
-    if missing:
+    return _all_found({account.pk: account for account in locked}, account_ids)
+
+
+def _all_found(accounts: dict[int, Account], account_ids: tuple[int, ...]) -> dict[int, Account]:
+    if set(account_ids) - set(accounts):
         raise AccountNotFound()
     return accounts
 
@@ -84,34 +87,27 @@ def _require_open(account: Account) -> None:
         raise AccountNotUsable(f"Account {account.number} is {account.get_status_display().lower()}.")
 
 
-def _append(account: Account, *, kind: str, delta: int, **fields: object) -> LedgerEntry:
+def _leg(account: Account, *, kind: str, delta: int, withdrawn: tuple[datetime.date, int] | None = None,
+         **fields: object) -> postings.Leg:
+    """Return one account's leg of a movement; refuse a negative balance (rules.balance_after)."""
+    return postings.Leg(account, kind, delta, rules.balance_after(account.balance_minor, delta), fields, withdrawn)
+
+
+def _append(account: Account, *, kind: str, delta: int, withdrawn: tuple[datetime.date, int] | None = None,
+            **fields: object) -> LedgerEntry:
     """Move `delta` on a locked account and append its ledger entry; refuse a negative balance."""
-    new_balance = rules.balance_after(account.balance_minor, delta)
-    account.balance_minor = new_balance
-    account.save(update_fields=["balance_minor"])
-    return LedgerEntry.objects.create(
-        account=account, kind=kind, amount_minor=delta, balance_after_minor=new_balance, **fields
-    )
+    return postings.append(_leg(account, kind=kind, delta=delta, withdrawn=withdrawn, **fields))[0]
 
 
 def withdrawn_today_minor(account: Account) -> int:
     """Return the sum of today's ATM withdrawals on the account (local day), as a positive number."""
-    start = rules.local_day_start(timezone.now())
-    total = LedgerEntry.objects.filter(account=account, kind=Kind.WITHDRAWAL, created_at__gte=start).aggregate(
-        total=Sum("amount_minor")
-    )["total"]
-    return -(total or 0)
+    return postings.withdrawn_on_minor(account.pk, timezone.now())
 
 
 def _left_today(account: Account, kind: str, daily_limit_minor: int) -> int:
     """Return what is left of the ATM's daily limit on entries of `kind` (ATM channel, local day) on an account."""
-    start = rules.local_day_start(timezone.now())
-    total = LedgerEntry.objects.filter(
-        account=account, kind=kind, channel=LedgerEntry.Channel.ATM, created_at__gte=start
-    ).aggregate(
-        total=Sum("amount_minor")
-    )["total"]
-    return rules.daily_limit_left(daily_limit_minor=daily_limit_minor, withdrawn_today_minor=abs(total or 0))
+    used = postings.atm_total_on_minor(account.pk, kind, timezone.now())
+    return rules.daily_limit_left(daily_limit_minor=daily_limit_minor, withdrawn_today_minor=used)
 
 
 @dataclass(frozen=True)
@@ -143,18 +139,27 @@ def withdrawal_create(
     rules.whole_notes_check(amount_minor, note_minor)
 
     def operation() -> Posting:
-        account = _lock_accounts(account_id)[account_id]
-        replay = _replay(idempotency_key, account_id=account_id, kind=Kind.WITHDRAWAL, amount_minor=amount_minor)
-        if replay:
+        # One round trip: the lock, then (after it) the key and today's withdrawals (transactions.postings).
+        asked = timezone.now()
+        locked = postings.lock_and_read([account_id], idempotency_key=idempotency_key, withdrawals_of=account_id,
+                                        now=asked)
+        account = _all_found(locked.accounts, (account_id,))[account_id]
+        if locked.key_used and (replay := _replay(
+                idempotency_key, account_id=account_id, kind=Kind.WITHDRAWAL, amount_minor=amount_minor)):
             return replay
         _require_open(account)
+        # Dated once the lock is held, so an account's entries are dated in the order they were made.
+        now, withdrawn = timezone.now(), locked.withdrawn_minor
+        if rules.local_day(now) != rules.local_day(asked):  # midnight passed while waiting for the lock
+            withdrawn = postings.withdrawn_on_minor(account_id, now)
         limit_left = rules.daily_limit_left(daily_limit_minor=account.daily_withdrawal_limit_minor,
-                                            withdrawn_today_minor=withdrawn_today_minor(account))
+                                            withdrawn_today_minor=withdrawn)
         rules.withdrawal_check(amount_minor=amount_minor, balance_minor=account.balance_minor,
                                limit_left_minor=limit_left, currency=account.currency)
         entry = _append(
             account, kind=Kind.WITHDRAWAL, delta=-amount_minor, channel=channel, terminal=terminal,
-            reference=new_reference(), idempotency_key=idempotency_key,
+            reference=new_reference(), idempotency_key=idempotency_key, created_at=now,
+            withdrawn=(rules.local_day(now), withdrawn + amount_minor),
         )
         return Posting(entries=(entry,))
 
@@ -222,17 +227,23 @@ def transfer_create(
     With `daily_limit_minor`, today's outgoing transfers from the account stay within it.
     """
     rules.amount_check(amount_minor)
-    target_id = Account.objects.filter(number=to_account_number).values_list("pk", flat=True).first()
-    if target_id is None:
-        raise AccountNotFound()
-    if target_id == from_account_id:
-        raise SameAccountTransfer()
 
     def operation() -> Posting:
-        accounts = _lock_accounts(from_account_id, target_id)
-        source, target = accounts[from_account_id], accounts[target_id]
-        replay = _replay(idempotency_key, account_id=source.pk, kind=Kind.TRANSFER_OUT, amount_minor=amount_minor)
-        if replay:
+        # One round trip: both rows locked in pk order (the target found by its number), then the key
+        # (and, with a daily limit, today's ATM transfers out of the source).
+        asked = timezone.now()
+        locked = postings.lock_and_read(
+            [from_account_id], numbers=[to_account_number], idempotency_key=idempotency_key, now=asked,
+            atm_total_of=(from_account_id, Kind.TRANSFER_OUT) if daily_limit_minor is not None else None,
+        )
+        source = locked.accounts.get(from_account_id)
+        target = next((a for a in locked.accounts.values() if a.number == to_account_number), None)
+        if source is None or target is None:
+            raise AccountNotFound()
+        if target.pk == source.pk:
+            raise SameAccountTransfer()
+        if locked.key_used and (replay := _replay(
+                idempotency_key, account_id=source.pk, kind=Kind.TRANSFER_OUT, amount_minor=amount_minor)):
             return replay
         _require_open(source)
         if not target.is_open:
@@ -240,17 +251,22 @@ def transfer_create(
         # A payee in another currency gets the unknown account's answer: neither tells what exists.
         if source.currency != target.currency:
             raise AccountNotFound()
+        now = timezone.now()  # dated once the lock is held, like a withdrawal
         if daily_limit_minor is not None:
+            sent = locked.atm_total_minor
+            if rules.local_day(now) != rules.local_day(asked):  # midnight passed while waiting for the lock
+                sent = postings.atm_total_on_minor(source.pk, Kind.TRANSFER_OUT, now)
             rules.transfer_check(amount_minor=amount_minor, currency=source.currency,
-                                 limit_left_minor=_left_today(source, Kind.TRANSFER_OUT, daily_limit_minor))
-        common = {"channel": channel, "terminal": terminal, "reference": new_reference()}
-        out_leg = _append(
-            source, kind=Kind.TRANSFER_OUT, delta=-amount_minor, counterparty=target,
-            idempotency_key=idempotency_key, **common,
-        )
-        in_leg = _append(
-            target, kind=Kind.TRANSFER_IN, delta=amount_minor, counterparty=source,
-            idempotency_key=rules.transfer_in_key(idempotency_key), **common,
+                                 limit_left_minor=rules.daily_limit_left(daily_limit_minor=daily_limit_minor,
+                                                                         withdrawn_today_minor=sent))
+        common: dict[str, Any] = {"channel": channel, "terminal": terminal, "reference": new_reference(),
+                                  "created_at": now}
+        # Both legs in one statement: both balances written, both entries appended.
+        out_leg, in_leg = postings.append(
+            _leg(source, kind=Kind.TRANSFER_OUT, delta=-amount_minor, counterparty=target,
+                 idempotency_key=idempotency_key, **common),
+            _leg(target, kind=Kind.TRANSFER_IN, delta=amount_minor, counterparty=source,
+                 idempotency_key=rules.transfer_in_key(idempotency_key), **common),
         )
         return Posting(entries=(out_leg, in_leg))
 
@@ -358,14 +374,16 @@ def reversal_create(
         if LedgerEntry.objects.filter(reverses__in=targets).exists():
             raise InvalidAmount(ALREADY_REVERSED_MESSAGE)
         keys = [idempotency_key, rules.transfer_in_key(idempotency_key)]
-        entries = tuple(
-            _append(
+        # Both legs of a transfer in one statement (transactions.postings), or neither. A reversed
+        # withdrawal still counts toward its day's withdrawal limit: DailyWithdrawal is left as it is.
+        entries = postings.append(*(
+            _leg(
                 accounts[target.account_id], kind=Kind.REVERSAL, delta=-target.amount_minor,
                 channel=LedgerEntry.Channel.BACK_OFFICE, reference=target.reference, idempotency_key=key,
                 staff_user=staff_user, approved_by=approved_by, reason=reason, reverses=target,
             )
             for target, key in zip(targets, keys, strict=False)
-        )
+        ))
         return Posting(entries=entries)
 
     return _run(operation, idempotency_key)

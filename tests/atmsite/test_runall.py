@@ -150,3 +150,15 @@ def test_it_stops_the_others_and_fails_when_a_child_dies(start_runall):
     runall.wait_for(r"runall \| beat exited unexpectedly with status -9; stopping the others")
     assert runall.process.wait(timeout=25) == 1
     assert [name for name, pid in runall.pids.items() if _group_alive(pid)] == []
+
+
+@pytest.mark.nginx
+def test_the_production_shape_refuses_to_keep_state_outside_postgresql(site_env, tmp_path):
+    """`make serve` on SQLite would give each machine its own sessions and throttles: it refuses to start."""
+    argv = [sys.executable, "-m", "atmsite.runall", "--port", str(_free_port()), "--app-ports", str(_free_port()),
+            str(_free_port()), "--runtime-dir", str(tmp_path / "nginx")]
+    done = subprocess.run(argv, cwd=ROOT, env=site_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "cannot serve: the app servers share sessions, throttles and idempotency keys through the database: " \
+           "set DATABASE_URL=postgres://..." in done.stdout
+    assert not (tmp_path / "nginx").exists()

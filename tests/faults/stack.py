@@ -203,7 +203,7 @@ def ledger_read(env: dict[str, str]) -> Ledger:
 
 # --- Server processes -----------------------------------------------------------------------------
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
     """Ask a server we started to stop (SIGTERM), and kill it when it does not within 20 s."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -234,7 +234,7 @@ def gunicorn(env: dict[str, str], log: Path, workers: int = 2) -> Iterator[str]:
         wait_until(lambda: _answers(base + "/"), f"gunicorn to answer (log: {log})", 60)
         yield base
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @contextmanager
@@ -248,7 +248,7 @@ def celery_worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[b
     try:
         yield process
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 # --- Customers ------------------------------------------------------------------------------------

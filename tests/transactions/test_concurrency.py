@@ -20,7 +20,7 @@ from django.db import connection
 from accounts.models import Account
 from tests.factories import funded_card
 from tests.support.threads import run_together
-from transactions.exceptions import InsufficientFunds, TransactionError
+from transactions.exceptions import DailyLimitExceeded, InsufficientFunds, TransactionError
 from transactions.models import LedgerEntry
 from transactions.services import Posting, transfer_create, withdrawal_create
 
@@ -106,4 +106,23 @@ def test_it_moves_money_once_when_the_same_request_arrives_concurrently(alice_cu
     expected_charlie = 12_000 if operation == "transfer" else 10_000
     assert Account.objects.get(pk=charlie_customer.account.pk).balance_minor == expected_charlie
     assert LedgerEntry.objects.count() == before + (2 if operation == "transfer" else 1)
+    call_command("verify_ledger", stdout=io.StringIO())
+
+
+def test_concurrent_withdrawals_never_exceed_the_daily_limit_together(alice_customer):
+    """Each withdrawal reads the day's total after the lock: eight at once get exactly the limit's worth."""
+    account = alice_customer.account
+    Account.objects.filter(pk=account.pk).update(daily_withdrawal_limit_minor=5_000)
+    paid: list[int] = []
+
+    def withdraw(number: int) -> None:
+        try:
+            withdrawal_create(account_id=account.pk, amount_minor=1_000, idempotency_key=f"limit-{number}")
+        except DailyLimitExceeded:
+            return
+        paid.append(1_000)
+
+    assert _in_threads(THREADS, withdraw) == []
+    assert sum(paid) == 5_000
+    assert Account.objects.get(pk=account.pk).balance_minor == 45_000
     call_command("verify_ledger", stdout=io.StringIO())

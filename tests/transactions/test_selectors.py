@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.db.models import F
+from django.utils import timezone
 
 from accounts.models import Account
-from transactions.models import LedgerEntry
+from transactions.models import DailyWithdrawal, LedgerEntry
 from transactions.selectors import LedgerProblem, ledger_problems, ledger_recent_for_account
 from transactions.services import transfer_create, withdrawal_create
 
@@ -73,3 +74,11 @@ def test_it_names_a_reversal_that_does_not_cancel_its_original(alice_customer):
     assert ledger_problems() == [LedgerProblem(
         deposit.reference, f"reversal #{reversal.pk} of entry #{deposit.pk} does not cancel it (same account, sum 0)"
     )]
+
+
+def test_it_names_a_days_withdrawn_total_that_disagrees_with_the_ledger(alice_customer):
+    withdrawal_create(account_id=alice_customer.account.pk, amount_minor=1_000, idempotency_key="w1")
+    DailyWithdrawal.objects.update(withdrawn_minor=3_000)
+    day = timezone.localdate()
+    assert ledger_problems() == [LedgerProblem(
+        alice_customer.account.number, f"withdrawn on {day} kept as 3000, the ledger's withdrawals sum to 1000")]

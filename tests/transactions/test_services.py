@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
+from unittest import mock
+
 import pytest
+from django.db.models import F
+from django.utils import timezone
 
 from accounts.models import Account
 from transactions.exceptions import (
@@ -15,7 +20,7 @@ from transactions.exceptions import (
     LedgerImmutable,
     SameAccountTransfer,
 )
-from transactions.models import LedgerEntry
+from transactions.models import DailyWithdrawal, LedgerEntry
 from transactions.selectors import ledger_problems
 from transactions.services import (
     DepositLimits,
@@ -24,6 +29,7 @@ from transactions.services import (
     reversal_create,
     transfer_create,
     withdrawal_create,
+    withdrawn_today_minor,
 )
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +76,48 @@ def test_it_enforces_the_daily_withdrawal_limit(alice_customer):
     with pytest.raises(DailyLimitExceeded, match="100.00 EUR left today"):
         withdrawal_create(account_id=alice_customer.account.pk, amount_minor=20_000, idempotency_key="w2")
     assert _snapshot() == before
+
+
+def test_it_keeps_the_days_withdrawn_total_beside_the_ledger(alice_customer):
+    account = alice_customer.account
+    for number, amount in enumerate((2_000, 3_000)):
+        withdrawal_create(account_id=account.pk, amount_minor=amount, idempotency_key=f"w{number}")
+    deposit_create(account_id=account.pk, amount_minor=9_000, idempotency_key="d")
+    assert list(DailyWithdrawal.objects.values_list("account_id", "day", "withdrawn_minor")) == [
+        (account.pk, timezone.localdate(), 5_000)]
+    assert withdrawn_today_minor(Account.objects.get(pk=account.pk)) == 5_000
+    assert ledger_problems() == []
+
+
+def test_a_day_without_its_total_counts_the_withdrawals_already_in_the_ledger(alice_customer):
+    """Entries written outside the services (demo data, a migration) still count toward the day's limit."""
+    account = alice_customer.account
+    Account.objects.filter(pk=account.pk).update(daily_withdrawal_limit_minor=30_000, balance_minor=F("balance_minor") - 25_000)
+    LedgerEntry.objects.create(account=account, kind=LedgerEntry.Kind.WITHDRAWAL, amount_minor=-25_000,
+                               balance_after_minor=25_000, channel=LedgerEntry.Channel.ATM, reference="outside",
+                               idempotency_key="outside")
+    with pytest.raises(DailyLimitExceeded, match="50.00 EUR left today"):
+        withdrawal_create(account_id=account.pk, amount_minor=10_000, idempotency_key="w1")
+    withdrawal_create(account_id=account.pk, amount_minor=5_000, idempotency_key="w2")
+    assert DailyWithdrawal.objects.get().withdrawn_minor == 30_000
+    assert ledger_problems() == []
+
+
+def test_a_withdrawal_that_waited_for_the_lock_past_midnight_counts_toward_the_new_day(alice_customer):
+    account = alice_customer.account
+    Account.objects.filter(pk=account.pk).update(daily_withdrawal_limit_minor=30_000)
+    day = timezone.localdate() + datetime.timedelta(days=2)  # after the account's funding entry
+    late = timezone.make_aware(datetime.datetime.combine(day, datetime.time(23, 59, 59)))
+    next_day = late + datetime.timedelta(seconds=2)
+    with mock.patch("transactions.services.timezone.now", side_effect=[late, late]):
+        withdrawal_create(account_id=account.pk, amount_minor=25_000, idempotency_key="w1")
+    # Asked at 23:59:59, lock held after midnight: the new day's limit applies, and the entry is dated then.
+    with mock.patch("transactions.services.timezone.now", side_effect=[late, next_day]):
+        posting = withdrawal_create(account_id=account.pk, amount_minor=10_000, idempotency_key="w2")
+    assert posting.entry.created_at == next_day
+    assert dict(DailyWithdrawal.objects.values_list("day", "withdrawn_minor")) == {
+        day: 25_000, day + datetime.timedelta(days=1): 10_000}
+    assert ledger_problems() == []
 
 
 def test_it_moves_money_once_for_a_repeated_idempotency_key(alice_customer):
@@ -240,6 +288,33 @@ def test_it_limits_transfers_per_day(alice_customer, charlie_customer):
     with pytest.raises(DailyLimitExceeded, match="daily transfer limit: 0.00 EUR left today"):
         transfer_create(amount_minor=100, idempotency_key="t3", **common)
     assert _snapshot() == before
+
+
+def test_a_transfer_that_waited_for_the_lock_past_midnight_counts_toward_the_new_day(alice_customer, charlie_customer):
+    common = {"from_account_id": alice_customer.account.pk, "to_account_number": charlie_customer.account.number,
+              "daily_limit_minor": 10_000}
+    day = timezone.localdate() + datetime.timedelta(days=2)
+    late = timezone.make_aware(datetime.datetime.combine(day, datetime.time(23, 59, 59)))
+    next_day = late + datetime.timedelta(seconds=2)
+    with mock.patch("transactions.services.timezone.now", side_effect=[late, late]):
+        transfer_create(amount_minor=10_000, idempotency_key="t1", **common)
+    # Asked at 23:59:59 with the day's limit used up, lock held after midnight: the new day's limit applies.
+    with mock.patch("transactions.services.timezone.now", side_effect=[late, next_day]):
+        posting = transfer_create(amount_minor=5_000, idempotency_key="t2", **common)
+    assert posting.entry.created_at == next_day
+    assert _balance(alice_customer.account) == 35_000
+
+
+def test_a_reversed_withdrawal_still_counts_toward_its_days_limit_and_the_books_agree(alice_customer, bob_teller):
+    account = alice_customer.account
+    Account.objects.filter(pk=account.pk).update(daily_withdrawal_limit_minor=20_000)
+    first = withdrawal_create(account_id=account.pk, amount_minor=20_000, idempotency_key="w1")
+    reversal_create(entry_id=first.entry.pk, staff_user=bob_teller, reason="cash not dispensed", idempotency_key="r1")
+    assert _balance(account) == 50_000
+    assert DailyWithdrawal.objects.get(account=account).withdrawn_minor == 20_000
+    assert ledger_problems() == []
+    with pytest.raises(DailyLimitExceeded):
+        withdrawal_create(account_id=account.pk, amount_minor=1_000, idempotency_key="w2")
 
 
 def test_it_refuses_a_large_staff_posting_without_a_second_staff_member(alice_customer, bob_teller):

@@ -132,6 +132,33 @@ class Card(models.Model):
     def is_expired(self, today: datetime.date | None = None) -> bool:
         return (today or timezone.localdate()) > self.expiry
 
+    @property
+    def is_usable(self) -> bool:
+        """Return True when the card may log in and move money: active and not past its expiry."""
+        return self.status == self.Status.ACTIVE and not self.is_expired()
+
+
+class CardNumberTries(models.Model):
+    """Wrong PINs typed with a card number that has no usable card: unknown, blocked or expired.
+
+    Counted in the database, shared by every browser and worker, so such a number answers a
+    guesser who comes back from a new browser as a live card would (accounts.services). Keyed by
+    the PAN's keyed fingerprint, the same HMAC-SHA256 as Card.pan_hmac: never the PAN itself.
+    Rows are not pruned: a blocked card answers "blocked" for good, so a number that reached the
+    limit must too (SECURITY.md).
+    """
+
+    pan_hmac = models.CharField(max_length=64, unique=True, editable=False, help_text="HMAC-SHA256 of the PAN.")
+    # Capped at ATM_MAX_PIN_ATTEMPTS: past it every answer is "This card is blocked".
+    failed_pin_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    last_failed_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name_plural = "card number tries"
+
+    def __str__(self) -> str:
+        return f"{self.pan_hmac[:12]}… {self.failed_pin_attempts} wrong"
+
 
 class LoginAttempt(models.Model):
     """One web ATM login attempt from a client address, kept for throttling per address, network and overall.

@@ -1,7 +1,9 @@
 """Write operations on customers, accounts and cards.
 
 Card state changes (failed PIN attempts, blocking) run in a transaction with the card row locked,
-so concurrent wrong PINs can never add up to more than ATM_MAX_PIN_ATTEMPTS tries.
+so concurrent wrong PINs can never add up to more than ATM_MAX_PIN_ATTEMPTS tries. Wrong PINs for
+a number with no usable card are counted the same way on its CardNumberTries row (card row first,
+then the number's row, whenever both are locked).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django.utils import timezone
 from .cards import generate_pan, network_for_pan, pan_fingerprint
 from .exceptions import AccountsError, AuthenticationFailed, CardBlocked, CardJustBlocked, PinRejected
 from .iban import random_iban
-from .models import Account, Card, Customer, ProcessedRequest
+from .models import Account, Card, CardNumberTries, Customer, ProcessedRequest
 from .money import currency_problem
 from .pins import hash_pin, pin_problem, verify_pin
 
@@ -131,23 +133,25 @@ def account_update(*, account_id: int, status: str, daily_withdrawal_limit_minor
 
 
 def card_block(*, card_id: int) -> Card:
-    """Block a card (staff action or third wrong PIN)."""
+    """Block a card (staff action); its number goes on answering from the tries it had."""
     with transaction.atomic():
         card = Card.objects.select_for_update().get(pk=card_id)
         card.status = Card.Status.BLOCKED
         card.blocked_at = timezone.now()
         card.save(update_fields=["status", "blocked_at"])
+        _number_tries_remember(card.pan_hmac, card.failed_pin_attempts)
     return card
 
 
 def card_unblock(*, card_id: int) -> Card:
-    """Unblock a card and reset its failed PIN attempts (staff only)."""
+    """Unblock a card and reset its failed PIN attempts, the card's and its number's (staff only)."""
     with transaction.atomic():
         card = Card.objects.select_for_update().get(pk=card_id)
         card.status = Card.Status.ACTIVE
         card.failed_pin_attempts = 0
         card.blocked_at = None
         card.save(update_fields=["status", "failed_pin_attempts", "blocked_at"])
+        CardNumberTries.objects.filter(pan_hmac=card.pan_hmac).delete()
     return card
 
 
@@ -164,32 +168,46 @@ def card_pin_reset(*, card_id: int, rng: random.Random | None = None, request_ke
     return pin
 
 
+def _live_card_try(card: Card, pin: str) -> AccountsError | None:
+    """Check a PIN against a usable card the caller has locked; return the failure to raise, or None.
+
+    A wrong PIN is counted and the third blocks the card; a right one resets the count. The caller
+    raises after its transaction commits, so the count is kept.
+    """
+    if verify_pin(pin, card.pin_hash):
+        if card.failed_pin_attempts:
+            card.failed_pin_attempts = 0
+            card.save(update_fields=["failed_pin_attempts"])
+        return None
+    card.failed_pin_attempts += 1
+    fields = ["failed_pin_attempts"]
+    if card.failed_pin_attempts >= settings.ATM_MAX_PIN_ATTEMPTS:
+        card.status, card.blocked_at = Card.Status.BLOCKED, timezone.now()
+        fields += ["status", "blocked_at"]
+    card.save(update_fields=fields)
+    if card.status == Card.Status.BLOCKED:
+        _number_tries_remember(card.pan_hmac, card.failed_pin_attempts)
+        return CardJustBlocked()
+    return AuthenticationFailed(tries_left=settings.ATM_MAX_PIN_ATTEMPTS - card.failed_pin_attempts)
+
+
 def card_check_pin(*, card_id: int, pin: str) -> Card:
     """Check a PIN against a card under its row lock; count failures and block at the limit.
 
-    Raises CardBlocked when the card is (or just became) blocked, AuthenticationFailed on a wrong PIN.
-    A correct PIN resets the failure count.
+    Raises CardBlocked when the card is (or just became) blocked, AuthenticationFailed on a wrong PIN
+    (or for an expired card). A correct PIN resets the failure count.
     """
     with transaction.atomic():
         card = Card.objects.select_for_update().get(pk=card_id)
-        if card.status != Card.Status.ACTIVE or card.is_expired():
+        if card.is_usable:
+            failure = _live_card_try(card, pin)
+        else:
             # The same argon2 work as a live card, so the answer's timing does not tell a blocked card apart.
             verify_pin(pin, card.pin_hash)
-            raise CardBlocked() if card.status == Card.Status.BLOCKED else AuthenticationFailed()
-        if verify_pin(pin, card.pin_hash):
-            if card.failed_pin_attempts:
-                card.failed_pin_attempts = 0
-                card.save(update_fields=["failed_pin_attempts"])
-            return card
-        card.failed_pin_attempts += 1
-        fields = ["failed_pin_attempts"]
-        if card.failed_pin_attempts >= settings.ATM_MAX_PIN_ATTEMPTS:
-            card.status, card.blocked_at = Card.Status.BLOCKED, timezone.now()
-            fields += ["status", "blocked_at"]
-        card.save(update_fields=fields)
-    if card.status == Card.Status.BLOCKED:
-        raise CardJustBlocked()
-    raise AuthenticationFailed(tries_left=settings.ATM_MAX_PIN_ATTEMPTS - card.failed_pin_attempts)
+            failure = CardBlocked() if card.status == Card.Status.BLOCKED else AuthenticationFailed()
+    if failure is not None:
+        raise failure
+    return card
 
 
 def card_id_for_pan(pan: str) -> int | None:
@@ -198,24 +216,56 @@ def card_id_for_pan(pan: str) -> int | None:
 
 
 def card_authenticate(*, pan: str, pin: str) -> Card:
-    """Return the card with this PAN when the PIN is right.
+    """Return the card with this PAN when the PIN is right; count a wrong try on the card or its number.
 
-    An unknown card, a wrong PIN and a card already blocked or expired get one generic error after
-    the same argon2 work, so neither the message nor the time tells which. (The third wrong PIN
-    says the card is now blocked: the customer must know, and the guesser has spent the card.)
-    Only a live card's wrong PIN carries `tries_left`; the ATM session counts tries for the
-    other cases itself (atm.session), so their answers match a live card's.
+    A live card counts wrong PINs itself. A number with no usable card (unknown, blocked or expired)
+    has them counted by its fingerprint in CardNumberTries, carrying on from the card's own count,
+    and answers as a live card would: tries left, then "now blocked" at the third, then "This card
+    is blocked" for good. Every case does the same argon2 work, so neither the answer nor its time
+    tells which card numbers exist, whatever browser or session the tries come from.
     """
-    card_id = card_id_for_pan(pan)
-    if card_id is None:
-        verify_pin(pin, _dummy_hash())
-        raise AuthenticationFailed()
-    try:
-        return card_check_pin(card_id=card_id, pin=pin)
-    except CardJustBlocked:
-        raise
-    except CardBlocked:
-        raise AuthenticationFailed() from None
+    pan_hmac = pan_fingerprint(pan)
+    with transaction.atomic():
+        card = Card.objects.select_for_update().filter(pan_hmac=pan_hmac).first()
+        if card is not None and card.is_usable:
+            failure = _live_card_try(card, pin)
+            if failure is None:
+                return card
+        else:
+            verify_pin(pin, card.pin_hash if card is not None else _dummy_hash())
+            failure = _number_try(pan_hmac, seen=card.failed_pin_attempts if card is not None else 0)
+    raise failure  # after the commit: the count stays
+
+
+def _number_tries_locked(pan_hmac: str) -> CardNumberTries:
+    """Return the number's tries row, created when missing, locked until the transaction ends.
+
+    A concurrent first try of the same number loses the unique-key race inside get_or_create,
+    which then reads the winner's row; the lock makes the two counts follow one another.
+    """
+    CardNumberTries.objects.get_or_create(pan_hmac=pan_hmac)
+    return CardNumberTries.objects.select_for_update().get(pan_hmac=pan_hmac)
+
+
+def _number_tries_remember(pan_hmac: str, used: int) -> None:
+    """Record that the number has had at least `used` wrong PINs, before its card stops answering for itself."""
+    if used:
+        tries = _number_tries_locked(pan_hmac)
+        if used > tries.failed_pin_attempts:
+            tries.failed_pin_attempts = min(used, settings.ATM_MAX_PIN_ATTEMPTS)
+            tries.save(update_fields=["failed_pin_attempts"])
+
+
+def _number_try(pan_hmac: str, *, seen: int) -> AccountsError:
+    """Count a wrong try of a number with no usable card (`seen`: its card's own count); return the answer."""
+    limit = settings.ATM_MAX_PIN_ATTEMPTS
+    tries = _number_tries_locked(pan_hmac)
+    used = max(tries.failed_pin_attempts, seen) + 1
+    tries.failed_pin_attempts, tries.last_failed_at = min(used, limit), timezone.now()
+    tries.save(update_fields=["failed_pin_attempts", "last_failed_at"])
+    if used > limit:
+        return CardBlocked()
+    return CardJustBlocked() if used == limit else AuthenticationFailed(tries_left=limit - used)
 
 
 _DUMMY: dict[str, str] = {}

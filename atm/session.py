@@ -19,8 +19,7 @@ from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 
-from accounts.cards import pan_fingerprint
-from accounts.exceptions import AccountsError, AuthenticationFailed, CardBlocked, CardJustBlocked
+from accounts.exceptions import AccountsError, CardBlocked
 from accounts.models import Account, Card
 from accounts.services import card_authenticate, card_check_pin, card_id_for_pan
 from atmsite.lib.network import client_address
@@ -39,9 +38,6 @@ SESSION_CARD_KEY = "atm_card_id"
 SESSION_ACTIVITY_KEY = "atm_last_activity"
 DEVICE_COOKIE = "atm_device"
 DEVICE_COOKIE_SALT = "atm.session.device"
-# Wrong-PIN counts of card numbers the bank could not check, by PAN fingerprint prefix (never the PAN).
-STAND_IN_TRIES_KEY = "atm_stand_in_tries"
-STAND_IN_CARDS = 20
 EXPIRED_MESSAGE = "This card has expired. Please contact your bank."
 LOGGED_OUT_MESSAGE = "You are logged out. Take your card."
 
@@ -77,16 +73,7 @@ def atm_authenticate(request: HttpRequest, *, pan: str, pin: str) -> Card:
     attempt = login_attempt_begin(address=client_address(request), known_device=known_device)
     if attempt is None:
         raise LoginThrottled()
-    try:
-        card = card_authenticate(pan=pan, pin=pin)
-    except CardJustBlocked:
-        _count_tries(request, pan, used=settings.ATM_MAX_PIN_ATTEMPTS)
-        raise
-    except AuthenticationFailed as exc:
-        if exc.tries_left is not None:  # a live card counted this wrong PIN itself
-            _count_tries(request, pan, used=settings.ATM_MAX_PIN_ATTEMPTS - exc.tries_left)
-            raise
-        raise _stand_in_failure(request, pan) from exc
+    card = card_authenticate(pan=pan, pin=pin)
     login_attempt_succeeded(attempt)
     return card
 
@@ -106,31 +93,6 @@ def remember_device(response: HttpResponse, card: Card) -> HttpResponse:
         httponly=True, secure=settings.SESSION_COOKIE_SECURE, samesite="Lax",
     )
     return response
-
-
-def _count_tries(request: HttpRequest, pan: str, *, used: int) -> None:
-    """Record in the session how many wrong PINs this card number has had (by fingerprint prefix, never the PAN)."""
-    tries = dict(request.session.get(STAND_IN_TRIES_KEY, {}))
-    key = pan_fingerprint(pan)[:16]
-    tries.pop(key, None)
-    tries[key] = used
-    request.session[STAND_IN_TRIES_KEY] = dict(list(tries.items())[-STAND_IN_CARDS:])
-
-
-def _stand_in_failure(request: HttpRequest, pan: str) -> AccountsError:
-    """Count tries for a card the bank cannot check (unknown, blocked, expired) as for a live one, in the session.
-
-    A live card says how many tries are left and is blocked at the third wrong PIN; answering
-    anything else for a number the bank does not know, or for a blocked card, would tell which
-    card numbers exist. The live card's own answers are counted in the same place, so a card
-    blocked during this session goes on answering as an unknown number would after three tries.
-    """
-    used = int(request.session.get(STAND_IN_TRIES_KEY, {}).get(pan_fingerprint(pan)[:16], 0)) + 1
-    _count_tries(request, pan, used=used)
-    left = settings.ATM_MAX_PIN_ATTEMPTS - used
-    if left < 0:
-        return CardBlocked()
-    return CardJustBlocked() if left == 0 else AuthenticationFailed(tries_left=left)
 
 
 def failure_message(exc: AccountsError) -> str:

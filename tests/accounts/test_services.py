@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from accounts.cards import pan_fingerprint
-from accounts.exceptions import AuthenticationFailed, CardBlocked, PinRejected
-from accounts.models import Card
-from accounts.services import card_authenticate, card_change_pin, card_issue, card_unblock
+from accounts.exceptions import AccountsError, AuthenticationFailed, CardBlocked, PinRejected
+from accounts.models import Card, CardNumberTries
+from accounts.services import (
+    card_authenticate,
+    card_block,
+    card_change_pin,
+    card_issue,
+    card_pin_reset,
+    card_unblock,
+)
+from tests.factories import funded_card
 
 pytestmark = pytest.mark.django_db
+
+UNKNOWN_PAN = "4000000000000002"  # Luhn-valid, issued to nobody
 
 
 def test_it_authenticates_with_the_right_pin_and_resets_failures(alice_customer):
@@ -26,6 +38,63 @@ def test_it_gives_unknown_cards_the_same_message_as_wrong_pins(alice_customer):
     with pytest.raises(AuthenticationFailed) as wrong:
         card_authenticate(pan=alice_customer.pan, pin="0001")
     assert str(unknown.value) == str(wrong.value) == "Card number or PIN is not correct."
+    assert unknown.value.tries_left == wrong.value.tries_left == 2
+
+
+def answers(pan: str, pin: str, times: int) -> list[tuple[str, str, int | None]]:
+    """Try `pan` with `pin` `times` times; return each refusal's kind, message and tries left."""
+    seen = []
+    for _ in range(times):
+        with pytest.raises(AccountsError) as refused:
+            card_authenticate(pan=pan, pin=pin)
+        seen.append((type(refused.value).__name__, str(refused.value), getattr(refused.value, "tries_left", None)))
+    return seen
+
+
+LIVE_CARD_ANSWERS = [
+    ("AuthenticationFailed", "Card number or PIN is not correct.", 2),
+    ("AuthenticationFailed", "Card number or PIN is not correct.", 1),
+    ("CardJustBlocked", "Wrong PIN entered three times: this card is now blocked. Please contact your bank.", None),
+    ("CardBlocked", "This card is blocked. Please contact your bank.", None),
+    ("CardBlocked", "This card is blocked. Please contact your bank.", None),
+]
+
+
+def test_it_counts_an_unknown_numbers_tries_in_the_database_as_a_live_cards(alice_customer):
+    assert answers(alice_customer.pan, "0001", 5) == answers(UNKNOWN_PAN, "0001", 5) == LIVE_CARD_ANSWERS
+    counted = dict(CardNumberTries.objects.values_list("pan_hmac", "failed_pin_attempts"))
+    # the blocked card's number remembers it too, whatever staff later do to the card's own count
+    assert counted == {pan_fingerprint(UNKNOWN_PAN): 3, alice_customer.card.pan_hmac: 3}
+
+
+def test_it_stores_no_card_number_in_clear_for_an_unknown_number():
+    answers(UNKNOWN_PAN, "0001", 1)
+    row = CardNumberTries.objects.values().get()
+    assert row["pan_hmac"] == pan_fingerprint(UNKNOWN_PAN)
+    assert not any(UNKNOWN_PAN[-4:] in str(value) or UNKNOWN_PAN[:6] in str(value) for value in row.values())
+
+
+def test_it_carries_a_blocked_or_expired_cards_count_on_from_where_the_card_left_it(alice_customer):
+    bob_customer = funded_card(first_name="Bob", balance_minor=0, pin="4826")
+    answers(alice_customer.pan, "0001", 1)
+    card_block(card_id=alice_customer.card.pk)  # by staff, after one wrong PIN
+    answers(bob_customer.pan, "0001", 1)
+    Card.objects.filter(pk=bob_customer.card.pk).update(expiry=datetime.date(2020, 1, 31))
+    assert answers(alice_customer.pan, alice_customer.pin, 4) == LIVE_CARD_ANSWERS[1:]
+    assert answers(bob_customer.pan, bob_customer.pin, 4) == LIVE_CARD_ANSWERS[1:]
+
+
+def test_it_keeps_answering_blocked_after_a_pin_reset_of_a_blocked_card(alice_customer):
+    answers(alice_customer.pan, "0001", 3)
+    new_pin = card_pin_reset(card_id=alice_customer.card.pk)  # the card stays blocked, its own count is 0
+    assert answers(alice_customer.pan, new_pin, 1) == LIVE_CARD_ANSWERS[3:4]
+
+
+def test_it_gives_an_unblocked_card_its_three_tries_back(alice_customer):
+    answers(alice_customer.pan, "0001", 4)
+    card_unblock(card_id=alice_customer.card.pk)
+    assert not CardNumberTries.objects.exists()
+    assert answers(alice_customer.pan, "0001", 1) == LIVE_CARD_ANSWERS[:1]
 
 
 def test_it_blocks_the_card_at_the_third_wrong_pin_until_staff_unblock(alice_customer):
@@ -34,7 +103,7 @@ def test_it_blocks_the_card_at_the_third_wrong_pin_until_staff_unblock(alice_cus
             card_authenticate(pan=alice_customer.pan, pin="0001")
     with pytest.raises(CardBlocked, match="Wrong PIN entered three times"):
         card_authenticate(pan=alice_customer.pan, pin="0001")
-    with pytest.raises(AuthenticationFailed, match=r"^Card number or PIN is not correct\.$"):
+    with pytest.raises(CardBlocked, match=r"^This card is blocked\. Please contact your bank\.$"):
         card_authenticate(pan=alice_customer.pan, pin=alice_customer.pin)
     card_unblock(card_id=alice_customer.card.pk)
     assert card_authenticate(pan=alice_customer.pan, pin=alice_customer.pin).failed_pin_attempts == 0

@@ -28,7 +28,7 @@ from django.test import Client
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 
-from accounts.models import Account, Card, Customer, LoginAttempt, ProcessedRequest
+from accounts.models import Account, Card, CardNumberTries, Customer, LoginAttempt, ProcessedRequest
 from transactions.models import LedgerEntry
 
 
@@ -61,6 +61,7 @@ WATCHED: dict[str, tuple[type, tuple[str, ...]]] = {
     "customers": (Customer, ("first_name", "last_name", "email", "phone", "street_address", "birth_date",
                              "gender", "postal_code", "city")),
     "login_attempts": (LoginAttempt, ("address", "succeeded")),
+    "card_number_tries": (CardNumberTries, ("pan_hmac", "failed_pin_attempts")),
     "processed_requests": (ProcessedRequest, ("key",)),
 }
 # Columns whose new value is random or a timestamp: an effect says only that they changed.

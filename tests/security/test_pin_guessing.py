@@ -2,13 +2,15 @@
 
 A guesser who opens a new browser (a new session) for every try and spreads the tries over many
 client addresses still gets three tries per card: the fourth is refused even when it is the right
-PIN, with the same message as an unknown card. One address gets ATM_LOGIN_THROTTLE_ATTEMPTS
+PIN ("This card is blocked"). A number issued to nobody, or to a blocked or expired card, has its
+tries counted by fingerprint in the database and answers the same sequence, whatever the browser. One address gets ATM_LOGIN_THROTTLE_ATTEMPTS
 failures in the window, one /24 network ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS; the next attempt from
 there is refused before any PIN is checked, unless the browser logged in with that card before.
 """
 
 from __future__ import annotations
 
+import datetime
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -20,7 +22,9 @@ from django.db import connection
 from django.http import HttpResponse
 from django.urls import reverse
 
-from accounts.models import Card, LoginAttempt
+from accounts.cards import luhn_check_digit, pan_fingerprint
+from accounts.models import Card, CardNumberTries, LoginAttempt
+from accounts.services import card_block
 from tests.factories import CardHolder, funded_card
 from tests.support.threads import run_together
 
@@ -30,8 +34,10 @@ pytestmark = pytest.mark.django_db
 
 GENERIC = "Card number or PIN is not correct."
 JUST_BLOCKED = "Wrong PIN entered three times: this card is now blocked. Please contact your bank."
+BLOCKED = "This card is blocked. Please contact your bank."
+TWO_LEFT = f"{GENERIC} 2 tries left before the card is blocked."
+ONE_LEFT = f"{GENERIC} 1 try left before the card is blocked."
 THROTTLED = "Too many login attempts from this address. Please wait a few minutes and try again."
-UNKNOWN_PANS = ("4000000000000002", "4000000000000010", "4000000000000028", "4000000000000036")
 CARD_PINS = ("2468", "1357", "8031", "5192", "7340", "6029")
 
 
@@ -39,6 +45,13 @@ def addresses() -> Iterator[str]:
     """Yield distinct client addresses, each in a network (/24) of its own, as a botnet's are."""
     for number in count(1):
         yield f"10.{number // 250 % 250}.{number % 250}.7"
+
+
+def unknown_pans() -> Iterator[str]:
+    """Yield distinct Luhn-valid card numbers issued to nobody: each a fresh number with its three tries."""
+    for number in count(1):
+        body = f"400000{number:09d}"
+        yield body + luhn_check_digit(body)
 
 
 def guess(pan: str, pin: str, address: str) -> HttpResponse:
@@ -55,8 +68,15 @@ def refusal(response: HttpResponse) -> str:
     """
     if response.status_code == 302:
         return "logged in"
-    shown = [message for message in (GENERIC, JUST_BLOCKED, THROTTLED) if message in response.text]
+    shown = [message for message in (GENERIC, JUST_BLOCKED, BLOCKED, THROTTLED) if message in response.text]
     assert len(shown) == 1, shown
+    return shown[0]
+
+
+def tries_answer(response: HttpResponse) -> str:
+    """Return the login page's answer to a wrong PIN in full: which tries are left, or blocked."""
+    shown = [message for message in (TWO_LEFT, ONE_LEFT, JUST_BLOCKED, BLOCKED) if message in response.text]
+    assert len(shown) == 1, (shown, response.status_code)
     return shown[0]
 
 
@@ -79,10 +99,26 @@ def test_it_gives_every_card_three_tries_whatever_the_session_or_address() -> No
         for holder in holders:
             outcomes[holder.pan].append(refusal(guess(holder.pan, plans[holder.pan][round_], next(where))))
     for holder in holders:
-        assert outcomes[holder.pan] == [GENERIC, GENERIC, JUST_BLOCKED, GENERIC, GENERIC, GENERIC]
+        assert outcomes[holder.pan] == [GENERIC, GENERIC, JUST_BLOCKED, BLOCKED, BLOCKED, BLOCKED]
         card = _card(holder)
         assert (card.failed_pin_attempts, card.status) == (3, Card.Status.BLOCKED)
     assert not LoginAttempt.objects.filter(succeeded=True).exists()
+
+
+@pytest.mark.parametrize("kind", ["unknown number", "staff-blocked card", "expired card"])
+def test_it_answers_a_number_without_a_usable_card_as_a_live_card_across_browsers(alice_customer, kind) -> None:
+    other = funded_card(first_name="Other", pin="4826", balance_minor=0)
+    if kind == "staff-blocked card":
+        card_block(card_id=other.card.pk)
+    elif kind == "expired card":
+        Card.objects.filter(pk=other.card.pk).update(expiry=datetime.date(2020, 1, 31))
+    pan = next(unknown_pans()) if kind == "unknown number" else other.pan
+    where, answers = addresses(), {alice_customer.pan: [], pan: []}
+    for _ in range(5):  # interleaved, every try from a new browser at a new address
+        for number in answers:
+            answers[number].append(tries_answer(guess(number, "9753", next(where))))
+    assert answers[pan] == answers[alice_customer.pan] == [TWO_LEFT, ONE_LEFT, JUST_BLOCKED, BLOCKED, BLOCKED]
+    assert tries_answer(guess(pan, other.pin, next(where))) == BLOCKED  # even the right PIN, as for a real card
 
 
 def test_it_refuses_even_the_right_pin_from_an_address_that_failed_too_often(alice_customer: CardHolder) -> None:
@@ -105,8 +141,8 @@ def test_it_still_lets_in_a_browser_that_logged_in_with_the_card_before(alice_cu
     assert regular.post(reverse("atm:login"), {"card_number": alice_customer.pan, "pin": alice_customer.pin},
                         REMOTE_ADDR=address).status_code == 302
     regular.post(reverse("atm:logout"))
-    for _ in range(limit):  # others at the shared address guess on cards that do not exist
-        assert refusal(guess(UNKNOWN_PANS[0], "1111", address)) == GENERIC
+    for pan in islice(unknown_pans(), limit):  # others at the shared address guess on cards that do not exist
+        assert refusal(guess(pan, "1111", address)) == GENERIC
     assert refusal(guess(alice_customer.pan, alice_customer.pin, address)) == THROTTLED  # a new browser
     back = regular.post(reverse("atm:login"), {"card_number": alice_customer.pan, "pin": alice_customer.pin},
                         REMOTE_ADDR=address)
@@ -120,17 +156,19 @@ def test_it_still_lets_in_a_browser_that_logged_in_with_the_card_before(alice_cu
 
 def test_it_throttles_a_network_however_its_addresses_are_spread(settings) -> None:
     settings.ATM_LOGIN_THROTTLE_ATTEMPTS, settings.ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS = 3, 5
-    outcomes = [refusal(guess(UNKNOWN_PANS[n % 4], "1111", f"203.0.113.{n + 1}")) for n in range(8)]
+    pans = unknown_pans()
+    outcomes = [refusal(guess(next(pans), "1111", f"203.0.113.{n + 1}")) for n in range(8)]
     assert outcomes == [GENERIC] * 5 + [THROTTLED] * 3
-    assert refusal(guess(UNKNOWN_PANS[0], "1111", "203.0.114.1")) == GENERIC  # the next /24
-    v6 = [refusal(guess(UNKNOWN_PANS[0], "1111", f"2001:db8:0:1:{n:x}::1")) for n in range(6)]
+    assert refusal(guess(next(pans), "1111", "203.0.114.1")) == GENERIC  # the next /24
+    v6 = [refusal(guess(next(pans), "1111", f"2001:db8:0:1:{n:x}::1")) for n in range(6)]
     assert v6 == [GENERIC] * 5 + [THROTTLED]  # one /64
     assert LoginAttempt.objects.filter(network="2001:db8:0:1::/64").count() == 5
 
 
 def test_it_throttles_everywhere_at_the_global_limit(settings) -> None:
     settings.ATM_LOGIN_THROTTLE_GLOBAL_ATTEMPTS = 4
-    outcomes = [refusal(guess(UNKNOWN_PANS[0], "1111", address)) for address in islice(addresses(), 6)]
+    pans = unknown_pans()
+    outcomes = [refusal(guess(next(pans), "1111", address)) for address in islice(addresses(), 6)]
     assert outcomes == [GENERIC] * 4 + [THROTTLED] * 2
 
 
@@ -144,7 +182,7 @@ def test_it_answers_an_unknown_a_blocked_and_a_wrong_pin_card_alike(alice_custom
     blocked = funded_card(first_name="Blocked", pin="4826", balance_minor=0)
     Card.objects.filter(pk=blocked.card.pk).update(status=Card.Status.BLOCKED)
     answers = [refusal(guess(pan, pin, f"192.0.2.{n}")) for n, (pan, pin) in enumerate(
-        [(UNKNOWN_PANS[0], "4826"), (blocked.pan, blocked.pin), (alice_customer.pan, "9753")])]
+        [(next(unknown_pans()), "4826"), (blocked.pan, blocked.pin), (alice_customer.pan, "9753")])]
     assert answers == [GENERIC] * 3
     assert checks == ["4826", blocked.pin, "9753"]
 
@@ -164,9 +202,11 @@ def test_it_counts_pin_tries_on_the_money_pages_toward_the_same_three(alice_cust
     assert third.status_code == 302 and third["Location"] == reverse("atm:login")
     blocked_at = _card(alice_customer).blocked_at
     assert effect(before, snapshot()) == {
-        "cards": {alice_customer.card.pk: {"failed_pin_attempts": 3, "status": "blocked", "blocked_at": "<changed>"}}
+        "cards": {alice_customer.card.pk: {"failed_pin_attempts": 3, "status": "blocked", "blocked_at": "<changed>"}},
+        # the number remembers it was blocked, whatever staff later do to the card's own count
+        "new card_number_tries": [(alice_customer.card.pan_hmac, 3)],
     } and blocked_at is not None
-    assert refusal(guess(alice_customer.pan, alice_customer.pin, "198.51.100.9")) == GENERIC
+    assert refusal(guess(alice_customer.pan, alice_customer.pin, "198.51.100.9")) == BLOCKED
 
 
 def _in_threads(work: list[Callable[[], str]]) -> list[str]:
@@ -177,23 +217,28 @@ def _in_threads(work: list[Callable[[], str]]) -> list[str]:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_it_counts_at_most_three_tries_for_parallel_guesses_on_one_card() -> None:
+@pytest.mark.parametrize("kind", ["card", "unknown number"])
+def test_it_counts_parallel_guesses_on_one_number_exactly_whether_or_not_it_is_a_card(kind) -> None:
     holder = funded_card(first_name="Target", pin="2468", balance_minor=0)
+    pan = holder.pan if kind == "card" else next(unknown_pans())
     where, pins = addresses(), wrong_pins(holder.pin, random.Random(3), 12)
-    tries = [(pin, next(where)) for pin in pins]  # each from its own address: only the card limit applies
-    work = [lambda pin=pin, address=address: refusal(guess(holder.pan, pin, address)) for pin, address in tries]
+    tries = [(pin, next(where)) for pin in pins]  # each from its own address and browser: only the count applies
+    work = [lambda pin=pin, address=address: tries_answer(guess(pan, pin, address)) for pin, address in tries]
     outcomes = Counter(_in_threads(work))
-    assert outcomes == {GENERIC: 11, JUST_BLOCKED: 1}
-    card = _card(holder)
-    assert (card.failed_pin_attempts, card.status) == (3, Card.Status.BLOCKED)
-    assert refusal(guess(holder.pan, holder.pin, next(where))) == GENERIC
+    assert outcomes == {TWO_LEFT: 1, ONE_LEFT: 1, JUST_BLOCKED: 1, BLOCKED: 9}
+    if kind == "card":
+        card = _card(holder)
+        assert (card.failed_pin_attempts, card.status) == (3, Card.Status.BLOCKED)
+    else:
+        assert CardNumberTries.objects.get(pan_hmac=pan_fingerprint(pan)).failed_pin_attempts == 3
+    assert refusal(guess(pan, holder.pin, next(where))) == BLOCKED
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_it_lets_at_most_the_limit_of_parallel_attempts_from_one_address_check_a_pin(settings) -> None:
     settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 4
-    pans = UNKNOWN_PANS * 3
+    pans = list(islice(unknown_pans(), 12))
     work = [lambda pan=pan: refusal(guess(pan, "2468", "198.51.100.200")) for pan in pans]
     outcomes = Counter(_in_threads(work))
     assert outcomes == {GENERIC: 4, THROTTLED: len(pans) - 4}

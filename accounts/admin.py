@@ -99,10 +99,10 @@ class CardInline(ReadOnlyAdminMixin, admin.TabularInline):
 class CustomerAdmin(HostileInputMixin, ObjectActionsMixin, AccountNumberSearchMixin, admin.ModelAdmin):
     form = CustomerForm
     account_number_lookup = "accounts__number"
-    list_display = ("last_name", "first_name", "email", "city", "gender", "created_at")
+    list_display = ("last_name", "first_name", "email", "city", "country", "gender", "created_at")
     list_display_links = ("last_name", "first_name")
-    # No city filter: a bank has hundreds of cities; the search box finds them ("Utrecht").
-    list_filter = ("gender", "created_at")
+    # By country, not by city: a bank has hundreds of cities; the search box finds them ("Utrecht").
+    list_filter = ("country", "gender", "created_at")
     search_fields = ("first_name", "last_name", "city", "=postal_code", "=accounts__number", "=accounts__cards__last4")
     # No explicit field list: every editable customer field, then these.
     readonly_fields = ("created_at", "cards")

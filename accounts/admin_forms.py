@@ -14,7 +14,7 @@ from django import forms
 from django.utils import timezone
 
 from .cards import NETWORK_RANGES
-from .customer_rules import birth_date_problem, postal_code_problem
+from .customer_rules import birth_date_problem
 from .models import Account, Customer
 from .money import AmountField, CurrencyField
 from .services import CLOSE_WITH_BALANCE_MESSAGE
@@ -25,19 +25,22 @@ NETWORK_CHOICES = [(name, NETWORK_LABELS.get(name, name)) for name, _ranges, _le
 
 
 class CustomerForm(forms.ModelForm):
-    """A customer's details: one-line contact inputs, an adult's birth date, a postal code of the bank's countries."""
+    """A customer's details: one-line contact inputs, an adult's birth date, a postal code of their country.
+
+    The postal code is checked against the country by Customer.clean, which the form runs on save.
+    """
 
     class Meta:
         model = Customer
         fields = ["first_name", "last_name", "email", "phone", "street_address", "birth_date", "gender",
-                  "postal_code", "city"]
+                  "country", "postal_code", "city"]
         widgets = {
             "email": forms.EmailInput(attrs={"autocomplete": "off", "size": 40}),
             "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "off", "size": 24}),
             "street_address": forms.TextInput(attrs={"autocomplete": "off", "size": 60}),
         }
         help_texts = {"birth_date": "YYYY-MM-DD; customers are adults.",
-                      "postal_code": "For example 1012 AB, 1000, 10115 or SW1A 1AA."}
+                      "postal_code": "In the country's format: NL 1012 AB, BE 1000, DE 10115, FR 75001, GB SW1A 1AA."}
 
     def clean_birth_date(self) -> Any:
         birth_date = self.cleaned_data["birth_date"]
@@ -45,13 +48,6 @@ class CustomerForm(forms.ModelForm):
         if problem:
             raise forms.ValidationError(problem)
         return birth_date
-
-    def clean_postal_code(self) -> str:
-        code = self.cleaned_data["postal_code"]
-        problem = postal_code_problem(code)
-        if problem:
-            raise forms.ValidationError(problem)
-        return code
 
 
 class AccountChangeForm(forms.ModelForm):

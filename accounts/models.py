@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .customer_rules import COUNTRY_CHOICES, DEFAULT_COUNTRY, postal_code_problem
 from .fields import BlindIndexField, EncryptedEmailField, EncryptedTextField
 from .money import default_currency, validate_currency
 
@@ -35,6 +37,9 @@ class Customer(models.Model):
     street_address = EncryptedTextField(blank=True)
     birth_date = models.DateField()
     gender = models.CharField(max_length=1, choices=Gender.choices)
+    # ISO 3166-1 alpha-2 code of one of the countries the bank serves.
+    country = models.CharField(max_length=2, choices=COUNTRY_CHOICES, default=DEFAULT_COUNTRY,
+                               help_text="The postal code must have this country's format.")
     postal_code = models.CharField(max_length=12)
     city = models.CharField(max_length=100)
     created_at = models.DateTimeField(default=timezone.now)
@@ -45,6 +50,13 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    def clean(self) -> None:
+        """Refuse a postal code that does not have the format of the customer's country."""
+        super().clean()
+        problem = postal_code_problem(self.postal_code, self.country)
+        if problem:
+            raise ValidationError({"postal_code": problem})
 
     @property
     def full_name(self) -> str:

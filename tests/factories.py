@@ -30,7 +30,7 @@ def customer_create(**fields: object) -> Customer:
     defaults: dict[str, object] = {
         "first_name": f"Test{n}", "last_name": "Customer", "email": f"customer{n}@example.com",
         "phone": f"+31 6 1234 {n:04d}", "birth_date": datetime.date(1980, 1, 1) + datetime.timedelta(days=97 * n),
-        "gender": Customer.Gender.FEMALE, "postal_code": f"{1000 + n % 9000}", "city": "Amsterdam",
+        "gender": Customer.Gender.FEMALE, "country": "NL", "postal_code": f"{1000 + n % 9000} AB", "city": "Amsterdam",
     }
     defaults.update(fields)
     return Customer.objects.create(**defaults)

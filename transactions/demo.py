@@ -61,6 +61,8 @@ BATCH_SIZE = 5_000
 SHOWN_CARDS = 3
 PIN_POOL_SIZE = 6
 LOCALES = (("nl_NL", 70), ("nl_BE", 10), ("de_DE", 10), ("fr_FR", 5), ("en_GB", 5))
+# Each locale's country (Customer.country): Faker's postcodes of a locale have that country's format.
+LOCALE_COUNTRIES = {"nl_NL": "NL", "nl_BE": "BE", "de_DE": "DE", "fr_FR": "FR", "en_GB": "GB"}
 NETWORKS = (("visa", 40), ("mastercard", 30), ("maestro", 20), ("amex", 5), ("discover", 5))
 WITHDRAWAL_EUROS = (20, 50, 50, 70, 100, 100, 150, 200, 250, 300, 500)
 # Share of the simulated operations: withdrawals, then deposits, the rest transfers.
@@ -268,7 +270,8 @@ def _person(rng: random.Random, fakers: dict[str, Faker]) -> dict[str, object]:
         "first_name": first, "last_name": last,
         "email": f"{_ascii(first)}.{_ascii(last)}{suffix}@{fake.free_email_domain()}",
         "phone": fake.phone_number()[:32], "birth_date": fake.date_of_birth(minimum_age=18, maximum_age=90),
-        "gender": gender, "postal_code": fake.postcode()[:12], "city": fake.city()[:100],
+        "gender": gender, "country": LOCALE_COUNTRIES[locale], "postal_code": fake.postcode()[:12],
+        "city": fake.city()[:100],
     }
 
 
@@ -281,7 +284,7 @@ def _plain_person(rng: random.Random, number: int, seed: int) -> dict[str, objec
         "phone": f"+31 6 {rng.randrange(10**7, 10**8)}",
         "birth_date": datetime.date(rng.randint(1940, 2004), rng.randint(1, 12), rng.randint(1, 28)),
         "gender": rng.choice("FFMMX" if number % 17 == 0 else "FM"),
-        "postal_code": f"{rng.randint(1000, 1099)} {rng.choice(['AB', 'CD'])}", "city": "Amsterdam",
+        "country": "NL", "postal_code": f"{rng.randint(1000, 1099)} {rng.choice(['AB', 'CD'])}", "city": "Amsterdam",
     }
 
 

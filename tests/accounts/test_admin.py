@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts import admin as accounts_admin
 from accounts.cards import pan_fingerprint
-from accounts.customer_rules import POSTAL_CODE_MESSAGE
+from accounts.customer_rules import postal_code_message
 from accounts.exceptions import AccountsError, CardNotUsable
 from accounts.models import Account, Card, Customer
 from accounts.pins import verify_pin
@@ -314,20 +314,25 @@ def test_it_refuses_to_close_an_account_that_still_holds_money(teller_client, al
     assert (account.status, account.daily_withdrawal_limit_minor, account.balance_minor) == ("frozen", 25_050, 50_000)
 
 
+def _customer_form(**changes: str) -> dict[str, str]:
+    """Return the customer change form's fields as a browser posts them (no account rows), with `changes`."""
+    return {"first_name": "Alice", "last_name": "Jansen", "email": "", "phone": "", "street_address": "",
+            "birth_date": "1980-02-03", "gender": "F", "country": "NL", "postal_code": "1012 AB", "city": "Amsterdam",
+            "accounts-TOTAL_FORMS": "0", "accounts-INITIAL_FORMS": "0", "accounts-MIN_NUM_FORMS": "0",
+            "accounts-MAX_NUM_FORMS": "1000", **changes}
+
+
 def test_it_refuses_a_future_birth_date_and_a_junk_postal_code_and_saves_nothing(admin_client_, alice_customer):
     customer = alice_customer.customer
     url = reverse("admin:accounts_customer_change", args=[customer.pk])
     page = admin_client_.get(url).content.decode()
     assert '<input type="email" name="email"' in page and '<input type="tel" name="phone"' in page
-    data = {"first_name": "Alice", "last_name": "Jansen", "email": "", "phone": "", "street_address": "",
-            "birth_date": "2030-01-01", "gender": "F", "postal_code": "!!!", "city": "Amsterdam",
-            "accounts-TOTAL_FORMS": "0", "accounts-INITIAL_FORMS": "0", "accounts-MIN_NUM_FORMS": "0",
-            "accounts-MAX_NUM_FORMS": "1000"}
+    data = _customer_form(birth_date="2030-01-01", postal_code="!!!")
     response = admin_client_.post(url, data)
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert errors["birth_date"] == ["The birth date must be in the past."]
-    assert errors["postal_code"] == [POSTAL_CODE_MESSAGE]
+    assert errors["postal_code"] == [postal_code_message("NL")]
     customer.refresh_from_db()
     assert customer.last_name != "Jansen" or customer.postal_code != "!!!"
     assert customer.birth_date != datetime.date(2030, 1, 1)
@@ -337,9 +342,34 @@ def test_it_refuses_a_future_birth_date_and_a_junk_postal_code_and_saves_nothing
     assert (customer.birth_date, customer.postal_code) == (datetime.date(1980, 2, 3), "1012 AB")
 
 
+def test_it_checks_the_postal_code_against_the_customers_country_and_saves_nothing_on_a_mismatch(
+        admin_client_, alice_customer):
+    customer = alice_customer.customer
+    url = reverse("admin:accounts_customer_change", args=[customer.pk])
+    data = _customer_form(country="DE", postal_code="1012 AB", city="Berlin")
+    response = admin_client_.post(url, data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["postal_code"] == [
+        "Enter a postal code of Germany: five digits, for example 10115."]
+    customer.refresh_from_db()
+    assert (customer.country, customer.city) == ("NL", "Amsterdam")
+    response = admin_client_.post(url, {**data, "country": "ZZ"})
+    assert "Select a valid choice. ZZ is not one of the available choices." in response.content.decode()
+    customer.refresh_from_db()
+    assert customer.country == "NL"
+    response = admin_client_.post(url, {**data, "postal_code": "10115"})
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert (customer.country, customer.postal_code, customer.city) == ("DE", "10115", "Berlin")
+
+
 def test_it_filters_customers_without_a_list_of_every_city(admin_client_, alice_customer):
     page = admin_client_.get(CUSTOMERS).content.decode()
     assert "By city" not in page
+    assert "By country" in page and "?country__exact=BE" in page
+    belgian = customer_create(country="BE", postal_code="1000", city="Brussel")
+    listed = admin_client_.get(CUSTOMERS, {"country__exact": "BE"}).context["cl"].result_list
+    assert list(listed) == [belgian]
     found = admin_client_.get(CUSTOMERS, {"q": alice_customer.customer.city}).context["cl"].result_list
     assert alice_customer.customer in list(found)
 

@@ -181,6 +181,30 @@ def test_it_fits_every_back_office_list_and_form_on_the_screen(staff_page):
     assert tab.page.get_by_role("button", name="Approve and post").is_visible()
 
 
+def test_it_checks_a_customers_postal_code_against_their_country_in_the_form(staff_page, alice_customer):
+    User.objects.create_superuser("sam", password=PASSWORD)
+    customer = alice_customer.customer
+    tab, page = staff_page, staff_page.page
+    _admin_login(tab, "sam")
+    tab.goto("/admin/accounts/customer/")
+    page.get_by_role("link", name="Belgium").wait_for()  # the list filters by country, not by city
+    tab.goto(f"/admin/accounts/customer/{customer.pk}/change/")
+    page.get_by_label("Country").select_option(label="Germany")
+    page.get_by_label("Postal code").fill("1012 AB")
+    page.get_by_label("City").fill("Berlin")
+    page.get_by_role("button", name="Save", exact=True).click()
+    error = page.locator(".field-postal_code .errorlist")
+    assert error.inner_text() == "Enter a postal code of Germany: five digits, for example 10115."
+    tab.audit("admin-customer-postal-code-error")
+    customer.refresh_from_db()
+    assert (customer.country, customer.city) == ("NL", "Amsterdam")
+    page.get_by_label("Postal code").fill("10115")
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.locator(".messagelist").wait_for()
+    customer.refresh_from_db()
+    assert (customer.country, customer.postal_code, customer.city) == ("DE", "10115", "Berlin")
+
+
 def test_it_previews_each_hierarchy_live_while_the_policy_is_edited(staff_page, tmp_path):
     User.objects.create_superuser("sam", password=PASSWORD)
     tab, page = staff_page, staff_page.page

@@ -59,7 +59,7 @@ WATCHED: dict[str, tuple[type, tuple[str, ...]]] = {
     "cards": (Card, ("account_id", "status", "failed_pin_attempts", "pin_hash", "must_change_pin", "blocked_at")),
     "entries": (LedgerEntry, ("account_id", "kind", "amount_minor")),
     "customers": (Customer, ("first_name", "last_name", "email", "phone", "street_address", "birth_date",
-                             "gender", "postal_code", "city")),
+                             "gender", "country", "postal_code", "city")),
     "login_attempts": (LoginAttempt, ("address", "succeeded")),
     "card_number_tries": (CardNumberTries, ("pan_hmac", "failed_pin_attempts")),
     "processed_requests": (ProcessedRequest, ("key",)),

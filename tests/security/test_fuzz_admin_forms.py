@@ -113,7 +113,10 @@ CUSTOMER_FIELDS = {
     "first_name": NAMES, "last_name": NAMES, "email": st.one_of(st.emails(), st.just(""), junk_text()),
     "phone": OPTIONAL, "street_address": OPTIONAL, "birth_date": DATES,
     "gender": st.one_of(st.sampled_from(["F", "M", "X", "f", " F"]), junk_text()),
-    "postal_code": st.one_of(st.from_regex(r"[0-9]{4} ?[A-Z]{2}", fullmatch=True), junk_text()), "city": NAMES,
+    "country": st.one_of(st.sampled_from(["NL", "BE", "DE", "FR", "GB", "nl", "US"]), junk_text()),
+    "postal_code": st.one_of(st.from_regex(r"[0-9]{4,5} ?[A-Z]{0,2}", fullmatch=True),
+                             st.sampled_from(["1012 AB", "1000", "10115", "SW1A 1AA"]), junk_text()),
+    "city": NAMES,
 }
 
 
@@ -154,22 +157,27 @@ def _customer_values(seen: dict[str, str]) -> dict[str, Any] | None:
         "first_name": required_text(seen.get("first_name"), 100), "last_name": required_text(seen.get("last_name"), 100),
         "email": _email(seen.get("email")), "phone": _optional(seen.get("phone")),
         "street_address": _optional(seen.get("street_address")), "birth_date": _date(seen.get("birth_date")),
-        "gender": choice(seen.get("gender"), ("F", "M", "X")), "postal_code": required_text(seen.get("postal_code"), 12),
+        "gender": choice(seen.get("gender"), ("F", "M", "X")), "country": choice(seen.get("country"), ("NL", "BE", "DE", "FR", "GB")),
+        "postal_code": required_text(seen.get("postal_code"), 12),
         "city": required_text(seen.get("city"), 100),
     }
     if None in values.values():
         return None
-    # the customer rules: an adult's birth date, a postal code of the bank's countries
-    if birth_date_problem(values["birth_date"], timezone.localdate()) or postal_code_problem(values["postal_code"]):
+    # the customer rules: an adult's birth date, a postal code of the customer's country
+    if (birth_date_problem(values["birth_date"], timezone.localdate())
+            or postal_code_problem(values["postal_code"], values["country"])):
         return None
     return values
 
 
 @fuzz(70)
 @example(form(first_name="Alice", last_name="Jansen", email="alice@example.com", phone="+31 6 1234 5678",
-              street_address="Damrak 1", birth_date="1980-02-03", gender="F", postal_code="1012 AB", city="Amsterdam"))
+              street_address="Damrak 1", birth_date="1980-02-03", gender="F", country="NL", postal_code="1012 AB",
+              city="Amsterdam"))
+@example(form(first_name="Alice", last_name="Jansen", email="", phone="", street_address="", birth_date="1980-02-03",
+              gender="F", country="BE", postal_code="1012 AB", city="Brussel"))
 @example(form(first_name="Alice", last_name="", email="x", phone="", street_address="", birth_date="1980-02-30",
-              gender="Q", postal_code="1" * 13, city="\x00"))
+              gender="Q", country="XX", postal_code="1" * 13, city="\x00"))
 @given(submission=submissions(CUSTOMER_FIELDS))
 def test_it_saves_a_customer_exactly_as_typed_when_valid_and_nothing_otherwise(
     staff: Client, alice_customer: CardHolder, submission: Submission
@@ -207,7 +215,7 @@ def test_it_saves_nothing_when_the_inline_management_form_is_forged(
 ) -> None:
     url = reverse("admin:accounts_customer_change", args=[alice_customer.customer.pk])
     valid = form(first_name="Mallory", last_name="Jansen", email="", phone="", street_address="",
-                 birth_date="1980-02-03", gender="F", postal_code="1012", city="Amsterdam")
+                 birth_date="1980-02-03", gender="F", country="BE", postal_code="1012", city="Brussel")
     forged = {**CUSTOMER_MANAGEMENT, "accounts-TOTAL_FORMS": count}
     outcome = post_watched(staff, url, valid.with_fixed(**forged))
     if _form_count(count) is not None:

@@ -133,10 +133,12 @@ def test_it_creates_realistic_customers_and_a_mix_of_card_networks():
         age = (today - customer.birth_date).days / 365.25
         assert 18 <= age <= 91
         assert customer.gender in {"F", "M", "X"} and customer.postal_code and customer.city
+        customer.full_clean()  # the postal code has the format of the customer's country
         try:
             validate_email(customer.email)
         except ValidationError:
             pytest.fail(f"invalid demo email {customer.email!r}")
+    assert set(Customer.objects.values_list("country", flat=True)) == {"NL", "BE", "DE", "FR", "GB"}
     assert set(Card.objects.values_list("network", flat=True)) == {"visa", "mastercard", "maestro", "amex", "discover"}
     savings = Account.objects.filter(kind=Account.Kind.SAVINGS).count()
     assert Account.objects.filter(kind=Account.Kind.CHECKING).count() == 200

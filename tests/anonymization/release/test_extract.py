@@ -43,7 +43,7 @@ def test_it_extracts_one_row_per_entry_joined_to_customer_and_first_card(db):
 
 def test_it_extracts_customer_aggregates(db):
     person = Customer.objects.create(first_name="Bo", last_name="Ek", birth_date=datetime.date(1980, 1, 1),
-                                     gender="M", postal_code="75001", city="Paris")
+                                     gender="M", country="FR", postal_code="75001", city="Paris")
     account = account_open(customer=person, rng=random.Random(2))
     day = datetime.datetime(2025, 3, 1, 12, tzinfo=AMSTERDAM)
     _entry(account, day, 50_000, 50_000)

@@ -80,7 +80,7 @@ def funded_accounts(count: int, tag: str) -> list[int]:
     for number in range(count):
         customer = Customer.objects.create(
             first_name="Bench", last_name=f"{tag}-{number}", birth_date=datetime.date(1980, 1, 1),
-            gender=Customer.Gender.OTHER, postal_code="1000", city="Amsterdam",
+            gender=Customer.Gender.OTHER, country="BE", postal_code="1000", city="Brussel",
         )
         account = account_open(customer=customer, daily_withdrawal_limit_minor=FUNDS_MINOR)
         deposit_create(account_id=account.pk, amount_minor=FUNDS_MINOR, idempotency_key=f"fund:{tag}:{number}",

@@ -76,7 +76,7 @@ def issue_cards(count: int, rng: random.Random) -> list[tuple[int, str, str]]:
 
     cards = []
     for number in range(count):
-        customer = Customer.objects.create(first_name="Target", last_name=str(number), gender="X", city="Amsterdam",
+        customer = Customer.objects.create(first_name="Target", last_name=str(number), gender="X", city="Brussel", country="BE",
                                            birth_date=datetime.date(1980, 1, 1), postal_code="1000")
         pin = acceptable_pin(rng)
         issued = card_issue(account=account_open(customer=customer), pin=pin, must_change_pin=False, rng=rng)

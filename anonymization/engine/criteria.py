@@ -177,13 +177,12 @@ class EntropyLDiversity(Criterion):
         if self.estimator == "grassberger":
             counts = np.asarray(pair_count, dtype=np.int64)
             corrected = np.bincount(pair_class, weights=counts * self._g[counts], minlength=view.n_classes)
-            sizes = np.asarray(view.sizes, dtype=np.int64)
-            entropy = self._g[sizes] - corrected / sizes
+            class_size = np.asarray(view.sizes, dtype=np.int64)
+            estimate = self._g[class_size] - corrected / class_size
             distinct = np.bincount(pair_class, minlength=view.n_classes)
-            return (distinct >= math.ceil(self.l)) & (entropy >= math.log(self.l) - TOLERANCE)
-        else:
-            share = pair_count / view.sizes[pair_class]
-            entropy = -np.bincount(pair_class, weights=share * np.log(share), minlength=view.n_classes)
+            return (distinct >= math.ceil(self.l)) & (estimate >= math.log(self.l) - TOLERANCE)
+        share = pair_count / view.sizes[pair_class]
+        entropy = -np.bincount(pair_class, weights=share * np.log(share), minlength=view.n_classes)
         return entropy >= math.log(self.l) - TOLERANCE
 
 

@@ -106,7 +106,7 @@ class NodeChecker:
     def _judge(self, view: ClassView) -> NodeRecord:
         predictable_ok = _all_ok(self.predictable_criteria, view)
         predictable = int(view.sizes[~predictable_ok].sum()) <= self.allowed
-        view.kept = predictable_ok & _all_ok(self.other_criteria, view)
+        view.kept = predictable_ok & _all_ok(self.other_criteria, view) if self.other_criteria else predictable_ok
         suppressed = view.suppressed
         anonymous = predictable and suppressed <= self.allowed \
             and all(c.node_ok(view, self.minimal_size) for c in self.criteria)

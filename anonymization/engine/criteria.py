@@ -148,8 +148,10 @@ class EntropyLDiversity(Criterion):
 
     ``estimator="shannon"``: ``H = -sum_i p_i log p_i`` over the class's value shares.
     ``estimator="grassberger"``: Grassberger's (2003) bias-corrected estimate from the counts
-    ``n_i`` (``n = sum n_i``): ``H = log n - 1/n sum_i n_i G(n_i)`` with
-    ``G(m) = psi(m) + 1/2 (-1)^m (psi((m+1)/2) - psi(m/2))`` (``psi``: digamma).
+    ``n_i`` (``n = sum n_i``), with ``G`` in place of the logarithm for the class size too, as ARX
+    computes it: ``H = G(n) - 1/n sum_i n_i G(n_i)`` with
+    ``G(m) = psi(m) + 1/2 (-1)^m (psi((m+1)/2) - psi(m/2))`` (``psi``: digamma), and the class
+    must hold at least ``ceil(l)`` distinct values (the correction can lift fewer above ``log l``).
     """
 
     implies_minimal_size = True
@@ -175,10 +177,12 @@ class EntropyLDiversity(Criterion):
         if self.estimator == "grassberger":
             counts = np.asarray(pair_count, dtype=np.int64)
             corrected = np.bincount(pair_class, weights=counts * self._g[counts], minlength=view.n_classes)
-            entropy = np.log(view.sizes) - corrected / view.sizes
-        else:
-            share = pair_count / view.sizes[pair_class]
-            entropy = -np.bincount(pair_class, weights=share * np.log(share), minlength=view.n_classes)
+            class_size = np.asarray(view.sizes, dtype=np.int64)
+            estimate = self._g[class_size] - corrected / class_size
+            distinct = np.bincount(pair_class, minlength=view.n_classes)
+            return (distinct >= math.ceil(self.l)) & (estimate >= math.log(self.l) - TOLERANCE)
+        share = pair_count / view.sizes[pair_class]
+        entropy = -np.bincount(pair_class, weights=share * np.log(share), minlength=view.n_classes)
         return entropy >= math.log(self.l) - TOLERANCE
 
 
@@ -203,11 +207,13 @@ def grassberger_terms(n: int) -> np.ndarray:
 
 
 def grassberger_entropy(counts: np.ndarray) -> float:
-    """Grassberger's entropy estimate (nats) of one distribution given by its counts."""
+    """Grassberger's entropy estimate (nats) of one distribution given by its counts:
+    ``G(n) - 1/n sum_i n_i G(n_i)``, what :class:`EntropyLDiversity` compares with ``log l``."""
     counts = np.asarray(counts, dtype=np.int64)
     counts = counts[counts > 0]
     total = int(counts.sum())
-    return float(math.log(total) - (counts * grassberger_terms(total)[counts]).sum() / total)
+    g = grassberger_terms(total)
+    return float(g[total] - (counts * g[counts]).sum() / total)
 
 
 class RecursiveCLDiversity(Criterion):

@@ -83,8 +83,7 @@ class Space:
                 columns.append(extra.codes)
                 cards.append(extra.cardinality)
         key, _ = combine_codes(columns, cards)
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        self.row_cell = inverse.astype(np.int64, copy=False).ravel()
+        self.row_cell, _, first = sorted_groups(key)
         self.counts = np.bincount(self.row_cell).astype(np.int64)
         self.cell_leaves = np.stack([c[first] for c in qi_leaves], axis=1)
         self.cell_sensitive = sensitive.codes[first] if sensitive is not None else None
@@ -198,9 +197,23 @@ def reduce_groups(key: np.ndarray, key_space: int, rep: np.ndarray, count: np.nd
         group_rep = np.empty(len(present), dtype=rep.dtype)
         group_rep[group] = rep
         return group, present, group_rep, sums[present].astype(np.int64)
-    keys, first, group = np.unique(key, return_index=True, return_inverse=True)
-    group = group.ravel()
+    group, keys, first = sorted_groups(key)
     return group, keys, rep[first], np.bincount(group, weights=count).astype(np.int64)
+
+
+def sorted_groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What ``np.unique(key, return_inverse=True, return_index=True)`` returns (group of each
+    entry, sorted distinct keys, first position of each), through one unstable argsort: the
+    first position of a group is the smallest position among its entries."""
+    order = np.argsort(key)
+    ordered = key[order]
+    starts_here = np.ones(len(key), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_here[1:])
+    starts = np.flatnonzero(starts_here)
+    group = np.empty(len(key), dtype=np.int64)
+    group[order] = np.cumsum(starts_here) - 1
+    first = np.minimum.reduceat(order, starts) if len(key) else starts
+    return group, ordered[starts], first
 
 
 def node_keys(space: Space, rep: np.ndarray, levels: Sequence[int]) -> tuple[np.ndarray, int]:

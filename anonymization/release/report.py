@@ -85,7 +85,7 @@ def metadata(release: Release, spec: PolicySpec, summary: dict, checksums: dict[
                     "policy_version": release.policy_version, "window": window_of(release),
                     "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")},
         "policy": policy, "recoding": spec.recoding, **_recoding_figures(spec, summary),
-        "metrics": {"metric": spec.metric if not spec.is_local else None,
+        "metrics": {"metric": spec.metric if not spec.is_local else None, **_metric_options(spec),
                     "information_loss": summary["information_loss"], "nodes_checked": summary["nodes_checked"]},
         "utility": summary["utility"],
         "rows": {"in": summary["rows_in"], "out": summary["rows_out"], "suppressed": summary["suppressed_rows"],
@@ -95,6 +95,14 @@ def metadata(release: Release, spec: PolicySpec, summary: dict, checksums: dict[
                   for item in files],
         "engine": {"name": "mondrian" if spec.is_local else "flash", "version": summary["engine_version"]},
     }
+
+
+def _metric_options(spec: PolicySpec) -> dict[str, Any]:
+    """Return the metric options a full-domain policy sets (gs_factor, attribute_weights), as the engine got them."""
+    if spec.is_local:
+        return {}
+    options = {"gs_factor": spec.gs_factor, "attribute_weights": dict(spec.attribute_weights)}
+    return {key: value for key, value in options.items() if value not in (None, {})}
 
 
 def _recoding_figures(spec: PolicySpec, summary: dict) -> dict[str, dict]:
@@ -184,6 +192,35 @@ def report_charts(spec: PolicySpec, summary: dict, *, include_before: bool) -> d
     }
 
 
+def _number(value: float) -> str:
+    """Return a policy figure as typed ("3", "0.25"), without a trailing ".0"."""
+    return f"{value:g}"
+
+
+def privacy_criteria(spec: PolicySpec) -> str:
+    """Return the policy's privacy criteria as the report states them, engine options included:
+    "k = 5 customers, recursive-(3, 2)-diversity, t = 0.4 (hierarchical distance) on kind"."""
+    parts = [f"k = {spec.k}" + (" customers" if spec.source == "transactions" else "")]
+    if spec.l_diversity:
+        parts.append(f"recursive-({_number(spec.recursive_c)}, {spec.l_diversity})-diversity"
+                     if spec.recursive_c is not None else f"l = {spec.l_diversity}")
+    if spec.t_closeness is not None:
+        parts.append(f"t = {_number(spec.t_closeness)}" + (" (hierarchical distance)" if spec.t_hierarchy else ""))
+    text = ", ".join(parts)
+    return f"{text} on {spec.sensitive_column}" if spec.sensitive_column else text
+
+
+def metric_options(spec: PolicySpec) -> str:
+    """Return the metric's options the policy sets ("gs-factor 0.25; weights age 2, amount 0.5"), or ""."""
+    parts = []
+    if spec.gs_factor is not None:
+        parts.append(f"gs-factor {_number(spec.gs_factor)}")
+    if spec.attribute_weights:
+        weights = ", ".join(f"{column} {_number(weight)}" for column, weight in spec.attribute_weights.items())
+        parts.append(f"weights {weights} (others 0.5)")
+    return "; ".join(parts)
+
+
 def report_context(release: Release, spec: PolicySpec, summary: dict, *, include_before: bool) -> dict[str, Any]:
     """Return what the report body (templates/anonymization/_report_body.html) shows, in the admin or the file."""
     notes = distribution_notes(summary, include_before=include_before)
@@ -193,6 +230,7 @@ def report_context(release: Release, spec: PolicySpec, summary: dict, *, include
         "distribution_rows": [(column, chart, notes.get(column, "")) for column, chart in charts_["distributions"]],
         "warnings": (summary.get("utility") or {}).get("warnings", []),
         "level_meanings": level_meanings(spec, summary), "include_before": include_before,
+        "privacy_criteria": privacy_criteria(spec), "metric_options": metric_options(spec),
     }
 
 

@@ -18,7 +18,7 @@ from anonymization.engine import (
     anonymize,
 )
 from anonymization.engine.api import _Problem
-from anonymization.engine.criteria import grassberger_entropy
+from anonymization.engine.criteria import grassberger_entropy, grassberger_terms
 
 from .conftest import ADULT_COLUMNS
 
@@ -52,17 +52,30 @@ def test_recursive_cl_diversity_is_strict() -> None:
 
 
 def test_the_grassberger_estimate_matches_the_digamma_formula() -> None:
-    # Counts 3, 1, 1: G(1) = -gamma - ln 2, G(3) = 2 - gamma - ln 2, so
-    # H = ln 5 - (3 G(3) + 2 G(1)) / 5 = ln 10 - 1.2 + gamma.
-    assert grassberger_entropy([3, 1, 1]) == pytest.approx(math.log(10) - 1.2 + EULER, abs=1e-12)
+    # G(1) = c, G(2) = G(3) = c + 2, G(4) = G(5) = c + 2 + 2/3 with c = -gamma - ln 2 (G(2m+1) = G(2m)).
+    # Counts 3, 1, 1: H = G(5) - (3 G(3) + 2 G(1)) / 5 = 8/3 - 6/5 = 22/15 (c cancels).
+    assert grassberger_entropy([3, 1, 1]) == pytest.approx(22 / 15, abs=1e-12)
+    # Counts 4, 1: H = G(5) - (4 G(4) + G(1)) / 5 = 8/3 - 32/15 = 8/15.
+    assert grassberger_entropy([4, 1]) == pytest.approx(8 / 15, abs=1e-12)
+    # Counts 2, 2: H = G(4) - G(2) = 2/3.
+    assert grassberger_entropy([2, 2]) == pytest.approx(2 / 3, abs=1e-12)
+    assert grassberger_terms(5)[1] == pytest.approx(-EULER - math.log(2), abs=1e-12)
 
 
 def test_grassberger_entropy_l_diversity_corrects_small_classes_upwards() -> None:
-    # Shannon entropy of 3, 1, 1 is 0.9503 nats; Grassberger's estimate 1.6798; log 4.48 = 1.4996.
+    # Shannon entropy of 3, 1, 1 is 0.9503 nats < ln 3 = 1.0986; Grassberger's estimate 22/15 = 1.4667.
     groups = {"x": ["a", "a", "a", "b", "c"]}
-    assert _kept(groups, EntropyLDiversity("s", 4.48)) == {"x": False}
-    assert _kept(groups, EntropyLDiversity("s", 4.48, "grassberger")) == {"x": True}
-    assert _kept(groups, EntropyLDiversity("s", 5.4, "grassberger")) == {"x": False}  # log 5.4 = 1.686
+    assert _kept(groups, EntropyLDiversity("s", 3)) == {"x": False}
+    assert _kept(groups, EntropyLDiversity("s", 3, "grassberger")) == {"x": True}
+    # 4, 1: 8/15 = 0.533 < ln 2 = 0.693 fails although two values are there.
+    assert _kept({"x": ["a"] * 4 + ["b"]}, EntropyLDiversity("s", 2, "grassberger")) == {"x": False}
+
+
+def test_grassberger_entropy_l_diversity_needs_ceil_l_distinct_values() -> None:
+    # 3, 1, 1 estimates 1.4667 >= ln 4.3 = 1.4586, but three values are fewer than ceil(4.3) = 5.
+    groups = {"x": ["a", "a", "a", "b", "c"]}
+    assert _kept(groups, EntropyLDiversity("s", 4.3, "grassberger")) == {"x": False}
+    assert _kept(groups, EntropyLDiversity("s", 2.5, "grassberger")) == {"x": True}
 
 
 def test_hierarchical_t_closeness_moves_mass_along_the_hierarchy() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from anonymization.engine import Hierarchy
 from anonymization.engine.encoding import encode_column
-from anonymization.engine.space import Space, node_keys, reduce_groups
+from anonymization.engine.space import Space, node_keys, reduce_groups, sorted_groups
 
 LETTERS = Hierarchy([["a", "ab", "*"], ["b", "ab", "*"], ["c", "cd", "*"], ["d", "cd", "*"]], name="q")
 
@@ -67,3 +67,14 @@ def test_it_groups_the_same_way_with_a_small_or_a_huge_key_space() -> None:
     assert small[1].tolist() == [1, 5, 9] and small[3].tolist() == [2, 4, 4]
     for group, rep_of_group in ((small[0], small[2]), (huge[0], huge[2])):  # any cell of the group stands for it
         assert (group[rep_of_group] == np.arange(3)).all()
+
+
+@pytest.mark.parametrize(("rows", "high"), [(0, 3), (1, 3), (7, 2), (1_000, 5), (5_000, 10**12)])
+def test_sorted_groups_answers_what_np_unique_does(rows, high) -> None:
+    # Groups numbered in key order, and the first (smallest) position of each group: the rows a
+    # class is represented by, whatever order the unstable sort leaves equal keys in.
+    key = np.random.default_rng(rows).integers(0, high, rows)
+    group, keys, first = sorted_groups(key)
+    expected_keys, expected_first, expected_group = np.unique(key, return_index=True, return_inverse=True)
+    assert group.tolist() == expected_group.ravel().tolist()
+    assert keys.tolist() == expected_keys.tolist() and first.tolist() == expected_first.tolist()

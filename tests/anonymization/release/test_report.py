@@ -8,7 +8,7 @@ import json
 import pytest
 from django.core.files.storage import default_storage
 
-from anonymization.models import Release, ReleasePolicy
+from anonymization.models import QuasiIdentifier, Release, ReleasePolicy
 from anonymization.release import service
 from transactions.demo import population_generate as populate
 
@@ -92,3 +92,39 @@ def test_it_warns_of_columns_full_domain_recoding_generalizes_to_a_star_everywhe
     assert "<tr><td>amount</td><td>hidden (*)</td></tr>" in report
     assert "<tr><td>transaction_date</td><td>" in report
     _assert_self_contained(report)
+
+
+KINDS = "deposit;cash;*\nwithdrawal;cash;*\ntransfer_in;transfer;*\ntransfer_out;transfer;*\n"
+
+
+def _kind_sensitive(policy: ReleasePolicy, **fields) -> None:
+    """Make kind the policy's sensitive column (it is a quasi-identifier by default) with ``fields``."""
+    QuasiIdentifier.objects.filter(policy=policy, column="kind").delete()
+    ReleasePolicy.objects.filter(pk=policy.pk).update(recoding="full_domain", sensitive_column="kind", **fields)
+
+
+def test_it_reports_the_policys_engine_options_with_its_criteria(population, nightly):
+    # A privacy officer reads the report and metadata.json to see which models the release met:
+    # recursive-(c,l) instead of distinct l, hierarchical t, and the metric's gs-factor and weights.
+    _kind_sensitive(nightly, l_diversity=2, recursive_c=3.0, t_closeness=0.5, t_hierarchy=KINDS, gs_factor=0.25,
+                    attribute_weights={"age": 2})
+    release, metadata, report = _published(nightly)
+    policy = metadata["policy"]
+    assert (policy["sensitive_column"], policy["l_diversity"], policy["recursive_c"]) == ("kind", 2, 3.0)
+    assert (policy["t_closeness"], policy["t_hierarchy"]) == (0.5, KINDS)
+    assert (policy["gs_factor"], policy["attribute_weights"]) == (0.25, {"age": 2})
+    assert metadata["metrics"]["metric"] == "loss"
+    assert (metadata["metrics"]["gs_factor"], metadata["metrics"]["attribute_weights"]) == (0.25, {"age": 2})
+    assert ('<dd class="privacy-criteria">k = 5 customers, recursive-(3, 2)-diversity, '
+            't = 0.5 (hierarchical distance) on kind</dd>') in report
+    assert "<dt>Information loss (loss; gs-factor 0.25; weights age 2 (others 0.5))</dt>" in report
+    _assert_self_contained(report)
+
+
+def test_it_reports_plain_criteria_without_engine_options(population, nightly):
+    _kind_sensitive(nightly, l_diversity=2, t_closeness=0.5)
+    _, metadata, report = _published(nightly)
+    assert not {"recursive_c", "t_hierarchy", "gs_factor", "attribute_weights"} & set(metadata["policy"])
+    assert not {"gs_factor", "attribute_weights"} & set(metadata["metrics"])
+    assert '<dd class="privacy-criteria">k = 5 customers, l = 2, t = 0.5 on kind</dd>' in report
+    assert "<dt>Information loss (loss)</dt>" in report

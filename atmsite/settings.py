@@ -261,6 +261,8 @@ ATM_DEPOSIT_MAX_MINOR = env.int("ATM_DEPOSIT_MAX_MINOR", default=300_000)
 ATM_DEPOSIT_DAILY_LIMIT_MINOR = env.int("ATM_DEPOSIT_DAILY_LIMIT_MINOR", default=500_000)
 # Transfers from the ATM: at most this much a day per account (the PIN is asked for each one).
 ATM_TRANSFER_DAILY_LIMIT_MINOR = env.int("ATM_TRANSFER_DAILY_LIMIT_MINOR", default=200_000)
+# A transfer's confirmation page is valid this long: its PIN must be posted within it (atm.confirmation).
+ATM_TRANSFER_CONFIRM_SECONDS = env.int("ATM_TRANSFER_CONFIRM_SECONDS", default=300)
 
 # Four eyes: a staff adjustment or reversal above this amount (cents, either sign) waits until a
 # second staff member approves it; at or below it one teller suffices.

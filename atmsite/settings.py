@@ -136,6 +136,9 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "atmsite.lib.network.client_address"
 AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False
+# Staff login and logout records (django-axes AccessLog, AccessFailureLog) are an audit trail: the
+# hourly `prune-staff-logins` task deletes them after this many days (atmsite.lib.staff_logins).
+STAFF_LOGIN_LOG_RETENTION_DAYS = env.int("STAFF_LOGIN_LOG_RETENTION_DAYS", default=365)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -302,6 +305,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "prune-login-attempts": {"task": "accounts.prune_login_attempts", "schedule": 3600.0},
     "prune-sessions": {"task": "accounts.prune_sessions", "schedule": 3600.0},
+    "prune-staff-logins": {"task": "accounts.prune_staff_logins", "schedule": 3600.0},
 }
 
 # --- Releases ----------------------------------------------------------------------------------

@@ -123,16 +123,24 @@ STAFF_ARGON2_TIME_COST = env.int("STAFF_ARGON2_TIME_COST", default=2)
 STAFF_ARGON2_MEMORY_KIB = env.int("STAFF_ARGON2_MEMORY_KIB", default=19_456)
 STAFF_ARGON2_PARALLELISM = env.int("STAFF_ARGON2_PARALLELISM", default=1)
 STAFF_PASSWORD_VERIFY_CONCURRENCY = env.int("STAFF_PASSWORD_VERIFY_CONCURRENCY", default=2)
-# django-axes: after STAFF_LOGIN_FAILURE_LIMIT failed logins for one user name, or from one client
-# address, /admin/login/ refuses that user name or address for STAFF_LOGIN_COOLOFF_MINUTES (an
-# administrator can lift it earlier: `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`).
+# django-axes (atmsite.lib.staff_logins): /admin/login/ refuses for STAFF_LOGIN_COOLOFF_MINUTES a
+# user name at one address after STAFF_LOGIN_FAILURE_LIMIT failures, an address after
+# STAFF_LOGIN_ADDRESS_FAILURE_LIMIT whatever the user names, and a user name after
+# STAFF_LOGIN_USERNAME_FAILURE_LIMIT from any addresses except those it has logged in from before.
+# An administrator can lift it earlier: `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+AXES_HANDLER = "atmsite.lib.staff_logins.StaffLoginHandler"
 AXES_FAILURE_LIMIT = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("STAFF_LOGIN_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+STAFF_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("STAFF_LOGIN_ADDRESS_FAILURE_LIMIT", default=10)
+STAFF_LOGIN_USERNAME_FAILURE_LIMIT = env.int("STAFF_LOGIN_USERNAME_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("STAFF_LOGIN_COOLOFF_MINUTES", default=30))
+# What the limits are counted by (StaffLoginHandler counts them itself, each with its own limit).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address", "username"]
+# Failures while locked out are not counted: the lockout ends a cool-off after the last counted failure.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "atmsite.lib.network.client_address"
 AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False

@@ -1,4 +1,16 @@
-"""Staff login records kept by django-axes: what is pruned, and when.
+"""Staff logins at /admin/login/: which failures lock out whom (django-axes), and what is pruned when.
+
+Three limits, each counted over the cool-off (AXES_COOLOFF_TIME) and each lifted early by
+`manage.py axes_reset_username NAME` or `axes_reset_ip ADDRESS`:
+- one user name from one address: AXES_FAILURE_LIMIT (STAFF_LOGIN_FAILURE_LIMIT) failures;
+- one address, whatever user names it tries: STAFF_LOGIN_ADDRESS_FAILURE_LIMIT;
+- one user name, from any mix of addresses: STAFF_LOGIN_USERNAME_FAILURE_LIMIT, except from an
+  address where that user name has logged in before (a django-axes AccessLog row), so a stranger
+  who knows a staff member's name cannot lock them out of their own desk; the first two limits
+  still bound guessing from there.
+django-axes compares one number with one limit, so `StaffLoginHandler.get_failures` returns the
+failures of the limit closest to its end, shifted onto AXES_FAILURE_LIMIT: the login is refused
+exactly when one of the three counts reached its own limit.
 
 django-axes writes three tables: AccessAttempt (failed logins per user name, address and browser,
 what the lockout counts), AccessLog (each successful login and logout) and AccessFailureLog (each
@@ -12,9 +24,34 @@ from __future__ import annotations
 
 import datetime
 
+from axes.attempts import get_cool_off_threshold
+from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_client_username
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
+from django.db.models import Sum
+from django.http import HttpRequest
 from django.utils import timezone
+
+
+class StaffLoginHandler(AxesDatabaseHandler):
+    """django-axes' database handler with a limit per user name and address, per address and per user name."""
+
+    def get_failures(self, request: HttpRequest, credentials: dict[str, object] | None = None) -> int:
+        """Return the failures that decide the lockout, on AXES_FAILURE_LIMIT's scale (see the module docstring)."""
+        username = get_client_username(request, credentials)
+        address = request.axes_ip_address  # type: ignore[attr-defined]
+        recent = AccessAttempt.objects.filter(attempt_time__gte=get_cool_off_threshold(request))
+
+        def failures(**match: object) -> int:
+            return int(recent.filter(**match).aggregate(total=Sum("failures_since_start"))["total"] or 0)
+
+        pair_limit = settings.AXES_FAILURE_LIMIT
+        past_limits = [failures(username=username, ip_address=address) - pair_limit,
+                       failures(ip_address=address) - settings.STAFF_LOGIN_ADDRESS_FAILURE_LIMIT]
+        if not AccessLog.objects.filter(username=username, ip_address=address).exists():
+            past_limits.append(failures(username=username) - settings.STAFF_LOGIN_USERNAME_FAILURE_LIMIT)
+        return pair_limit + max(past_limits)
 
 
 def staff_login_records_prune() -> dict[str, int]:

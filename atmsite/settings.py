@@ -133,6 +133,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_HANDLER = "atmsite.lib.staff_logins.StaffLoginHandler"
+AXES_USERNAME_CALLABLE = "atmsite.lib.staff_logins.client_username"
 AXES_FAILURE_LIMIT = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=5)
 STAFF_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("STAFF_LOGIN_ADDRESS_FAILURE_LIMIT", default=10)
 STAFF_LOGIN_USERNAME_FAILURE_LIMIT = env.int("STAFF_LOGIN_USERNAME_FAILURE_LIMIT", default=10)

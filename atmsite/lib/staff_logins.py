@@ -33,6 +33,17 @@ from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
+# django-axes keeps user names in 255-character columns; Django's own are at most 150 characters, so a
+# longer name belongs to nobody and is counted by its first 255 (PostgreSQL refuses longer values).
+USERNAME_MAX_LENGTH = 255
+
+
+def client_username(request: HttpRequest, credentials: dict[str, object] | None = None) -> str | None:
+    """Return the user name a login tried (AXES_USERNAME_CALLABLE), cut to what django-axes can store."""
+    source = credentials if credentials else getattr(request, "data", request.POST)
+    username = source.get(settings.AXES_USERNAME_FORM_FIELD)
+    return None if username is None else str(username)[:USERNAME_MAX_LENGTH]
+
 
 class StaffLoginHandler(AxesDatabaseHandler):
     """django-axes' database handler with a limit per user name and address, per address and per user name."""

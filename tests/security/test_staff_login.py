@@ -73,6 +73,13 @@ def test_it_locks_an_address_out_whatever_user_names_it_tries(teller):
     assert _login(client, "bob", "teller-password-1").status_code == 302
 
 
+def test_it_counts_an_overlong_user_name_by_what_can_be_stored(teller):
+    name = "9" * 300  # longer than any user name and than django-axes' column (a 500 on PostgreSQL before)
+    assert _fail("192.0.2.40", name, settings.AXES_FAILURE_LIMIT)[-1] == 429
+    assert AccessAttempt.objects.get().username == "9" * 255
+    assert _fail("192.0.2.40", "9" * 255 + "x", 1) == [429]
+
+
 def test_it_unlocks_after_the_cool_off_and_does_not_extend_it_for_refused_tries(teller, settings):
     limit = settings.AXES_FAILURE_LIMIT
     assert _fail("192.0.2.30", "bob", limit + 3)[-4:] == [429] * 4  # tries while locked are refused, not counted

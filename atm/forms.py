@@ -167,7 +167,9 @@ class TransferConfirmForm(TransferForm):
     """The confirmation page: the first step's payee and amount carried hidden, and the PIN."""
 
     pin = _pin_field("PIN", "Enter your PIN to confirm.")
-    field_order = ["to_account", "amount", "pin", "token"]
+    # The signed confirmation this page was issued (atm.confirmation); the view checks it before the PIN.
+    confirmation = forms.CharField(required=False, widget=forms.HiddenInput)
+    field_order = ["to_account", "amount", "pin", "token", "confirmation"]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

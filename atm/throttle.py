@@ -30,12 +30,21 @@ from accounts.exceptions import AccountsError
 from accounts.models import LoginAttempt
 from atmsite.lib.network import client_network
 
+WAIT = "Please wait a few minutes and try again."
+# What each limit's refusal says: the limit that was reached, so the message is true for the person reading it.
+THROTTLED_MESSAGES = {
+    "address": f"Too many login attempts from this address. {WAIT}",
+    "network": f"Too many login attempts from your network. {WAIT}",
+    "everywhere": f"Too many login attempts at this ATM service right now. {WAIT}",
+}
+
 
 class LoginThrottled(AccountsError):
-    def __init__(
-        self, message: str = "Too many login attempts from this address. Please wait a few minutes and try again."
-    ) -> None:
-        super().__init__(message)
+    """A login refused before the PIN is checked: `scope` names the limit reached (address, network, everywhere)."""
+
+    def __init__(self, scope: str = "address") -> None:
+        super().__init__(THROTTLED_MESSAGES[scope])
+        self.scope = scope
 
 
 def _window_start() -> datetime.datetime:
@@ -49,22 +58,20 @@ def _lock_network(network: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"atm-login:{network}"])
 
 
-def is_throttled(*, address: str, network: str) -> bool:
-    """Return True when recent failures from the address, its network or everywhere reached their limit."""
+def throttled_scope(*, address: str, network: str) -> str | None:
+    """Return the first limit (address, network, everywhere) recent failures reached, or None."""
     counts = LoginAttempt.objects.filter(succeeded=False, created_at__gte=_window_start()).aggregate(
         address=Count("pk", filter=Q(address=address)),
         network=Count("pk", filter=Q(network=network)),
         everywhere=Count("pk"),
     )
-    return (
-        counts["address"] >= settings.ATM_LOGIN_THROTTLE_ATTEMPTS
-        or counts["network"] >= settings.ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS
-        or counts["everywhere"] >= settings.ATM_LOGIN_THROTTLE_GLOBAL_ATTEMPTS
-    )
+    limits = {"address": settings.ATM_LOGIN_THROTTLE_ATTEMPTS, "network": settings.ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS,
+              "everywhere": settings.ATM_LOGIN_THROTTLE_GLOBAL_ATTEMPTS}
+    return next((scope for scope, limit in limits.items() if counts[scope] >= limit), None)
 
 
-def login_attempt_begin(*, address: str, known_device: bool = False) -> LoginAttempt | None:
-    """Record an attempt from `address` as failed; return None when its source is throttled.
+def login_attempt_begin(*, address: str, known_device: bool = False) -> LoginAttempt:
+    """Record an attempt from `address` as failed; raise LoginThrottled when its source is throttled.
 
     `known_device`: the browser has logged in with this card before, so it is let through a
     throttled source (its attempt is recorded and counted all the same). The count and the new
@@ -74,8 +81,9 @@ def login_attempt_begin(*, address: str, known_device: bool = False) -> LoginAtt
     network = client_network(address)
     with transaction.atomic():
         _lock_network(network)
-        if not known_device and is_throttled(address=address, network=network):
-            return None
+        scope = None if known_device else throttled_scope(address=address, network=network)
+        if scope:
+            raise LoginThrottled(scope)
         return LoginAttempt.objects.create(address=address, network=network)
 
 

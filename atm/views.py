@@ -25,6 +25,7 @@ from transactions.models import LedgerEntry
 from transactions.selectors import ledger_recent_for_account
 from transactions.services import Posting, withdrawn_today_minor
 
+from .confirmation import confirmation_issue, confirmation_problem
 from .forms import (
     DepositForm,
     LoginForm,
@@ -190,7 +191,8 @@ def transfer(request: HttpRequest, card: Card) -> HttpResponse:
         else:
             confirm = TransferConfirmForm(initial={"to_account": data["to_account"], "amount": data["amount"],
                                                    "token": data["token"]})
-            return _transfer_confirm_page(request, card, confirm, payee, data["amount"])
+            return _transfer_confirm_page(request, card, confirm, payee, to_account=data["to_account"],
+                                          amount_minor=data["amount"])
     return _operation_page(request, card, form, "atm/transfer.html")
 
 
@@ -198,6 +200,13 @@ def _transfer_confirm(request: HttpRequest, card: Card) -> HttpResponse:
     """Move the money once the PIN is right; after a wrong PIN show the confirmation again, else the first step."""
     first = TransferForm(request.POST)
     if not first.is_valid():  # the carried payee, amount or token were changed: start again
+        return _operation_page(request, card, first, "atm/transfer.html")
+    carried = first.cleaned_data
+    problem = confirmation_problem(  # before the PIN: only a transfer the customer saw confirmed may move money
+        request, card, request.POST.get("confirmation", ""),
+        to_account=carried["to_account"], amount_minor=carried["amount"], token=carried["token"])
+    if problem:
+        first.add_error(None, problem)
         return _operation_page(request, card, first, "atm/transfer.html")
     form = TransferConfirmForm(request.POST)
     if form.is_valid():
@@ -221,12 +230,21 @@ def _transfer_confirm(request: HttpRequest, card: Card) -> HttpResponse:
     except (TransactionError, AccountsError) as exc:
         first.add_service_error(exc)
         return _operation_page(request, card, first, "atm/transfer.html")
-    return _transfer_confirm_page(request, card, form, payee, first.cleaned_data["amount"])
+    return _transfer_confirm_page(request, card, form, payee, to_account=carried["to_account"],
+                                  amount_minor=carried["amount"])
 
 
 def _transfer_confirm_page(
-    request: HttpRequest, card: Card, form: TransferConfirmForm, payee: Account, amount_minor: int
+    request: HttpRequest, card: Card, form: TransferConfirmForm, payee: Account, *,
+    to_account: str, amount_minor: int,
 ) -> HttpResponse:
+    """Render the confirmation page with a signed confirmation of exactly this payee, amount and the page's token."""
+    confirmation = confirmation_issue(request, card, to_account=to_account, amount_minor=amount_minor,
+                                      token=str(form["token"].value()))
+    if form.is_bound:
+        form.data["confirmation"] = confirmation  # renew_token copied the data: it may be changed
+    else:
+        form.initial["confirmation"] = confirmation
     return render(request, "atm/transfer_confirm.html", {
         "card": card, "account": card.account, "form": form, "payee": payee, "amount_minor": amount_minor,
     })

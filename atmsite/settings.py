@@ -123,19 +123,31 @@ STAFF_ARGON2_TIME_COST = env.int("STAFF_ARGON2_TIME_COST", default=2)
 STAFF_ARGON2_MEMORY_KIB = env.int("STAFF_ARGON2_MEMORY_KIB", default=19_456)
 STAFF_ARGON2_PARALLELISM = env.int("STAFF_ARGON2_PARALLELISM", default=1)
 STAFF_PASSWORD_VERIFY_CONCURRENCY = env.int("STAFF_PASSWORD_VERIFY_CONCURRENCY", default=2)
-# django-axes: after STAFF_LOGIN_FAILURE_LIMIT failed logins for one user name, or from one client
-# address, /admin/login/ refuses that user name or address for STAFF_LOGIN_COOLOFF_MINUTES (an
-# administrator can lift it earlier: `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`).
+# django-axes (atmsite.lib.staff_logins): /admin/login/ refuses for STAFF_LOGIN_COOLOFF_MINUTES a
+# user name at one address after STAFF_LOGIN_FAILURE_LIMIT failures, an address after
+# STAFF_LOGIN_ADDRESS_FAILURE_LIMIT whatever the user names, and a user name after
+# STAFF_LOGIN_USERNAME_FAILURE_LIMIT from any addresses except those it has logged in from before.
+# An administrator can lift it earlier: `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS`.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+AXES_HANDLER = "atmsite.lib.staff_logins.StaffLoginHandler"
+AXES_USERNAME_CALLABLE = "atmsite.lib.staff_logins.client_username"
 AXES_FAILURE_LIMIT = env.int("STAFF_LOGIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("STAFF_LOGIN_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+STAFF_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("STAFF_LOGIN_ADDRESS_FAILURE_LIMIT", default=10)
+STAFF_LOGIN_USERNAME_FAILURE_LIMIT = env.int("STAFF_LOGIN_USERNAME_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("STAFF_LOGIN_COOLOFF_MINUTES", default=30))
+# What the limits are counted by (StaffLoginHandler counts them itself, each with its own limit).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address", "username"]
+# Failures while locked out are not counted: the lockout ends a cool-off after the last counted failure.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "atmsite.lib.network.client_address"
 AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False
+# Staff login and logout records (django-axes AccessLog, AccessFailureLog) are an audit trail: the
+# hourly `prune-staff-logins` task deletes them after this many days (atmsite.lib.staff_logins).
+STAFF_LOGIN_LOG_RETENTION_DAYS = env.int("STAFF_LOGIN_LOG_RETENTION_DAYS", default=365)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -261,6 +273,8 @@ ATM_DEPOSIT_MAX_MINOR = env.int("ATM_DEPOSIT_MAX_MINOR", default=300_000)
 ATM_DEPOSIT_DAILY_LIMIT_MINOR = env.int("ATM_DEPOSIT_DAILY_LIMIT_MINOR", default=500_000)
 # Transfers from the ATM: at most this much a day per account (the PIN is asked for each one).
 ATM_TRANSFER_DAILY_LIMIT_MINOR = env.int("ATM_TRANSFER_DAILY_LIMIT_MINOR", default=200_000)
+# A transfer's confirmation page is valid this long: its PIN must be posted within it (atm.confirmation).
+ATM_TRANSFER_CONFIRM_SECONDS = env.int("ATM_TRANSFER_CONFIRM_SECONDS", default=300)
 
 # Four eyes: a staff adjustment or reversal above this amount (cents, either sign) waits until a
 # second staff member approves it; at or below it one teller suffices.
@@ -300,6 +314,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "prune-login-attempts": {"task": "accounts.prune_login_attempts", "schedule": 3600.0},
     "prune-sessions": {"task": "accounts.prune_sessions", "schedule": 3600.0},
+    "prune-staff-logins": {"task": "accounts.prune_staff_logins", "schedule": 3600.0},
 }
 
 # --- Releases ----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Each simulated customer logs in with card + PIN over HTTP on 127.0.0.1 and then loops over a
 realistic mix (40% balance checks, 20% withdrawals, 20% deposits, 20% transfers), each operation
-a GET of its form and a POST that redirects to a receipt. Like a person at an ATM, a customer
+a GET of its form and a POST that redirects to a receipt (a transfer POSTs its first step, then the
+PIN with the signed confirmation its confirmation page handed out). Like a person at an ATM, a customer
 pauses between screens (--think, seconds drawn uniformly; default 0.25 to 1.0); `--think 0 0`
 gives a closed loop that saturates the server and measures its capacity. Every level runs for a
 fixed time.
@@ -45,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 DB = "atmsite_load"
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 TOKEN_RE = re.compile(r'name="token" value="([0-9a-f]{32})"')
+CONFIRMATION_RE = re.compile(r'name="confirmation" value="([^"]+)"')
 MIX = (("balance", 0.4), ("withdraw", 0.2), ("deposit", 0.2), ("transfer", 0.2))
 
 
@@ -130,10 +132,16 @@ class Customer:
             self.samples.append((kind, 0.0, 598))  # the form did not render: count as an error
             return
         form = {"csrfmiddlewaretoken": csrf.group(1), "token": token.group(1), "amount": str(self.rng.randint(1, 5) * 10)}
-        if kind in ("withdraw", "transfer"):  # a transfer posts its confirmation step, PIN included
-            form["pin"] = self.pin
-        if kind == "transfer":
+        if kind == "transfer":  # the first step shows the confirmation page, whose token and confirmation move money
             form["to_account"] = self.rng.choice(self.others)
+            page = self._request("transfer confirmation", "/transfer/", form)
+            token, confirmation = TOKEN_RE.search(page), CONFIRMATION_RE.search(page)
+            if not (token and confirmation):
+                self.samples.append((kind, 0.0, 597))  # the first step was refused: count as an error
+                return
+            form.update(token=token.group(1), confirmation=confirmation.group(1))
+        if kind in ("withdraw", "transfer"):
+            form["pin"] = self.pin
         body = self._request(kind, f"/{kind}/", form)
         if "Receipt" not in body:
             self.samples.append((kind, 0.0, 597))  # the operation was refused: count as an error

@@ -36,7 +36,8 @@ DATABASE = "atmsite_pinguess"
 GENERIC = "Card number or PIN is not correct."
 JUST_BLOCKED = "Wrong PIN entered three times: this card is now blocked."
 BLOCKED = "This card is blocked."
-THROTTLED = "Too many login attempts from this address."
+THROTTLED = ("Too many login attempts from this address.", "Too many login attempts from your network.",
+             "Too many login attempts at this ATM service right now.")  # the address's, network's, global limit
 
 
 def setup_django(server: str, database: str = DATABASE) -> None:
@@ -101,7 +102,7 @@ class Guesser:
         elapsed = time.perf_counter() - started
         text = response.content.decode()
         outcome = "logged in" if response.status_code == 302 else next(
-            (label for label in (JUST_BLOCKED, BLOCKED, THROTTLED, GENERIC) if label in text),
+            (label for label in (JUST_BLOCKED, BLOCKED, *THROTTLED, GENERIC) if label in text),
             f"HTTP {response.status_code}")
         with self.lock:
             self.outcomes[outcome] += 1
@@ -226,15 +227,18 @@ def parallel_on_one_card(cards: list[tuple[int, str, str]], threads: int) -> Non
 
 def bursts_from_one_address(rounds: int, threads: int, limit: int) -> None:
     """Send `rounds` bursts of `threads` simultaneous attempts, each burst from a fresh address."""
-    from atm.throttle import login_attempt_begin
+    from atm.throttle import LoginThrottled, login_attempt_begin
 
     through: Counter[int] = Counter()
     for round_ in range(rounds):
         address, passed = f"10.252.{round_ % 256}.1", []  # a /24 of its own each burst
 
         def attempt(_number: int, address: str = address, passed: list[int] = passed) -> None:
-            if login_attempt_begin(address=address) is not None:
-                passed.append(1)
+            try:
+                login_attempt_begin(address=address)
+            except LoginThrottled:
+                return
+            passed.append(1)
 
         in_threads(threads, attempt)
         through[len(passed)] += 1

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.contrib.messages import get_messages
+from django.core import signing
+from django.test import Client
 from django.urls import reverse
 
 from accounts.iban import iban_for
 from accounts.models import Account, Card
+from atm.confirmation import CHANGED_MESSAGE, EXPIRED_MESSAGE, NOT_CONFIRMED_MESSAGE
 from atm.session import SESSION_CARD_KEY
 from tests.atm.conftest import atm_login, form_token, money_snapshot
 from transactions.models import LedgerEntry
@@ -108,8 +113,69 @@ def test_it_moves_nothing_when_the_confirmed_transfer_was_changed(alice_at_atm, 
 def _confirm(client, page, pin: str = "2468"):  # type: ignore[no-untyped-def]
     """Post the transfer confirmation page as rendered, with `pin`."""
     form = page.context["form"]
-    data = {name: form[name].value() for name in ("to_account", "amount", "token")}
+    data = {name: form[name].value() for name in ("to_account", "amount", "token", "confirmation")}
     return client.post(reverse("atm:transfer"), {**data, "pin": pin})
+
+
+def _confirmed(client, charlie_customer, amount: str = "20") -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Open the transfer page, post the first step, and return the confirmation page's form data with the PIN."""
+    page = _submit(client, "atm:transfer", {"to_account": charlie_customer.account.number, "amount": amount})
+    assert "Confirm the transfer" in page.content.decode()
+    form = page.context["form"]
+    return {**{name: form[name].value() for name in ("to_account", "amount", "token", "confirmation")}, "pin": "2468"}
+
+
+def _refused(response, message: str) -> None:  # type: ignore[no-untyped-def]
+    """The first step is shown again with `message` above the form (a fresh token: nothing moved)."""
+    assert response.status_code == 200 and "Confirm the transfer" not in response.content.decode()
+    assert response.context["form"].errors == {"__all__": [message]}
+
+
+def test_it_moves_no_money_without_the_confirmation_page(alice_at_atm, alice_customer, charlie_customer):
+    before = money_snapshot()
+    data = {"to_account": charlie_customer.account.number, "amount": "20", "pin": "2468"}
+    _refused(_submit(alice_at_atm, "atm:transfer", data), NOT_CONFIRMED_MESSAGE)  # a script skipping the page
+    forged = {**_confirmed(alice_at_atm, charlie_customer), "confirmation": "forged:1abc:xyz"}
+    _refused(alice_at_atm.post(reverse("atm:transfer"), forged), NOT_CONFIRMED_MESSAGE)
+    assert money_snapshot() == before
+    assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 0  # refused before the PIN
+
+
+@pytest.mark.parametrize("change", [{"amount": "200"}, {"amount": "20.01"}, {"to_account": iban_for("0000000009")},
+                                    {"token": "0" * 32}])
+def test_it_moves_no_money_when_the_transfer_changed_after_its_confirmation(
+    alice_at_atm, alice_customer, charlie_customer, change
+):
+    data = _confirmed(alice_at_atm, charlie_customer)
+    before = money_snapshot()
+    _refused(alice_at_atm.post(reverse("atm:transfer"), {**data, **change}), CHANGED_MESSAGE)
+    assert money_snapshot() == before
+    assert alice_at_atm.post(reverse("atm:transfer"), data).status_code == 302  # the confirmed one still goes
+
+
+def test_it_refuses_a_replayed_confirmation(alice_at_atm, alice_customer, charlie_customer):
+    data = _confirmed(alice_at_atm, charlie_customer)
+    assert alice_at_atm.post(reverse("atm:transfer"), data).status_code == 302
+    after_first = money_snapshot()
+    again = alice_at_atm.post(reverse("atm:transfer"), data, follow=True)  # the same post: its receipt, nothing moved
+    assert "This operation had already been done." in again.content.decode()
+    fresh_token = form_token(alice_at_atm.get(reverse("atm:transfer")))
+    _refused(alice_at_atm.post(reverse("atm:transfer"), {**data, "token": fresh_token}), CHANGED_MESSAGE)
+    other_session = Client()
+    assert atm_login(other_session, alice_customer).status_code == 302
+    _refused(other_session.post(reverse("atm:transfer"), data), NOT_CONFIRMED_MESSAGE)
+    assert money_snapshot() == after_first
+    assert LedgerEntry.objects.filter(account=alice_customer.account, kind="transfer_out").count() == 1
+
+
+def test_it_refuses_an_expired_confirmation(alice_at_atm, charlie_customer, monkeypatch, settings):
+    settings.ATM_TRANSFER_CONFIRM_SECONDS = 300
+    with monkeypatch.context() as patched:  # the page was shown 301 seconds ago
+        patched.setattr(signing.TimestampSigner, "timestamp", lambda self: signing.b62_encode(int(time.time()) - 301))
+        data = _confirmed(alice_at_atm, charlie_customer)
+    before = money_snapshot()
+    _refused(alice_at_atm.post(reverse("atm:transfer"), data), EXPIRED_MESSAGE)
+    assert money_snapshot() == before
 
 
 def test_it_transfers_after_a_confirmation_page_with_the_payee_masked_and_the_pin(
@@ -298,9 +364,11 @@ def test_it_hides_withdrawal_pins_from_error_reports(alice_at_atm):
     assert response.wsgi_request.sensitive_post_parameters == ("pin",)
 
 
-def test_it_counts_a_wrong_pin_to_an_unknown_payee_and_moves_nothing(alice_at_atm, alice_customer):
-    data = {"to_account": iban_for("0000000009"), "amount": "20", "token": form_token(
-        alice_at_atm.get(reverse("atm:transfer"))), "pin": "9753"}
+def test_it_counts_a_wrong_pin_on_a_confirmed_transfer_whose_payee_closed_since(
+    alice_at_atm, alice_customer, charlie_customer
+):
+    data = {**_confirmed(alice_at_atm, charlie_customer), "pin": "9753"}
+    Account.objects.filter(pk=charlie_customer.account.pk).update(status=Account.Status.CLOSED)
     before = money_snapshot()
     response = alice_at_atm.post(reverse("atm:transfer"), data)
     assert response.status_code == 200

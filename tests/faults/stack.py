@@ -38,6 +38,7 @@ BIN = Path(sys.executable).parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 TOKEN_RE = re.compile(r'name="token" value="([0-9a-f]{32})"')
+CONFIRMATION_RE = re.compile(r'name="confirmation" value="([^"]+)"')
 RECEIPT_RE = re.compile(r"^/receipt/(\d+)/$")
 REPLAYED_TEXT = "no money moved again"
 OPERATIONS = ("withdraw", "deposit", "transfer")
@@ -341,10 +342,15 @@ class AtmCustomer:
             return None
         form = {"csrfmiddlewaretoken": csrf.group(1), "token": token.group(1),  # type: ignore[union-attr]
                 "amount": str(self.rng.randint(1, 5) * 10)}
-        if kind in ("withdraw", "transfer"):  # a transfer posts its confirmation step, PIN included
-            form["pin"] = self.card.pin
-        if kind == "transfer":
+        if kind == "transfer":  # the first step shows the confirmation page, whose token and confirmation move money
             form["to_account"] = self.rng.choice(self.payees)
+            started, path, page, problem = self._request("/transfer/", form)
+            token, confirmation = TOKEN_RE.search(page), CONFIRMATION_RE.search(page)
+            if not self._record("transfer confirmation", started, problem, bool(token and confirmation), path):
+                return None
+            form.update(token=token.group(1), confirmation=confirmation.group(1))  # type: ignore[union-attr]
+        if kind in ("withdraw", "transfer"):
+            form["pin"] = self.card.pin
         return Submission(kind, form)
 
     def _submit(self, submission: Submission) -> bool:

@@ -8,6 +8,7 @@ database with what the bank's rules (written out again in conftest) say that req
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -216,10 +217,11 @@ def _account_names(atm: Atm, target: CardHolder) -> dict[str, str]:
 def _transfer_effect(atm: Atm, target: CardHolder, seen: dict[str, str]) -> dict[str, Any]:
     """Return the change a confirmed transfer must make: right PIN, to another existing account, within the balance.
 
-    Without a PIN field the post is the first step, which only shows the confirmation page.
+    Without a PIN field the post is the first step, which only shows the confirmation page; with one
+    but no confirmation page shown for it, nothing is checked and nothing moves.
     """
     amount, to_account = amount_minor(seen.get("amount")), required_text(seen.get("to_account"), 64)
-    if "pin" not in seen or amount is None or to_account is None or not well_formed_token(seen.get("token")):
+    if "confirmation" not in seen or "pin" not in seen or amount is None or to_account is None or not well_formed_token(seen.get("token")):
         return {}
     if not iban_is_valid(normalize_account_number(to_account)):
         return {}
@@ -235,6 +237,18 @@ def _transfer_effect(atm: Atm, target: CardHolder, seen: dict[str, str]) -> dict
             "new entries": sorted([(source, "transfer_out", -amount), (receiver, "transfer_in", amount)], key=repr)}
 
 
+def _confirmed(atm: Atm, submission: Submission) -> Submission:
+    """Post the submission without its PIN first, as the customer does; when that shows the confirmation
+    page, return the submission carrying the page's token and signed confirmation, else unchanged."""
+    first = atm.send("atm:transfer", replace(submission, fields={
+        name: values for name, values in submission.fields.items() if name != "pin"}))
+    assert first.effect == {}
+    if first.response.status_code != 200 or "Confirm the transfer" not in first.response.content.decode():
+        return submission
+    page = first.response.context["form"]
+    return submission.with_fixed(token=str(page["token"].value()), confirmation=str(page["confirmation"].value()))
+
+
 @fuzz(80)
 @example(form(to_account="{to_grouped}", amount="25.50", token=TOKEN))
 @example(form(to_account="{own}", amount="10", token=TOKEN))
@@ -246,6 +260,8 @@ def test_it_transfers_exactly_a_valid_amount_to_another_account_and_nothing_else
     atm: Atm, charlie_customer: CardHolder, submission: Submission
 ) -> None:
     submission = submission.resolve(_account_names(atm, charlie_customer))
+    if "pin" in submission.seen():
+        submission = _confirmed(atm, submission)
     outcome = atm.send("atm:transfer", submission)
     assert outcome.effect == _transfer_effect(atm, charlie_customer, submission.seen())
     if outcome.response.status_code == 200 and not outcome.response.context["form"].errors:

@@ -38,6 +38,8 @@ BLOCKED = "This card is blocked. Please contact your bank."
 TWO_LEFT = f"{GENERIC} 2 tries left before the card is blocked."
 ONE_LEFT = f"{GENERIC} 1 try left before the card is blocked."
 THROTTLED = "Too many login attempts from this address. Please wait a few minutes and try again."
+NETWORK_THROTTLED = "Too many login attempts from your network. Please wait a few minutes and try again."
+EVERYWHERE_THROTTLED = "Too many login attempts at this ATM service right now. Please wait a few minutes and try again."
 CARD_PINS = ("2468", "1357", "8031", "5192", "7340", "6029")
 
 
@@ -68,7 +70,8 @@ def refusal(response: HttpResponse) -> str:
     """
     if response.status_code == 302:
         return "logged in"
-    shown = [message for message in (GENERIC, JUST_BLOCKED, BLOCKED, THROTTLED) if message in response.text]
+    shown = [message for message in (GENERIC, JUST_BLOCKED, BLOCKED, THROTTLED, NETWORK_THROTTLED, EVERYWHERE_THROTTLED)
+             if message in response.text]
     assert len(shown) == 1, shown
     return shown[0]
 
@@ -158,10 +161,11 @@ def test_it_throttles_a_network_however_its_addresses_are_spread(settings) -> No
     settings.ATM_LOGIN_THROTTLE_ATTEMPTS, settings.ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS = 3, 5
     pans = unknown_pans()
     outcomes = [refusal(guess(next(pans), "1111", f"203.0.113.{n + 1}")) for n in range(8)]
-    assert outcomes == [GENERIC] * 5 + [THROTTLED] * 3
+    assert outcomes == [GENERIC] * 5 + [NETWORK_THROTTLED] * 3  # each address tried once: the network's limit
+    assert refusal(guess(next(pans), "1111", "203.0.113.1")) == NETWORK_THROTTLED
     assert refusal(guess(next(pans), "1111", "203.0.114.1")) == GENERIC  # the next /24
     v6 = [refusal(guess(next(pans), "1111", f"2001:db8:0:1:{n:x}::1")) for n in range(6)]
-    assert v6 == [GENERIC] * 5 + [THROTTLED]  # one /64
+    assert v6 == [GENERIC] * 5 + [NETWORK_THROTTLED]  # one /64
     assert LoginAttempt.objects.filter(network="2001:db8:0:1::/64").count() == 5
 
 
@@ -169,7 +173,7 @@ def test_it_throttles_everywhere_at_the_global_limit(settings) -> None:
     settings.ATM_LOGIN_THROTTLE_GLOBAL_ATTEMPTS = 4
     pans = unknown_pans()
     outcomes = [refusal(guess(next(pans), "1111", address)) for address in islice(addresses(), 6)]
-    assert outcomes == [GENERIC] * 4 + [THROTTLED] * 2
+    assert outcomes == [GENERIC] * 4 + [EVERYWHERE_THROTTLED] * 2
 
 
 def test_it_answers_an_unknown_a_blocked_and_a_wrong_pin_card_alike(alice_customer, monkeypatch) -> None:

@@ -51,6 +51,14 @@ def _token(client: Client, page: str) -> str:
     return client.get(reverse(page)).context["form"]["token"].value()
 
 
+def _confirmation(client: Client, first_step: dict[str, str]) -> dict[str, str]:
+    """Post a transfer's first step and return the hidden fields of the confirmation page it shows."""
+    page = client.post(reverse("atm:transfer"), first_step)
+    assert page.status_code == 200 and "Confirm the transfer" in page.content.decode()
+    form = page.context["form"]
+    return {field.name: str(field.value()) for field in form.hidden_fields()}
+
+
 def _operations(client: Client, holder: CardHolder, target: CardHolder) -> dict[str, dict[str, str]]:
     """Return a valid submission for every ATM page that changes something, with fresh form tokens."""
     return {
@@ -142,8 +150,8 @@ def test_it_refuses_a_staff_adjustment_without_a_csrf_token(alice_customer: Card
 def test_it_shows_no_receipt_of_another_account(alice_customer: CardHolder, charlie_customer: CardHolder) -> None:
     alice, charlie = _logged_in(alice_customer), _logged_in(charlie_customer)
     data = {"to_account": charlie_customer.account.number, "amount": "30", "token": _token(alice, "atm:transfer")}
-    assert alice.post(reverse("atm:transfer"), data).status_code == 200  # the confirmation page
-    assert alice.post(reverse("atm:transfer"), {**data, "pin": alice_customer.pin}).status_code == 302
+    confirmation = _confirmation(alice, data)
+    assert alice.post(reverse("atm:transfer"), {**confirmation, "pin": alice_customer.pin}).status_code == 302
     legs = {entry.account_id: entry.pk for entry in LedgerEntry.objects.filter(kind__startswith="transfer")}
     alice_deposit = LedgerEntry.objects.get(account=alice_customer.account, kind="deposit").pk
     for entry in (legs[alice_customer.account.pk], alice_deposit):
@@ -166,8 +174,9 @@ def test_it_acts_only_as_the_card_whose_session_cookie_is_sent(
         (SESSION_CARD_KEY, charlie_customer.card.pk), ("from_account", charlie_customer.account.number))}
     before = snapshot()
     browser.post(reverse("atm:deposit"), {"amount": "15", "token": _token(browser, "atm:deposit"), **smuggled})
-    browser.post(reverse("atm:transfer"), {"to_account": charlie_customer.account.number, "amount": "5",
-                                           "token": _token(browser, "atm:transfer"), "pin": alice_customer.pin,
+    first_step = {"to_account": charlie_customer.account.number, "amount": "5",
+                  "token": _token(browser, "atm:transfer"), **smuggled}
+    browser.post(reverse("atm:transfer"), {**_confirmation(browser, first_step), "pin": alice_customer.pin,
                                            **smuggled})
     alice_account, charlie_account = alice_customer.account.pk, charlie_customer.account.pk
     assert effect(before, snapshot()) == {

@@ -29,7 +29,9 @@ def customer_create(**fields: object) -> Customer:
     n = next(_counter)
     defaults: dict[str, object] = {
         "first_name": f"Test{n}", "last_name": "Customer", "email": f"customer{n}@example.com",
-        "phone": f"+31 6 1234 {n:04d}", "birth_date": datetime.date(1980, 1, 1) + datetime.timedelta(days=97 * n),
+        "phone": f"+31 6 1234 {n:04d}",
+        # adults born 1950-1994 however many customers a test run has made (n keeps growing)
+        "birth_date": datetime.date(1950, 1, 1) + datetime.timedelta(days=97 * n % (365 * 45)),
         "gender": Customer.Gender.FEMALE, "country": "NL", "postal_code": f"{1000 + n % 9000} AB", "city": "Amsterdam",
     }
     defaults.update(fields)

@@ -175,7 +175,9 @@ class CardNumberTries(models.Model):
 class LoginAttempt(models.Model):
     """One web ATM login attempt from a client address, kept for throttling per address, network and overall.
 
-    Holds no card data at all: only where and when, and whether it succeeded.
+    Holds no card data, only where and when and whether it succeeded, except for an attempt let
+    through a throttled source as a number's one check in the window (atm.throttle): that row keeps
+    the number's keyed fingerprint (as Card.pan_hmac, never the PAN) until it is pruned with the window.
     """
 
     address = models.GenericIPAddressField()
@@ -184,6 +186,8 @@ class LoginAttempt(models.Model):
     network = models.CharField(max_length=49, default="", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     succeeded = models.BooleanField(default=False)
+    # Set only on an attempt let through a throttled address or network: the number it checked.
+    pan_hmac = models.CharField(max_length=64, default="", blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -215,6 +215,19 @@ def card_id_for_pan(pan: str) -> int | None:
     return Card.objects.filter(pan_hmac=pan_fingerprint(pan)).values_list("pk", flat=True).first()
 
 
+def card_number_untried(pan: str) -> str | None:
+    """Return the number's fingerprint when no wrong PIN is on record for it, else None.
+
+    No wrong PIN on record: its card (if any) counts none and CardNumberTries has none. Unknown,
+    blocked and live numbers are read alike (both lookups every time), so the answer tells
+    nothing of whether a card exists, only whether the number had a wrong PIN.
+    """
+    pan_hmac = pan_fingerprint(pan)
+    card_tries = Card.objects.filter(pan_hmac=pan_hmac).values_list("failed_pin_attempts", flat=True).first()
+    number_tries = CardNumberTries.objects.filter(pan_hmac=pan_hmac).values_list("failed_pin_attempts", flat=True).first()
+    return pan_hmac if not card_tries and not number_tries else None
+
+
 def card_authenticate(*, pan: str, pin: str) -> Card:
     """Return the card with this PAN when the PIN is right; count a wrong try on the card or its number.
 

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 
 from accounts.exceptions import AccountsError, CardBlocked
 from accounts.models import Account, Card
-from accounts.services import card_authenticate, card_check_pin, card_id_for_pan
+from accounts.services import card_authenticate, card_check_pin, card_id_for_pan, card_number_untried
 from atmsite.lib.network import client_address
 from transactions.services import (
     DepositLimits,
@@ -66,11 +66,13 @@ def atm_authenticate(request: HttpRequest, *, pan: str, pin: str) -> Card:
     """Return the card for a login, under the throttle by address, network and overall.
 
     Raises LoginThrottled before any PIN is checked, else what card_authenticate raises. A browser
-    whose device cookie names this card is let through a throttled source.
+    whose device cookie names this card is let through a throttled source, and so is a number with
+    no wrong PIN on record, once per window from a throttled address or network (atm.throttle).
     """
     known = _device_card_id(request)
     known_device = known is not None and known == card_id_for_pan(pan)
-    attempt = login_attempt_begin(address=client_address(request), known_device=known_device)
+    attempt = login_attempt_begin(address=client_address(request), known_device=known_device,
+                                  untried_number=card_number_untried(pan))
     card = card_authenticate(pan=pan, pin=pin)
     login_attempt_succeeded(attempt)
     return card

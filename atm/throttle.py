@@ -8,6 +8,10 @@ guesses over the addresses of a network, or over many networks, does not multipl
 A throttled source still lets in a browser that has logged in with the same card before (a signed
 device cookie set at each successful login, see atm.session): the customer on a busy shared
 address is not refused, while the card's own lockout (three wrong PINs) still bounds any guessing.
+Without the cookie, a throttled address or network (never the global limit) still has the PIN
+checked once per window for each card number with no wrong PIN on record: the customer who types
+the right PIN gets in, a wrong PIN counts as usual and leaves the number refused there while the
+source is throttled. Those checks are recorded as attempts too, so the global limit bounds them.
 
 Attempts are rows in the database, so every gunicorn worker sees the same count. An attempt is
 recorded as failed *before* the PIN is checked and marked successful afterwards: a crash
@@ -58,8 +62,11 @@ def _lock_network(network: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"atm-login:{network}"])
 
 
-def throttled_scope(*, address: str, network: str) -> str | None:
-    """Return the first limit (address, network, everywhere) recent failures reached, or None."""
+def throttled_scopes(*, address: str, network: str) -> list[str]:
+    """Return the limits (address, network, everywhere, in that order) recent failures reached.
+
+    A refusal names the first, or "everywhere" when it is among them: that limit lets nothing through.
+    """
     counts = LoginAttempt.objects.filter(succeeded=False, created_at__gte=_window_start()).aggregate(
         address=Count("pk", filter=Q(address=address)),
         network=Count("pk", filter=Q(network=network)),
@@ -67,24 +74,29 @@ def throttled_scope(*, address: str, network: str) -> str | None:
     )
     limits = {"address": settings.ATM_LOGIN_THROTTLE_ATTEMPTS, "network": settings.ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS,
               "everywhere": settings.ATM_LOGIN_THROTTLE_GLOBAL_ATTEMPTS}
-    return next((scope for scope, limit in limits.items() if counts[scope] >= limit), None)
+    return [scope for scope, limit in limits.items() if counts[scope] >= limit]
 
 
-def login_attempt_begin(*, address: str, known_device: bool = False) -> LoginAttempt:
+def login_attempt_begin(*, address: str, known_device: bool = False, untried_number: str | None = None) -> LoginAttempt:
     """Record an attempt from `address` as failed; raise LoginThrottled when its source is throttled.
 
     `known_device`: the browser has logged in with this card before, so it is let through a
-    throttled source (its attempt is recorded and counted all the same). The count and the new
-    row are one transaction under the network's lock: ranking concurrent attempts by primary key
-    instead let one more through now and then, as ids are drawn before the rows commit.
+    throttled source (its attempt is recorded and counted all the same). `untried_number`: the
+    fingerprint of a card number with no wrong PIN on record, let through a throttled address or
+    network once per window from that network (the row keeps the fingerprint to tell). The count
+    and the new row are one transaction under the network's lock: ranking concurrent attempts by
+    primary key instead let one more through now and then, as ids are drawn before the rows commit.
     """
     network = client_network(address)
     with transaction.atomic():
         _lock_network(network)
-        scope = None if known_device else throttled_scope(address=address, network=network)
-        if scope:
-            raise LoginThrottled(scope)
-        return LoginAttempt.objects.create(address=address, network=network)
+        scopes = [] if known_device else throttled_scopes(address=address, network=network)
+        if not scopes:
+            return LoginAttempt.objects.create(address=address, network=network)
+        if "everywhere" not in scopes and untried_number and not LoginAttempt.objects.filter(
+                network=network, pan_hmac=untried_number, created_at__gte=_window_start()).exists():
+            return LoginAttempt.objects.create(address=address, network=network, pan_hmac=untried_number)
+        raise LoginThrottled("everywhere" if "everywhere" in scopes else scopes[0])
 
 
 def login_attempt_succeeded(attempt: LoginAttempt) -> None:

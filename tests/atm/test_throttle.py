@@ -29,12 +29,14 @@ def test_it_throttles_an_address_after_too_many_failures(client, settings, alice
     # an unknown card number gets the answers of a real card: tries left, then blocked
     answers = [form_errors(login_post(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.1.1.1")) for _ in range(3)]
     assert answers == [{"__all__": [TWO_LEFT]}, {"__all__": [ONE_LEFT]}, {"__all__": [JUST_BLOCKED]}]
+    # a wrong PIN on record for Alice's card: a throttled address no longer checks its PIN at all
+    login_post(Client(), alice_customer.pan, "9753", REMOTE_ADDR="10.2.2.2")
     throttled = atm_login(client, alice_customer, REMOTE_ADDR="10.1.1.1")
     assert form_errors(throttled) == {
         "__all__": ["Too many login attempts from this address. Please wait a few minutes and try again."]
     }
     assert SESSION_CARD_KEY not in client.session
-    assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 0
+    assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 1
     assert atm_login(Client(), alice_customer, REMOTE_ADDR="10.2.2.2").status_code == 302
 
 
@@ -43,6 +45,7 @@ def test_it_counts_only_failures_inside_the_window(client, settings, alice_custo
     settings.ATM_LOGIN_THROTTLE_WINDOW_SECONDS = 600
     for _ in range(2):
         login_post(client, UNKNOWN_PAN, "2468", REMOTE_ADDR="10.1.1.1")
+    login_post(Client(), alice_customer.pan, "9753", REMOTE_ADDR="10.5.5.5")  # a wrong PIN on record: no free check
     assert atm_login(client, alice_customer, REMOTE_ADDR="10.1.1.1").status_code == 200
     oldest = LoginAttempt.objects.order_by("pk").first()
     LoginAttempt.objects.filter(pk=oldest.pk).update(created_at=oldest.created_at - datetime.timedelta(seconds=601))

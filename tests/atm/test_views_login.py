@@ -139,3 +139,33 @@ def test_it_refuses_a_login_without_a_csrf_token(alice_customer):
     client = Client(enforce_csrf_checks=True)
     assert atm_login(client, alice_customer).status_code == 403
     assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 0
+
+
+THROTTLED = {"__all__": ["Too many login attempts from this address. Please wait a few minutes and try again."]}
+
+
+def _throttle(address: str, limit: int) -> None:
+    """Fail `limit` logins from `address` with a number issued to nobody (then on record as wrongly tried)."""
+    for _ in range(limit):
+        login_post(Client(), UNKNOWN_PAN, "9753", REMOTE_ADDR=address)
+
+
+def test_it_lets_the_right_pin_in_once_on_a_throttled_shared_address_without_a_device_cookie(settings, alice_customer):
+    settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 3
+    _throttle("10.7.7.7", 3)
+    assert form_errors(login_post(Client(), UNKNOWN_PAN, "9753", REMOTE_ADDR="10.7.7.7")) == THROTTLED
+    colleague = Client()
+    assert atm_login(colleague, alice_customer, REMOTE_ADDR="10.7.7.7").status_code == 302
+    assert colleague.session[SESSION_CARD_KEY] == alice_customer.card.pk
+    # one check of the number in the window from there: a second browser is refused before any PIN check
+    assert form_errors(atm_login(Client(), alice_customer, REMOTE_ADDR="10.7.7.7")) == THROTTLED
+
+
+def test_it_refuses_the_right_pin_after_a_wrong_one_on_a_throttled_address(settings, alice_customer):
+    settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 3
+    _throttle("10.7.7.7", 3)
+    assert form_errors(login_post(Client(), alice_customer.pan, "9753", REMOTE_ADDR="10.7.7.7")) == {
+        "__all__": [TWO_LEFT]}
+    assert form_errors(atm_login(Client(), alice_customer, REMOTE_ADDR="10.7.7.7")) == THROTTLED
+    assert Card.objects.get(pk=alice_customer.card.pk).failed_pin_attempts == 1
+    assert atm_login(Client(), alice_customer, REMOTE_ADDR="10.8.8.8").status_code == 302

@@ -5,7 +5,9 @@ client addresses still gets three tries per card: the fourth is refused even whe
 PIN ("This card is blocked"). A number issued to nobody, or to a blocked or expired card, has its
 tries counted by fingerprint in the database and answers the same sequence, whatever the browser. One address gets ATM_LOGIN_THROTTLE_ATTEMPTS
 failures in the window, one /24 network ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS; the next attempt from
-there is refused before any PIN is checked, unless the browser logged in with that card before.
+there is refused before any PIN is checked, unless the browser logged in with that card before, or
+the number has no wrong PIN on record and has not been checked from that network in the window
+(one check, so the right PIN on a shared address gets in; never at the global limit).
 """
 
 from __future__ import annotations
@@ -49,10 +51,10 @@ def addresses() -> Iterator[str]:
         yield f"10.{number // 250 % 250}.{number % 250}.7"
 
 
-def unknown_pans() -> Iterator[str]:
+def unknown_pans(prefix: str = "400000") -> Iterator[str]:
     """Yield distinct Luhn-valid card numbers issued to nobody: each a fresh number with its three tries."""
     for number in count(1):
-        body = f"400000{number:09d}"
+        body = f"{prefix}{number:09d}"
         yield body + luhn_check_digit(body)
 
 
@@ -124,18 +126,94 @@ def test_it_answers_a_number_without_a_usable_card_as_a_live_card_across_browser
     assert tries_answer(guess(pan, other.pin, next(where))) == BLOCKED  # even the right PIN, as for a real card
 
 
-def test_it_refuses_even_the_right_pin_from_an_address_that_failed_too_often(alice_customer: CardHolder) -> None:
+def tried_pans() -> Iterator[str]:
+    """Yield unknown card numbers that each have one wrong PIN on record: a throttled source never checks them."""
+    for pan in unknown_pans(prefix="400009"):
+        CardNumberTries.objects.create(pan_hmac=pan_fingerprint(pan), failed_pin_attempts=1)
+        yield pan
+
+
+def throttle_address(address: str) -> None:
+    """Fail logins from `address` up to its limit, on numbers issued to nobody."""
+    for pan in islice(unknown_pans(), settings.ATM_LOGIN_THROTTLE_ATTEMPTS):
+        assert refusal(guess(pan, "1111", address)) == GENERIC
+    assert refusal(guess(next(tried_pans()), "1111", address)) == THROTTLED
+
+
+def test_it_lets_the_right_pin_in_once_on_a_throttled_shared_address(alice_customer: CardHolder, settings) -> None:
+    settings.ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS = settings.ATM_LOGIN_THROTTLE_ATTEMPTS  # the /24 is throttled too
+    address = "198.51.100.77"
+    throttle_address(address)
+    assert refusal(guess(alice_customer.pan, alice_customer.pin, address)) == "logged in"  # no device cookie
+    checked = LoginAttempt.objects.get(pan_hmac=alice_customer.card.pan_hmac)
+    assert (checked.address, checked.succeeded) == (address, True)
+    before = snapshot()
+    # A second check of the same number from there in the window is refused, right PIN or not, before any check.
+    assert refusal(guess(alice_customer.pan, alice_customer.pin, address)) == THROTTLED
+    assert refusal(guess(alice_customer.pan, alice_customer.pin, "198.51.100.78")) == NETWORK_THROTTLED  # same /24
+    assert effect(before, snapshot()) == {}
+    assert refusal(guess(alice_customer.pan, alice_customer.pin, "198.51.101.78")) == "logged in"  # another /24
+
+
+def test_it_refuses_the_right_pin_after_a_wrong_one_while_throttled(alice_customer: CardHolder) -> None:
+    address = "198.51.100.77"
+    throttle_address(address)
+    assert tries_answer(guess(alice_customer.pan, "9753", address)) == TWO_LEFT  # checked, and counted
+    assert LoginAttempt.objects.filter(address=address, succeeded=False).count() == settings.ATM_LOGIN_THROTTLE_ATTEMPTS + 1
+    before = snapshot()
+    assert refusal(guess(alice_customer.pan, alice_customer.pin, address)) == THROTTLED
+    assert effect(before, snapshot()) == {}  # no PIN checked, no attempt recorded
+    assert _card(alice_customer).failed_pin_attempts == 1
+    # Even after the window, the number's wrong PIN stays on record: no free check until its owner logs in.
+    LoginAttempt.objects.filter(pan_hmac=alice_customer.card.pan_hmac).delete()
+    assert refusal(guess(alice_customer.pan, alice_customer.pin, address)) == THROTTLED
+    assert refusal(guess(alice_customer.pan, alice_customer.pin, "198.51.101.78")) == "logged in"
+
+
+def test_it_answers_an_unknown_number_on_a_throttled_address_as_a_card(alice_customer, monkeypatch) -> None:
+    import accounts.services
+
+    checks: list[str] = []
+    real_verify = accounts.services.verify_pin
+    monkeypatch.setattr(accounts.services, "verify_pin", lambda pin, h: checks.append(pin) or real_verify(pin, h))
+    staff_blocked = funded_card(first_name="Blocked", pin="4826", balance_minor=0)
+    card_block(card_id=staff_blocked.card.pk)
+    address = "198.51.100.77"
+    throttle_address(address)
+    checks.clear()
+    answers = {pan: [refusal(guess(pan, "9753", address)), refusal(guess(pan, "9753", address))]
+               for pan in (alice_customer.pan, next(unknown_pans(prefix="400001")), staff_blocked.pan)}
+    assert list(answers.values()) == [[GENERIC, THROTTLED]] * 3
+    assert checks == ["9753"] * 3  # one argon2 check each, whether or not a usable card exists
+    pans = list(answers)
+    assert tries_answer(guess(pans[1], "9753", "192.0.2.1")) == tries_answer(guess(pans[0], "9753", "192.0.2.2")) \
+        == ONE_LEFT
+
+
+def test_it_refuses_even_the_right_pin_of_a_number_with_a_wrong_try_from_an_address_that_failed_too_often(
+        alice_customer: CardHolder) -> None:
     limit, address = settings.ATM_LOGIN_THROTTLE_ATTEMPTS, "198.51.100.77"
     decoys = [funded_card(first_name=f"Decoy{n}", pin="4826", balance_minor=0) for n in range(limit // 2 + 1)]
     for attempt in range(limit):  # at most two wrong PINs per card: no card gets blocked
         assert refusal(guess(decoys[attempt % len(decoys)].pan, "1111", address)) == GENERIC
     before = snapshot()
-    assert refusal(guess(alice_customer.pan, "9753", address)) == THROTTLED
-    assert refusal(guess(alice_customer.pan, alice_customer.pin, address)) == THROTTLED
+    for decoy in decoys:
+        assert refusal(guess(decoy.pan, decoy.pin, address)) == THROTTLED
     assert effect(before, snapshot()) == {}  # no PIN checked, no attempt recorded
     assert LoginAttempt.objects.filter(address=address, succeeded=False).count() == limit
     assert {_card(decoy).status for decoy in decoys} == {Card.Status.ACTIVE}
-    assert refusal(guess(alice_customer.pan, alice_customer.pin, "198.51.100.78")) == "logged in"
+    assert refusal(guess(decoys[0].pan, decoys[0].pin, "198.51.101.78")) == "logged in"
+
+
+def test_it_gives_an_attacker_on_a_throttled_network_one_check_per_number_within_the_global_limit(settings) -> None:
+    settings.ATM_LOGIN_THROTTLE_ATTEMPTS, settings.ATM_LOGIN_THROTTLE_GLOBAL_ATTEMPTS = 2, 8
+    pans = list(islice(unknown_pans(), 10))
+    first = [refusal(guess(pan, "1111", "203.0.113.9")) for pan in pans]
+    assert first == [GENERIC] * 8 + [EVERYWHERE_THROTTLED] * 2  # 2 under the limit, then one free check a number
+    settings.ATM_LOGIN_THROTTLE_GLOBAL_ATTEMPTS = 100
+    again = [refusal(guess(pan, "2222", "203.0.113.9")) for pan in pans]
+    assert again == [THROTTLED] * 8 + [GENERIC] * 2  # only the numbers never checked get their one check
+    assert LoginAttempt.objects.count() == 10
 
 
 def test_it_still_lets_in_a_browser_that_logged_in_with_the_card_before(alice_customer: CardHolder) -> None:
@@ -146,20 +224,23 @@ def test_it_still_lets_in_a_browser_that_logged_in_with_the_card_before(alice_cu
     regular.post(reverse("atm:logout"))
     for pan in islice(unknown_pans(), limit):  # others at the shared address guess on cards that do not exist
         assert refusal(guess(pan, "1111", address)) == GENERIC
-    assert refusal(guess(alice_customer.pan, alice_customer.pin, address)) == THROTTLED  # a new browser
-    back = regular.post(reverse("atm:login"), {"card_number": alice_customer.pan, "pin": alice_customer.pin},
-                        REMOTE_ADDR=address)
-    assert back.status_code == 302
-    regular.post(reverse("atm:logout"))
+    assert refusal(guess(alice_customer.pan, alice_customer.pin, address)) == "logged in"  # a new browser, once
+    assert refusal(guess(alice_customer.pan, alice_customer.pin, address)) == THROTTLED  # and not twice
+    for _ in range(2):
+        back = regular.post(reverse("atm:login"), {"card_number": alice_customer.pan, "pin": alice_customer.pin},
+                            REMOTE_ADDR=address)
+        assert back.status_code == 302
+        regular.post(reverse("atm:logout"))
     # The device cookie is for Alice's card only: it lets no other card through.
     other = funded_card(first_name="Other", pin="4826", balance_minor=0)
+    Card.objects.filter(pk=other.card.pk).update(failed_pin_attempts=1)  # a wrong PIN on record: no free check
     stranger = regular.post(reverse("atm:login"), {"card_number": other.pan, "pin": other.pin}, REMOTE_ADDR=address)
     assert refusal(stranger) == THROTTLED
 
 
 def test_it_throttles_a_network_however_its_addresses_are_spread(settings) -> None:
     settings.ATM_LOGIN_THROTTLE_ATTEMPTS, settings.ATM_LOGIN_THROTTLE_NETWORK_ATTEMPTS = 3, 5
-    pans = unknown_pans()
+    pans = tried_pans()
     outcomes = [refusal(guess(next(pans), "1111", f"203.0.113.{n + 1}")) for n in range(8)]
     assert outcomes == [GENERIC] * 5 + [NETWORK_THROTTLED] * 3  # each address tried once: the network's limit
     assert refusal(guess(next(pans), "1111", "203.0.113.1")) == NETWORK_THROTTLED
@@ -169,11 +250,13 @@ def test_it_throttles_a_network_however_its_addresses_are_spread(settings) -> No
     assert LoginAttempt.objects.filter(network="2001:db8:0:1::/64").count() == 5
 
 
-def test_it_throttles_everywhere_at_the_global_limit(settings) -> None:
+def test_it_throttles_everywhere_at_the_global_limit(settings, alice_customer: CardHolder) -> None:
     settings.ATM_LOGIN_THROTTLE_GLOBAL_ATTEMPTS = 4
     pans = unknown_pans()
     outcomes = [refusal(guess(next(pans), "1111", address)) for address in islice(addresses(), 6)]
     assert outcomes == [GENERIC] * 4 + [EVERYWHERE_THROTTLED] * 2
+    # No free check at the global limit, even for a number with no wrong PIN and the right PIN.
+    assert refusal(guess(alice_customer.pan, alice_customer.pin, "192.0.2.50")) == EVERYWHERE_THROTTLED
 
 
 def test_it_answers_an_unknown_a_blocked_and_a_wrong_pin_card_alike(alice_customer, monkeypatch) -> None:
@@ -242,7 +325,19 @@ def test_it_counts_parallel_guesses_on_one_number_exactly_whether_or_not_it_is_a
 @pytest.mark.django_db(transaction=True)
 def test_it_lets_at_most_the_limit_of_parallel_attempts_from_one_address_check_a_pin(settings) -> None:
     settings.ATM_LOGIN_THROTTLE_ATTEMPTS = 4
-    pans = list(islice(unknown_pans(), 12))
+    pans = list(islice(tried_pans(), 12))  # each with a wrong PIN on record: no free check once throttled
     work = [lambda pan=pan: refusal(guess(pan, "2468", "198.51.100.200")) for pan in pans]
     outcomes = Counter(_in_threads(work))
     assert outcomes == {GENERIC: 4, THROTTLED: len(pans) - 4}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_checks_a_number_once_however_many_parallel_tries_hit_a_throttled_address(settings) -> None:
+    settings.ATM_LOGIN_THROTTLE_ATTEMPTS, address = 4, "198.51.100.201"
+    for pan in islice(tried_pans(), 4):
+        assert refusal(guess(pan, "2468", address)) == GENERIC
+    pan = next(unknown_pans(prefix="400002"))
+    work = [lambda pin=pin: refusal(guess(pan, pin, address)) for pin in ("1357", "8031", "5192", "7340", "6029", "2468")]
+    assert Counter(_in_threads(work)) == {GENERIC: 1, THROTTLED: 5}
+    assert CardNumberTries.objects.get(pan_hmac=pan_fingerprint(pan)).failed_pin_attempts == 1

@@ -334,31 +334,15 @@ def choose_person_levels(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dic
     return {name: int(result.levels[name]) for name in person}
 
 
-class PersonLabels:
-    """Each row's person labels at the version's levels (row-aligned with `index`), each distinct
-    leaf generalized once."""
-
-    def __init__(self, hierarchies: dict[str, ColumnHierarchy], levels: dict[str, int], index: np.ndarray) -> None:
-        self.levels = dict(levels)
-        self.top = {name: hierarchies[name].height - 1 for name in levels}
-        self._hierarchies = {name: hierarchies[name].hierarchy for name in levels}
-        self._distinct: dict[str, np.ndarray] = {}
-        self._codes: dict[str, np.ndarray] = {}
-        for name in levels:
-            codes, uniques = pd.factorize(hierarchies[name].leaves.iloc[index], sort=False)
-            self._codes[name] = codes
-            self._distinct[name] = pd.Series(uniques).astype(str).to_numpy(dtype=object)
-        self._generalized: dict[tuple[str, int], np.ndarray] = {}
-
-    def at(self, levels: dict[str, int], rows: np.ndarray) -> pd.DataFrame:
-        """Return the labels of `rows` (positions in `index`) at `levels`, one column per person column."""
-        return pd.DataFrame({name: self._labels(name, level)[self._codes[name][rows]] for name, level in levels.items()})
-
-    def _labels(self, name: str, level: int) -> np.ndarray:
-        if (name, level) not in self._generalized:
-            values = self._hierarchies[name].generalize(list(self._distinct[name]), level)
-            self._generalized[name, level] = np.asarray(values, dtype=object)
-        return self._generalized[name, level]
+def person_cells(hierarchies: dict[str, ColumnHierarchy], levels: dict[str, int], index: np.ndarray) -> pd.DataFrame:
+    """Return each row's cell (rows `index` of the frame): its person columns at the version's levels,
+    each distinct leaf generalized once."""
+    cells = {}
+    for name, level in levels.items():
+        codes, uniques = pd.factorize(hierarchies[name].leaves.iloc[index], sort=False)
+        distinct = pd.Series(uniques).astype(str).tolist()
+        cells[name] = np.asarray(hierarchies[name].hierarchy.generalize(distinct, level), dtype=object)[codes]
+    return pd.DataFrame(cells, index=pd.RangeIndex(len(index)))
 
 
 def _cell_keys(cells: pd.DataFrame) -> np.ndarray:
@@ -376,17 +360,14 @@ class _Group:
     person: dict[str, str]
 
 
-def _cells_of(labels: PersonLabels, levels: dict[str, int], rows: np.ndarray, customers: np.ndarray,
-              k: int) -> tuple[list[_Group], np.ndarray]:
-    """Group `rows` by their labels at `levels`; return the groups of at least k customers and the other rows."""
-    cells = labels.at(levels, rows)
+def _cells_of(cells: pd.DataFrame, customers: np.ndarray, k: int) -> tuple[list[_Group], np.ndarray]:
+    """Group the rows by cell; return the cells of at least k customers and the other rows."""
     found, rest = [], []
-    for members in pd.Series(np.arange(len(rows))).groupby(_cell_keys(cells)).indices.values():
-        chosen = rows[members]
-        if len(np.unique(customers[chosen])) >= k:
-            found.append(_Group(rows=chosen, person={name: str(cells[name].iat[members[0]]) for name in cells.columns}))
+    for rows in pd.Series(np.arange(len(cells))).groupby(_cell_keys(cells)).indices.values():
+        if len(np.unique(customers[rows])) >= k:
+            found.append(_Group(rows=rows, person={name: str(cells[name].iat[rows[0]]) for name in cells.columns}))
         else:
-            rest.append(chosen)
+            rest.append(rows)
     return found, (np.sort(np.concatenate(rest)) if rest else np.zeros(0, dtype=np.int64))
 
 
@@ -396,7 +377,7 @@ def _ready(cell: _Group, customers: np.ndarray, k: int, due: np.ndarray) -> bool
     return len(np.unique(customers[cell.rows])) >= CELL_BATCH * k or bool(due[cell.rows].any())
 
 
-def _groups(work: pd.DataFrame, labels: PersonLabels, k: int, due: np.ndarray) -> tuple[list[_Group], _Group]:
+def _groups(work: pd.DataFrame, cells: pd.DataFrame, k: int, due: np.ndarray) -> tuple[list[_Group], _Group]:
     """Split the rows into groups released under one set of person labels, and the pool (`*`).
 
     Cells (the version's levels) release all their rows tonight when they hold CELL_BATCH x k
@@ -406,11 +387,11 @@ def _groups(work: pd.DataFrame, labels: PersonLabels, k: int, due: np.ndarray) -
     holds fewer than k.
     """
     customers = work[INDIVIDUAL].to_numpy()
-    cells, rest = _cells_of(labels, labels.levels, np.arange(len(work)), customers, k)
-    large = [cell for cell in cells if _ready(cell, customers, k, due)]
-    rest = np.sort(np.concatenate([rest, *(cell.rows for cell in cells if not _ready(cell, customers, k, due))]))
+    found, rest = _cells_of(cells, customers, k)
+    large = [cell for cell in found if _ready(cell, customers, k, due)]
+    rest = np.sort(np.concatenate([rest, *(cell.rows for cell in found if not _ready(cell, customers, k, due))]))
     pool = _top_up(rest[due[rest]], rest[~due[rest]], customers, k)
-    return _lend(large, _Group(rows=pool, person={name: ANY for name in labels.levels}), customers, k)
+    return _lend(large, _Group(rows=pool, person={name: ANY for name in cells.columns}), customers, k)
 
 
 def _top_up(pool: np.ndarray, waiting: np.ndarray, customers: np.ndarray, k: int) -> np.ndarray:
@@ -497,7 +478,7 @@ def _recode_groups(work: pd.DataFrame, groups: list[_Group], spec: PolicySpec,
     return _Recoded(data=data, class_ids=class_ids, coverage=coverage)
 
 
-def recode_by_cell(work: pd.DataFrame, cells: PersonLabels, spec: PolicySpec,
+def recode_by_cell(work: pd.DataFrame, cells: pd.DataFrame, spec: PolicySpec,
                    described: dict[str, LocalQI], due: np.ndarray | None = None) -> _Recoded:
     """Release each cell of at least k customers by Mondrian over the transaction columns inside it, then
     the pool of the smaller cells' due rows with `*` in every person column (topped up to k customers
@@ -525,7 +506,7 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
                                    "fewer than k")
     levels = (choose_person_levels(frame, spec, hierarchies, person) if person_levels is None
               else _fixed_person_levels(person_levels, person, hierarchies))
-    recoded = recode_by_cell(work.iloc[inside], PersonLabels(hierarchies, levels, inside), spec, described,
+    recoded = recode_by_cell(work.iloc[inside], person_cells(hierarchies, levels, inside), spec, described,
                              due[inside])
     seconds = time.perf_counter() - started
     rows = _Shuffled.of(frame, recoded.data.sort_index(), spec)

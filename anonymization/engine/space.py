@@ -190,7 +190,7 @@ def reduce_groups(key: np.ndarray, key_space: int, rep: np.ndarray, count: np.nd
     groups are numbered in increasing key order."""
     if key_space <= 4 * len(key) + 65536:
         sums = np.bincount(key, weights=count, minlength=key_space)
-        present = np.flatnonzero(sums)
+        present = np.flatnonzero(sums > 0)  # on a bool array: numpy's nonzero is ~10x slower on floats
         dense = np.zeros(key_space, dtype=np.int64)
         dense[present] = np.arange(len(present))
         group = dense[key]

@@ -105,9 +105,14 @@ class NodeChecker:
 
     def _judge(self, view: ClassView) -> NodeRecord:
         predictable_ok = _all_ok(self.predictable_criteria, view)
-        predictable = int(view.sizes[~predictable_ok].sum()) <= self.allowed
-        view.kept = predictable_ok & _all_ok(self.other_criteria, view) if self.other_criteria else predictable_ok
-        suppressed = view.suppressed
+        if self.other_criteria:
+            predictable = bool(predictable_ok.all()) or int(view.sizes[~predictable_ok].sum()) <= self.allowed
+            view.kept = predictable_ok & _all_ok(self.other_criteria, view)
+            suppressed = view.suppressed
+        else:
+            view.kept = predictable_ok
+            suppressed = view.suppressed
+            predictable = suppressed <= self.allowed
         anonymous = predictable and suppressed <= self.allowed \
             and all(c.node_ok(view, self.minimal_size) for c in self.criteria)
         metric, rank = self.metric.score(view) if anonymous else (None, None)
@@ -115,10 +120,16 @@ class NodeChecker:
 
 
 def _all_ok(criteria: Sequence[Criterion], view: ClassView) -> np.ndarray:
+    if len(criteria) == 1:
+        return criteria[0].evaluate(view)
     ok = np.ones(view.n_classes, dtype=bool)
     for criterion in criteria:
         ok &= criterion.evaluate(view)
     return ok
+
+
+#: Size recorded for an empty cache slot.
+_NO_TABLE = np.iinfo(np.int64).max
 
 
 class RollupCache:
@@ -128,18 +139,19 @@ class RollupCache:
     def __init__(self, space: Space, max_cells: int, slots: int) -> None:
         self.space = space
         self.base = space.base_table()
+        self.base_cells = len(self.base)
         self.max_cells = max_cells
         self.levels = np.zeros((slots, space.d), dtype=np.int64)
-        self.sizes = np.full(slots, np.iinfo(np.int64).max, dtype=np.int64)
+        self.sizes = np.full(slots, _NO_TABLE, dtype=np.int64)
         self.tables: list[Table | None] = [None] * slots
         self.lru: OrderedDict[int, None] = OrderedDict((slot, None) for slot in range(slots))
         self.total = 0
 
     def source(self, levels: tuple[int, ...]) -> Table:
-        usable = (self.levels <= np.asarray(levels)).all(axis=1)
-        sizes = np.where(usable, self.sizes, np.iinfo(np.int64).max)
-        slot = int(np.argmin(sizes))
-        if sizes[slot] >= len(self.base):
+        usable = (self.levels <= levels).all(axis=1)
+        sizes = np.where(usable, self.sizes, _NO_TABLE)
+        slot = int(sizes.argmin())
+        if sizes[slot] >= self.base_cells:
             return self.base
         table = self.tables[slot]
         if table is None:
@@ -168,4 +180,4 @@ class RollupCache:
         if table is not None:
             self.total -= len(table)
             self.tables[slot] = None
-            self.sizes[slot] = np.iinfo(np.int64).max
+            self.sizes[slot] = _NO_TABLE

@@ -343,9 +343,11 @@ class Loss(Metric):
     def _prepare(self, space: Space) -> None:
         self._leaves = space.flat_values([h.leaf_counts for h in space.hierarchies]).astype(np.int64)
         self._domain = np.array([len(h) for h in space.hierarchies], dtype=np.int64)
-        all_rows = space.level_sums(self._leaves)
+        # Per attribute and level, the leaves summed over every row (whole numbers, exact in
+        # float64): the kept rows' sum is this minus the suppressed rows' (usually few classes).
+        self._all_rows = space.level_sums(self._leaves)
         self._level_loss = [self._normalize(self.g_factor * sums / self._domain[a], a)
-                            for a, sums in enumerate(all_rows)]
+                            for a, sums in enumerate(self._all_rows)]
         # For the per-node values: each attribute's lowest charge and its span (0 when n_a = 1).
         self._low = self.g_factor * self.n_rows / self._domain
         self._single = self._domain == 1
@@ -358,13 +360,18 @@ class Loss(Metric):
         return truncate(np.maximum(0.0, (np.asarray(charged) - low) / (rows - low)))
 
     def _components(self, view: ClassView) -> np.ndarray:
-        kept_shares = view.kept_weighted_sums(self._leaves) / self._domain
-        charged = self.g_factor * kept_shares
-        if view.suppressed and self.s_factor == 1.0:
-            charged = charged + view.suppressed
-        elif view.suppressed:
-            suppressed_shares = view.suppressed_weighted_sums(self._leaves) / self._domain
-            charged = charged + suppressed_shares + self.s_factor * (view.suppressed - suppressed_shares)
+        all_rows = np.array([self._all_rows[a][level] for a, level in enumerate(view.levels)])
+        suppressed = view.suppressed
+        if not suppressed:
+            charged = self.g_factor * (all_rows / self._domain)
+        else:
+            suppressed_sums = view.suppressed_weighted_sums(self._leaves)
+            charged = self.g_factor * ((all_rows - suppressed_sums) / self._domain)
+            if self.s_factor == 1.0:
+                charged = charged + suppressed
+            else:
+                suppressed_shares = suppressed_sums / self._domain
+                charged = charged + suppressed_shares + self.s_factor * (suppressed - suppressed_shares)
         # _normalize for every attribute at once (the same operations, element by element).
         with np.errstate(divide="ignore", invalid="ignore"):  # n_a = 1 spans nothing; set to 0 below
             values = truncate(np.maximum(0.0, (charged - self._low) / (self.n_rows - self._low)))

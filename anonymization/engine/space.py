@@ -299,18 +299,11 @@ class ClassView:
 
     @property
     def suppressed(self) -> int:
-        return int(self.sizes[~self.kept].sum())
-
-    def kept_weighted_sums(self, values: np.ndarray) -> np.ndarray:
-        """Per attribute ``a``: sum over kept classes of ``|E| * values[bases[col] + code_a(E)]``,
-        where ``values`` is a flat table over (attribute, level, code), see :meth:`Space.flat_values`."""
-        columns = self.space.columns(self.levels)
-        reps = self.class_rep[self.kept]
-        sizes = self.sizes[self.kept]
-        return np.array([sizes @ values[self.space.codes[c].take(reps) + self.space.bases[c]] for c in columns])
+        return 0 if self.kept.all() else int(self.sizes[~self.kept].sum())
 
     def suppressed_weighted_sums(self, values: np.ndarray) -> np.ndarray:
-        """:meth:`kept_weighted_sums` over the suppressed classes instead of the kept ones."""
+        """Per attribute ``a``: sum over suppressed classes of ``|E| * values[bases[col] + code_a(E)]``,
+        where ``values`` is a flat table over (attribute, level, code), see :meth:`Space.flat_values`."""
         columns = self.space.columns(self.levels)
         reps = self.class_rep[~self.kept]
         sizes = self.sizes[~self.kept]

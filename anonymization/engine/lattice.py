@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import cached_property
+from functools import lru_cache
 
 import numpy as np
 
@@ -39,19 +39,8 @@ class Lattice:
         if self.size > MAX_LATTICE_SIZE:
             raise ValueError(f"lattice of {self.size} nodes exceeds the limit of {MAX_LATTICE_SIZE}")
         self.strides = tuple(int(s) for s in np.cumprod((self.depths[1:] + (1,))[::-1])[::-1])
-        self.levels = np.indices(self.depths, dtype=np.int16).reshape(len(self.depths), -1).T
-        self.heights = self.levels.sum(axis=1, dtype=np.int64)
         self.max_height = int(sum(self.depths) - len(self.depths))
-        self.rank = self._stable_rank()
-
-    def _stable_rank(self) -> np.ndarray:
-        tops = np.maximum(np.array(self.depths) - 1, 1)
-        relative = (self.levels / tops).sum(axis=1)
-        keys = [self.levels[:, a] for a in reversed(range(len(self.depths)))] + [relative, self.heights]
-        order = np.lexsort(keys)
-        rank = np.empty(self.size, dtype=np.int64)
-        rank[order] = np.arange(self.size)
-        return rank
+        self.levels, self.heights, self.rank, self._by_height, self._rank_list = _structure(self.depths)
 
     @property
     def bottom(self) -> int:
@@ -64,10 +53,6 @@ class Lattice:
     def index(self, levels: Sequence[int]) -> int:
         """Flat index of a level vector."""
         return int(sum(int(level) * s for level, s in zip(levels, self.strides, strict=True)))
-
-    @cached_property
-    def _rank_list(self) -> list[int]:
-        return self.rank.tolist()
 
     def node(self, index: int) -> tuple[int, ...]:
         """Level vector of a flat index."""
@@ -96,6 +81,22 @@ class Lattice:
 
     def by_height(self) -> list[np.ndarray]:
         """Node indices of each height, each in stable order."""
-        order = np.argsort(self.rank)
-        bounds = np.searchsorted(self.heights[order], np.arange(self.max_height + 2))
-        return [order[bounds[h]:bounds[h + 1]] for h in range(self.max_height + 1)]
+        return list(self._by_height)
+
+
+@lru_cache(maxsize=8)
+def _structure(depths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...], list[int]]:
+    """Level vectors, heights, stable rank, nodes per height and the rank as a list: they depend
+    on the depths alone, so searches over the same hierarchies share them (never modified)."""
+    levels = np.indices(depths, dtype=np.int16).reshape(len(depths), -1).T
+    heights = levels.sum(axis=1, dtype=np.int64)
+    tops = np.maximum(np.array(depths) - 1, 1)
+    relative = (levels / tops).sum(axis=1)
+    order = np.lexsort([levels[:, a] for a in reversed(range(len(depths)))] + [relative, heights])
+    rank = np.empty(len(levels), dtype=np.int64)
+    rank[order] = np.arange(len(levels))
+    bounds = np.searchsorted(heights[order], np.arange(sum(depths) - len(depths) + 2))
+    for array in (levels, heights, rank, order):
+        array.flags.writeable = False
+    per_height = tuple(order[bounds[h]:bounds[h + 1]] for h in range(len(bounds) - 1))
+    return levels, heights, rank, per_height, rank.tolist()

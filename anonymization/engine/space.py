@@ -2,7 +2,7 @@
 
 * :class:`Space` encodes the input once. Its *base cells* are the distinct combinations of the
   quasi-identifiers' original values (plus the sensitive value and/or individual, when a criterion
-  needs them), each with a row count. ``codes[offsets[a] + l][cell]`` is the dense code of
+  needs them), each with a row count, numbered in order of first appearance. ``codes[offsets[a] + l][cell]`` is the dense code of
   attribute ``a`` generalized to level ``l``, for every attribute and level (levels x values).
 * A :class:`Table` is a list of cells ``(rep, count)``: ``rep`` indexes a base cell standing for all
   base cells merged into it.
@@ -23,6 +23,7 @@ from functools import cached_property
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 
 from .encoding import KEY_LIMIT, EncodedColumn, combine_codes
 from .hierarchy import Hierarchy
@@ -83,7 +84,7 @@ class Space:
                 columns.append(extra.codes)
                 cards.append(extra.cardinality)
         key, _ = combine_codes(columns, cards)
-        self.row_cell, _, first = sorted_groups(key)
+        self.row_cell, first = first_seen_groups(key)
         self.counts = np.bincount(self.row_cell).astype(np.int64)
         self.cell_leaves = np.stack([c[first] for c in qi_leaves], axis=1)
         self.cell_sensitive = sensitive.codes[first] if sensitive is not None else None
@@ -214,6 +215,15 @@ def sorted_groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     group[order] = np.cumsum(starts_here) - 1
     first = np.minimum.reduceat(order, starts) if len(key) else starts
     return group, ordered[starts], first
+
+
+def first_seen_groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Number the distinct keys in order of first appearance (a hash pass, no sort): returns the
+    group of each entry and the first position of each group."""
+    group, uniques = pd.factorize(key)
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[group[::-1]] = np.arange(len(key) - 1, -1, -1, dtype=np.int64)  # the last write is the first position
+    return group.astype(np.int64, copy=False), first
 
 
 def node_keys(space: Space, rep: np.ndarray, levels: Sequence[int]) -> tuple[np.ndarray, int]:

@@ -224,13 +224,14 @@ class _Problem:
         for a, (column, hierarchy, level) in enumerate(zip(self.qis, self.hierarchies, levels, strict=True)):
             if level > 0:
                 labels = np.asarray(hierarchy.labels[level], dtype=object)
-                # Through the cells: one label per distinct leaf, then one gather per row.
-                per_cell = labels[hierarchy.codes[self.space.cell_leaves[:, a], level]]
-                generalized[column] = per_cell[cells]
-        # One new frame: generalized columns as built, the others copied (never shared with df).
+                # Label codes through the cells (integer gathers), then one object gather per row.
+                per_cell = hierarchy.codes[:, level].take(self.space.cell_leaves[:, a])
+                generalized[column] = labels.take(per_cell.take(cells))
+        # One new frame: generalized columns as built, the others copied, so nothing is shared
+        # with df (hence copy=False: the frame may take the arrays as they are).
         columns = {column: generalized[column] if column in generalized else source[column].copy()
                    for column in source.columns}
-        return pd.DataFrame(columns, index=source.index.copy(), columns=source.columns)
+        return pd.DataFrame(columns, index=source.index.copy(), columns=source.columns, copy=False)
 
     def _risk(self, view: ClassView, row_class: np.ndarray, kept_rows: np.ndarray) -> RiskStatistics:
         if len(kept_rows) == 0:

@@ -44,7 +44,8 @@ def groupify(space: Space, source: Table, levels: Sequence[int]) -> ClassView:
         _, keys, rep, count = reduce_groups(cell_key, len(sizes) * space.n_extra, source.rep, source.count)
         table = Table(rep, count)
         cell_class = keys // space.n_extra
-    return ClassView(space, tuple(int(level) for level in levels), sizes, class_rep, cell_class, table, cls)
+    levels = levels if type(levels) is tuple else tuple(int(level) for level in levels)
+    return ClassView(space, levels, sizes, class_rep, cell_class, table, cls)
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class NodeChecker:
 
     def check(self, levels: Sequence[int]) -> NodeRecord:
         """Check a node (once; later calls return the stored record)."""
-        key = tuple(int(level) for level in levels)
+        key = levels if type(levels) is tuple else tuple(int(level) for level in levels)
         record = self.records.get(key)
         if record is None:
             view = groupify(self.space, self.cache.source(key), key)

@@ -78,7 +78,7 @@ class FlashSearch:
         self.checker = checker
         self.state = np.zeros(lattice.size, dtype=np.int8)
         self.grid = self.state.reshape(lattice.depths)
-        self.bounds = checker.metric.lower_bounds(lattice.levels.astype(np.int64)).tolist()
+        self.bounds = checker.metric.lattice_bounds(lattice).tolist()
         self.best: Key | None = None
         self.checked = 0
         self.progress = progress

@@ -40,6 +40,7 @@ class Lattice:
             raise ValueError(f"lattice of {self.size} nodes exceeds the limit of {MAX_LATTICE_SIZE}")
         self.strides = tuple(int(s) for s in np.cumprod((self.depths[1:] + (1,))[::-1])[::-1])
         self.max_height = int(sum(self.depths) - len(self.depths))
+        self._tops = tuple(depth - 1 for depth in self.depths)
         self.levels, self.heights, self.rank, self._by_height, self._rank_list = _structure(self.depths)
 
     @property
@@ -60,10 +61,11 @@ class Lattice:
 
     def successors(self, index: int) -> list[int]:
         """Direct generalizations (one attribute one level up), in stable order."""
-        levels = self.levels[index].tolist()
-        found = [index + s for level, s, depth in zip(levels, self.strides, self.depths, strict=True)
-                 if level + 1 < depth]
-        return sorted(found, key=self._rank_list.__getitem__)
+        found = [index + s for level, s, top in zip(self.levels[index].tolist(), self.strides, self._tops)
+                 if level < top]
+        if len(found) > 1:
+            found.sort(key=self._rank_list.__getitem__)
+        return found
 
     def predecessors(self, index: int) -> list[int]:
         """Direct specializations (one attribute one level down), in stable order."""

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
+    from .lattice import Lattice
     from .space import ClassView, Space
 
 __all__ = ["Metric", "METRICS", "AGGREGATES", "create_metric", "register"]
@@ -177,6 +178,20 @@ class Metric:
                 terms[:, a] = table[levels[:, a]]
             return np.asarray(self._reduce(terms), dtype=np.float64)
         return np.full(len(levels), -np.inf)
+
+    def lattice_bounds(self, lattice: Lattice) -> np.ndarray:
+        """:meth:`lower_bounds` of every node of the lattice, in flat (C) order.
+        A product or maximum of per-attribute terms is built as an outer product over the grid
+        (the same operations in the same order as :meth:`lower_bounds`, hence the same values);
+        otherwise it is :meth:`lower_bounds` of every level vector."""
+        if "aggregate" in self.options and self.aggregate in ("geometric-mean", "max", "rank"):
+            combine = np.multiply if self.aggregate == "geometric-mean" else np.maximum
+            grid = np.asarray(self._bound_term_tables()[0], dtype=np.float64)
+            for table in self._bound_term_tables()[1:]:
+                grid = combine.outer(grid, table)
+            flat = grid.ravel()
+            return flat - 1.0 if self.aggregate == "geometric-mean" else flat
+        return np.asarray(self.lower_bounds(lattice.levels.astype(np.int64)), dtype=np.float64)
 
     def _distinct_bound(self, levels: np.ndarray) -> np.ndarray:
         """``min(N, prod_a distinct_a(l_a))``: an upper bound on the number of classes."""

@@ -242,6 +242,11 @@ def node_keys(space: Space, rep: np.ndarray, levels: Sequence[int]) -> tuple[np.
     return key, radix
 
 
+#: The ``kept`` mask of a view not judged yet.
+_NO_CLASSES = np.zeros(0, dtype=bool)
+_NO_CLASSES.flags.writeable = False
+
+
 @dataclass
 class ClassView:
     """Equivalence classes of one node, with lazily derived per-class statistics.
@@ -256,17 +261,21 @@ class ClassView:
     cell_class: np.ndarray
     table: Table
     source_class: np.ndarray
-    kept: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    kept: np.ndarray = field(default_factory=lambda: _NO_CLASSES)  # set by the checker, never modified in place
 
     @property
     def n_classes(self) -> int:
         return len(self.sizes)
 
-    @cached_property
+    @property
     def population(self) -> np.ndarray:
         """Rows per class, or distinct individuals per class when the space has individuals."""
         if self.space.cell_individual is None:
             return self.sizes
+        return self._individuals
+
+    @cached_property
+    def _individuals(self) -> np.ndarray:
         if self.space.cell_sensitive is None:
             return np.bincount(self.cell_class, minlength=self.n_classes)
         n_ind = len(self.space.individual_labels)

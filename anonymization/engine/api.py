@@ -16,7 +16,7 @@ import pandas as pd
 
 from .check import ClassView, NodeChecker, Space
 from .criteria import Criterion
-from .encoding import encode_column
+from .encoding import encode_column, factorize_strings
 from .flash import SearchOutcome, exhaustive_search, find_optimum
 from .hierarchy import Hierarchy, quote_list
 from .lattice import Lattice
@@ -183,8 +183,8 @@ class _Problem:
     def _encode(self) -> Space:
         leaves = []
         for column, hierarchy in zip(self.qis, self.hierarchies, strict=True):
-            encoded = encode_column(self.input_df[column], column)
-            leaves.append(hierarchy.leaf_codes(encoded.labels)[encoded.codes])
+            raw, merged, labels = factorize_strings(self.input_df[column])
+            leaves.append(hierarchy.leaf_codes(labels)[merged].take(raw))
         sensitive = encode_column(self.df[self.sensitive], self.sensitive) if self.sensitive else None
         people = encode_column(self.df[self.individual_id], self.individual_id) if self.individual_id else None
         if self.rows is None:
@@ -225,7 +225,7 @@ class _Problem:
             if level > 0:
                 labels = np.asarray(hierarchy.labels[level], dtype=object)
                 # Label codes through the cells (integer gathers), then one object gather per row.
-                per_cell = hierarchy.codes[:, level].take(self.space.cell_leaves[:, a])
+                per_cell = hierarchy.codes[:, level].take(self.space.leaf_columns[a])
                 generalized[column] = labels.take(per_cell.take(cells))
         # One new frame: generalized columns as built, the others copied, so nothing is shared
         # with df (hence copy=False: the frame may take the arrays as they are).

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["MISSING", "EncodedColumn", "encode_column", "value_to_str", "combine_codes"]
+__all__ = ["MISSING", "EncodedColumn", "encode_column", "factorize_strings", "value_to_str", "combine_codes"]
 
 MISSING = "NULL"
 
@@ -52,14 +52,22 @@ class EncodedColumn:
 
 def encode_column(series: pd.Series, name: str | None = None) -> EncodedColumn:
     """Encode a column: equal strings get equal codes, codes are dense ``0..len(labels)-1``."""
+    raw_codes, merged, labels = factorize_strings(series)
+    codes = merged[raw_codes].astype(np.int64, copy=False)
+    return EncodedColumn(str(series.name if name is None else name), codes, labels)
+
+
+def factorize_strings(series: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """One hash pass over a column: ``(raw, merged, labels)`` where row ``i`` holds the string
+    ``labels[merged[raw[i]]]``. Callers that map the labels further (to hierarchy leaves) compose
+    that map with ``merged`` and gather once per row."""
     raw_codes, uniques = pd.factorize(series, sort=False, use_na_sentinel=True)
     strings = [value_to_str(u) for u in uniques]
     if (raw_codes < 0).any():
         raw_codes = np.where(raw_codes < 0, len(strings), raw_codes)
         strings.append(MISSING)
     merged, labels = _merge_equal_strings(strings)
-    codes = merged[raw_codes].astype(np.int64, copy=False)
-    return EncodedColumn(str(series.name if name is None else name), codes, labels)
+    return raw_codes, merged, labels
 
 
 def _merge_equal_strings(strings: list[str]) -> tuple[np.ndarray, list[str]]:

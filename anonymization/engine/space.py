@@ -86,7 +86,8 @@ class Space:
         key, _ = combine_codes(columns, cards)
         self.row_cell, first = first_seen_groups(key)
         self.counts = np.bincount(self.row_cell).astype(np.int64)
-        self.cell_leaves = np.stack([c[first] for c in qi_leaves], axis=1)
+        #: Per attribute, the leaf (hierarchy row) of every base cell.
+        self.leaf_columns = [c.take(first) for c in qi_leaves]
         self.cell_sensitive = sensitive.codes[first] if sensitive is not None else None
         self.cell_individual = individuals.codes[first] if individuals is not None else None
         self._build_extra()
@@ -124,7 +125,7 @@ class Space:
         # hierarchy's leaves, small); a cell's code is then one lookup by its leaf.
         self._leaf_codes: list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = []
         for a, hierarchy in enumerate(self.hierarchies):
-            leaves = np.ascontiguousarray(self.cell_leaves[:, a])
+            leaves = self.leaf_columns[a]
             present = np.zeros(len(hierarchy), dtype=bool)
             present[leaves] = True
             used_leaves = np.flatnonzero(present)
@@ -141,6 +142,11 @@ class Space:
                 tables.append(table)
             self._leaf_codes.append((leaves, used_leaves, tables))
         self.bases = np.concatenate([[0], np.cumsum(self.cards)[:-1]]).astype(np.int64)
+
+    @cached_property
+    def cell_leaves(self) -> np.ndarray:
+        """``(cells, attributes)`` matrix of :attr:`leaf_columns`."""
+        return np.stack(self.leaf_columns, axis=1)
 
     @property
     def n_cells(self) -> int:

@@ -162,18 +162,20 @@ class RollupCache:
 
     def store(self, levels: tuple[int, ...], table: Table) -> None:
         """Keep ``table``, evicting least recently used tables to stay within the cell budget."""
-        if len(table) >= len(self.base) or len(table) > self.max_cells:
+        cells = len(table)
+        if cells >= self.base_cells or cells > self.max_cells:
             return
         slot = next(iter(self.lru))
         self._evict(slot)
-        for other in list(self.lru):
-            if self.total + len(table) <= self.max_cells:
-                break
-            self._evict(other)
+        if self.total + cells > self.max_cells:
+            for other in list(self.lru):
+                if self.total + cells <= self.max_cells:
+                    break
+                self._evict(other)
         self.levels[slot] = levels
-        self.sizes[slot] = len(table)
+        self.sizes[slot] = cells
         self.tables[slot] = table
-        self.total += len(table)
+        self.total += cells
         self.lru.move_to_end(slot)
 
     def _evict(self, slot: int) -> None:

@@ -366,6 +366,16 @@ class Loss(Metric):
         # For the per-node values: each attribute's lowest charge and its span (0 when n_a = 1).
         self._low = self.g_factor * self.n_rows / self._domain
         self._single = self._domain == 1
+        # Without suppression a node's values depend on its levels alone: tabulated per level with
+        # the very operations of _values (so the same numbers).
+        self._unsuppressed = [self._values(self.g_factor * (sums / self._domain[a]), a)
+                              for a, sums in enumerate(self._all_rows)]
+
+    def _values(self, charged: np.ndarray, a: int | slice) -> np.ndarray:
+        """``v_a`` from the charged sum ``S_a`` (of attribute ``a``, or of all with a slice)."""
+        with np.errstate(divide="ignore", invalid="ignore"):  # n_a = 1 spans nothing; set to 0 below
+            values = truncate(np.maximum(0.0, (charged - self._low[a]) / (self.n_rows - self._low[a])))
+        return np.where(self._single[a], 0.0, values)
 
     def _normalize(self, charged: np.ndarray, a: int) -> np.ndarray:
         n, rows = int(self._domain[a]), self.n_rows
@@ -375,22 +385,18 @@ class Loss(Metric):
         return truncate(np.maximum(0.0, (np.asarray(charged) - low) / (rows - low)))
 
     def _components(self, view: ClassView) -> np.ndarray:
-        all_rows = np.array([self._all_rows[a][level] for a, level in enumerate(view.levels)])
         suppressed = view.suppressed
         if not suppressed:
-            charged = self.g_factor * (all_rows / self._domain)
+            return np.array([self._unsuppressed[a][level] for a, level in enumerate(view.levels)])
+        all_rows = np.array([self._all_rows[a][level] for a, level in enumerate(view.levels)])
+        suppressed_sums = view.suppressed_weighted_sums(self._leaves)
+        charged = self.g_factor * ((all_rows - suppressed_sums) / self._domain)
+        if self.s_factor == 1.0:
+            charged = charged + suppressed
         else:
-            suppressed_sums = view.suppressed_weighted_sums(self._leaves)
-            charged = self.g_factor * ((all_rows - suppressed_sums) / self._domain)
-            if self.s_factor == 1.0:
-                charged = charged + suppressed
-            else:
-                suppressed_shares = suppressed_sums / self._domain
-                charged = charged + suppressed_shares + self.s_factor * (suppressed - suppressed_shares)
-        # _normalize for every attribute at once (the same operations, element by element).
-        with np.errstate(divide="ignore", invalid="ignore"):  # n_a = 1 spans nothing; set to 0 below
-            values = truncate(np.maximum(0.0, (charged - self._low) / (self.n_rows - self._low)))
-        return np.where(self._single, 0.0, values)
+            suppressed_shares = suppressed_sums / self._domain
+            charged = charged + suppressed_shares + self.s_factor * (suppressed - suppressed_shares)
+        return self._values(charged, slice(None))
 
     def _component_bounds(self, levels: np.ndarray) -> np.ndarray:
         return np.stack([self._level_loss[a][levels[:, a]] for a in range(self.d)], axis=1)

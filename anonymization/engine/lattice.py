@@ -61,8 +61,8 @@ class Lattice:
 
     def successors(self, index: int) -> list[int]:
         """Direct generalizations (one attribute one level up), in stable order."""
-        found = [index + s for level, s, top in zip(self.levels[index].tolist(), self.strides, self._tops)
-                 if level < top]
+        found = [index + s for level, s, top in zip(self.levels[index].tolist(), self.strides, self._tops,
+                                                    strict=True) if level < top]
         if len(found) > 1:
             found.sort(key=self._rank_list.__getitem__)
         return found

@@ -90,6 +90,8 @@ def model_cases(folder: Path, hierarchies):
         ("recursive-(3,2) + 5-anon", [KAnonymity(5), RecursiveCLDiversity("occupation", 3, 2)], 0.04, "entropy", None),
         ("entropy-5 Grassberger", [EntropyLDiversity("occupation", 5, "grassberger")], 0.0, "entropy-nonmonotonic",
          None),
+        ("entropy-5 Grassberger", [EntropyLDiversity("occupation", 5, "grassberger")], 0.04, "entropy-nonmonotonic",
+         None),
         ("hierarchical 0.2-close + 5-anon", [KAnonymity(5), TCloseness("occupation", 0.2, "hierarchical", occupation)],
          0.04, "entropy", None),
         ("inclusion + 5-anon", [KAnonymity(5), Inclusion()], 0.0, "loss", subset),

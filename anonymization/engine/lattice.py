@@ -26,6 +26,9 @@ UNTAGGED, ANONYMOUS, NOT_ANONYMOUS, PRUNED = 0, 1, 2, 3
 
 #: Lattices above this many nodes are refused (the search keeps a few bytes per node).
 MAX_LATTICE_SIZE = 20_000_000
+#: Lattices up to this many nodes share their structure between searches (kept in memory, a few
+#: dozen bytes per node); larger ones are built for each search and freed with it.
+SHARED_LATTICE_SIZE = 1_000_000
 
 
 class Lattice:
@@ -41,7 +44,8 @@ class Lattice:
         self.strides = tuple(int(s) for s in np.cumprod((self.depths[1:] + (1,))[::-1])[::-1])
         self.max_height = int(sum(self.depths) - len(self.depths))
         self._tops = tuple(depth - 1 for depth in self.depths)
-        self.levels, self.heights, self.rank, self._by_height, self._rank_list = _structure(self.depths)
+        build = _structure if self.size <= SHARED_LATTICE_SIZE else _structure.__wrapped__
+        self.levels, self.heights, self.rank, self._by_height, self._rank_list = build(self.depths)
 
     @property
     def bottom(self) -> int:

@@ -285,7 +285,7 @@ class ClassView:
         if self.space.cell_sensitive is None:
             return np.bincount(self.cell_class, minlength=self.n_classes)
         n_ind = len(self.space.individual_labels)
-        pairs = np.unique(self.cell_class * n_ind + self.space.cell_individual[self.table.rep])
+        pairs = np.unique(self.cell_class * n_ind + self.space.individual_cells()[self.table.rep])
         return np.bincount(pairs // n_ind, minlength=self.n_classes)
 
     @cached_property

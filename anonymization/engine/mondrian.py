@@ -18,7 +18,8 @@ domain (ordered) or at its hierarchy's top node (categorical). Repeatedly, for e
 * split on the first one that has an *allowed cut*:
 
   - ordered: a cut ``c`` between two neighbouring distinct values ``v0 < v1`` of the partition
-    (``v0 < c <= v1``; the midpoint, or a multiple of ``grain`` near it) such that the rows
+    (``v0 < c <= v1``; the midpoint, or a point of the ``grain``'s grid near it: its multiples, or the
+    odd multiples of half of it with ``between_grains``) such that the rows
     ``< c`` and the rows ``>= c`` each hold at least ``k`` distinct individuals; among allowed
     cuts the one nearest the partition's row median;
   - categorical: replace the node by its children; allowed when every child that holds rows
@@ -81,8 +82,13 @@ class NumericQI:
     """An ordered number with public domain ``[low, high)`` (``[low, high]`` when ``closed``).
 
     ``grain``: cut points are multiples of it (``1`` whole euros, ``5`` years); ``None`` cuts at
-    the midpoint between neighbouring values. ``round_bounds``: public round numbers (see
-    :func:`round_ladder`) a class's outer label bound is pulled in to (module rule "Labels").
+    the midpoint between neighbouring values. ``between_grains``: cut points are the odd multiples
+    of half the grain instead (``grain x (n + 1/2)``: 95, 105, 115 for a grain of 10), so a value on
+    a multiple of the grain (a round amount) sits in the middle of its band, not on its lower
+    bound: a band of 50-EUR withdrawals reads ``[-55, -45)``, whose midpoint is their value, where
+    ``[-50, -40)`` would shift every uniform estimate of it by 5 EUR towards zero. ``round_bounds``:
+    public round numbers (see :func:`round_ladder`) a class's outer label bound is pulled in to
+    (module rule "Labels").
     """
 
     low: float
@@ -90,11 +96,14 @@ class NumericQI:
     closed: bool = False
     grain: float | None = None
     round_bounds: tuple[float, ...] = ()
+    between_grains: bool = False
 
     def __post_init__(self) -> None:
         NumericDomain(self.low, self.high, self.closed)
         if self.grain is not None and not (math.isfinite(self.grain) and self.grain > 0):
             raise ValueError(f"grain must be a positive number, got {self.grain}")
+        if self.between_grains and self.grain is None:
+            raise ValueError("between_grains needs a grain")
         if any(not (math.isfinite(b) and self.low <= b <= self.high) for b in self.round_bounds):
             raise ValueError(f"round bounds must lie in the domain [{self.low}, {self.high}], "
                              f"got {list(self.round_bounds)}")
@@ -252,7 +261,7 @@ class _Ordered:
         if isinstance(self.qi, DateQI):
             cut = _date_cuts(v0, v1, self.qi.grain)
         else:
-            cut = _number_cuts(v0, v1, self.qi.grain)
+            cut = _number_cuts(v0, v1, self.qi.grain, self.qi.between_grains)
         return cut, (cut > v0) & (cut <= v1)
 
     def label(self, low: float, high: float, closed: bool) -> tuple[str, Coverage]:
@@ -323,11 +332,14 @@ def _calendar_ladder(low: float, high: float, period: str) -> np.ndarray:
     return np.unique(np.concatenate([[low, high], starts[(starts >= low) & (starts <= high)]]))
 
 
-def _number_cuts(v0: np.ndarray, v1: np.ndarray, grain: float | None) -> np.ndarray:
+def _number_cuts(v0: np.ndarray, v1: np.ndarray, grain: float | None, between_grains: bool = False) -> np.ndarray:
+    """Return the cut nearest below the midpoint of ``v0 < v1`` on the grid (``k x grain``, or
+    ``(k + 1/2) x grain`` between grains), or the next grid point when that one is not above ``v0``."""
     middle = (v0 + v1) / 2
     if grain is None:
         return _nice(middle)
-    below = _nice(np.floor(middle / grain) * grain)
+    offset = grain / 2 if between_grains else 0.0
+    below = _nice(np.floor((middle - offset) / grain) * grain + offset)
     above = _nice(below + grain)
     return np.where(below > v0, below, above)
 

@@ -136,6 +136,16 @@ def test_it_rounds_cuts_to_the_grain_and_closes_the_last_interval() -> None:
     assert list(result.data["amount"]) == ["[0, 5)", "[0, 5)", "[5, 50)", "[5, 50)", "[50, 100]", "[50, 100]"]
 
 
+def test_between_grains_it_cuts_on_odd_multiples_of_half_the_grain_so_round_values_sit_mid_band() -> None:
+    # withdrawals of 50, 40 and 20 EUR, three each: on the grain's multiples the 40s get [-40, -30) and sit
+    # on its lower bound; between grains they get [-45, -35), whose midpoint is their value
+    table = pd.DataFrame({"amount": [-50.0] * 3 + [-40.0] * 3 + [-20.0] * 3})
+    on_grid = mondrian(table, {"amount": NumericQI(-100, 100, grain=10)}, 3)
+    between = mondrian(table, {"amount": NumericQI(-100, 100, grain=10, between_grains=True)}, 3)
+    assert list(on_grid.data["amount"]) == ["[-100, -40)"] * 3 + ["[-40, -30)"] * 3 + ["[-30, 100)"] * 3
+    assert list(between.data["amount"]) == ["[-100, -45)"] * 3 + ["[-45, -35)"] * 3 + ["[-35, 100)"] * 3
+
+
 def test_it_counts_k_over_distinct_individuals() -> None:
     # customer a has 4 rows with small amounts: by rows k=2 would cut them apart, by customers it cannot
     table = pd.DataFrame({"customer": ["a", "a", "a", "a", "b", "c"], "amount": [1, 2, 3, 4, 50, 60]})
@@ -249,6 +259,7 @@ def test_it_rejects_bad_input_with_exact_messages(table, spec, k, individual, me
 @pytest.mark.parametrize(("make", "message"), [
     (lambda: NumericQI(5, 5), "numeric domain needs finite low < high, got [5, 5]"),
     (lambda: NumericQI(0, 10, grain=0), "grain must be a positive number, got 0"),
+    (lambda: NumericQI(0, 10, between_grains=True), "between_grains needs a grain"),
     (lambda: DateQI("2025-01-01", "2025-12-31", grain="week"),
      "grain must be one of day, month, quarter, year, got 'week'"),
     (lambda: DateQI("2025-02-01", "2025-01-01"), "date domain needs first <= last, got 2025-02-01..2025-01-01"),

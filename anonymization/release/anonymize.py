@@ -92,6 +92,13 @@ MEASURE_WEIGHT = 16.0
 # rows cannot wait any longer): bigger groups let Mondrian cut amounts in a nightly increment. At
 # 200 customers over 30 nights: 1 / 2 gave a union workload mean error of 0.517 / 0.497.
 CELL_BATCH = 2
+# Increments (every release of a version after its first) label a numeric person column (age) in
+# bands at least this share of its public range wide (age: 20 of 120 years), coarser than the
+# version's levels when those are finer (`increment_levels`). A night holds few customers per cell;
+# wider cells let Mondrian cut the transaction columns finer. Union of a first release and 30
+# nights (workload mean error): version levels / 20-year nightly bands 0.465 / 0.463 at 200
+# customers, 0.244 / 0.231 at 1,000, 0.220 / 0.206 at 2,000, with fewer entries held back.
+INCREMENT_BAND_SHARE = 1 / 6
 LocalQI = NumericQI | DateQI | HierarchyQI
 
 
@@ -251,7 +258,8 @@ def local_descriptions(spec: PolicySpec, hierarchies: dict[str, ColumnHierarchy]
         if column.kind == NUMERIC and column.scale is not None:
             grain = _grain(column, qi)
             described[qi.column] = NumericQI(column.scale.low, column.scale.high, grain=grain,
-                                             round_bounds=round_ladder(column.scale.low, column.scale.high, grain))
+                                             round_bounds=round_ladder(column.scale.low, column.scale.high, grain),
+                                             between_grains=True)
         elif column.kind == DATE:
             if dates is None:
                 raise ValueError(f"local recoding of {qi.column} needs the release's public date domain")
@@ -332,6 +340,38 @@ def choose_person_levels(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dic
     except HierarchyError as exc:
         raise HierarchyInvalid(f"Hierarchy invalid: {exc}.") from exc
     return {name: int(result.levels[name]) for name in person}
+
+
+def _narrowest_band(hierarchy: Hierarchy, level: int) -> float:
+    """Return the width of the narrowest numeric band among a hierarchy level's labels (inf: none, e.g. `*`)."""
+    widths = [coverage.length for label in hierarchy.labels[level] if label != ANY
+              for coverage in [parse_label(NUMERIC, label)] if isinstance(coverage, Interval)]
+    return min(widths, default=math.inf)
+
+
+def increment_levels(levels: dict[str, int], hierarchies: dict[str, ColumnHierarchy],
+                     spec: PolicySpec) -> dict[str, int]:
+    """Return the person levels an increment labels its rows at: the version's, with every numeric person
+    column raised to its first level whose bands are at least INCREMENT_BAND_SHARE of the column's public
+    range wide, when the version's level is finer; never to `*` (without such a level, to the coarsest
+    level below `*`).
+
+    A hierarchy's levels nest, so an increment cell is a union of the version's cells: a customer's
+    person labels in any two files of the version are nested (cell, increment cell, `*`) and intersect
+    in the finer one, which a release published as a class of at least k customers.
+    """
+    catalog = catalog_for(spec.source)
+    raised = dict(levels)
+    for name, level in levels.items():
+        scale = catalog[name].scale
+        if catalog[name].kind != NUMERIC or scale is None:
+            continue
+        hierarchy = hierarchies[name].hierarchy
+        wide = INCREMENT_BAND_SHARE * (scale.high - scale.low)
+        top = hierarchy.depth - 1
+        raised[name] = next((at for at in range(level, top) if _narrowest_band(hierarchy, at) >= wide - 1e-9),
+                            max(level, top - 1))
+    return raised
 
 
 def person_cells(hierarchies: dict[str, ColumnHierarchy], levels: dict[str, int], index: np.ndarray) -> pd.DataFrame:
@@ -504,8 +544,10 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
     if _customers(work.iloc[inside]) < spec.k:
         raise _unsatisfiable(spec, f"the rows to release belong to {_customers(work.iloc[inside])} customer(s), "
                                    "fewer than k")
-    levels = (choose_person_levels(frame, spec, hierarchies, person) if person_levels is None
-              else _fixed_person_levels(person_levels, person, hierarchies))
+    if person_levels is None:  # the version's first release: its levels, chosen now
+        levels = choose_person_levels(frame, spec, hierarchies, person)
+    else:
+        levels = increment_levels(_fixed_person_levels(person_levels, person, hierarchies), hierarchies, spec)
     recoded = recode_by_cell(work.iloc[inside], person_cells(hierarchies, levels, inside), spec, described,
                              due[inside])
     seconds = time.perf_counter() - started

@@ -1,8 +1,10 @@
 """Person columns of local releases at the policy version's fixed levels (issue 9), through the release service.
 
 Rule: within one policy version every released row's person columns carry the customer's cell (their
-values at the levels the version's first release chose) or `*` in every person column. A spy on the
-run's anonymize stage keeps, per night, the extracted frame, the levels it was given and its outcome.
+values at the levels the version's first release chose; in later releases, the increment levels: the
+same with age in bands of at least 20 years, which nest the version's cells) or `*` in every person
+column. A spy on the run's anonymize stage keeps, per night, the extracted frame, the levels it was
+given and its outcome.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import datetime
 import pandas as pd
 import pytest
 
+from anonymization.engine.coverage import Interval, parse_label
 from anonymization.models import Release, ReleasePolicy
-from anonymization.policy.catalog import INDIVIDUAL, person_columns
+from anonymization.policy.catalog import INDIVIDUAL, NUMERIC, person_columns
 from anonymization.policy.hierarchies import build_hierarchy
 from anonymization.policy.spec import PolicySpec
 from anonymization.release import run, service
-from anonymization.release.anonymize import Outcome
+from anonymization.release.anonymize import Outcome, increment_levels
 from anonymization.selectors import version_person_levels
 from tests.anonymization.e2e.conftest import NIGHT_1, NIGHT_2, NIGHT_3
 
@@ -52,6 +55,12 @@ def _run(policy: ReleasePolicy, as_of: datetime.date) -> Release:
     return release
 
 
+def _person_hierarchies(frame: pd.DataFrame, spec: PolicySpec, levels: dict[str, int]) -> dict:
+    return {qi.column: build_hierarchy(column=qi.column, series=frame[qi.column], builder=qi.builder,
+                                       params=qi.params, arx_csv=qi.arx_csv)
+            for qi in spec.quasi_identifiers if qi.column in levels}
+
+
 def _cells(frame: pd.DataFrame, spec: PolicySpec, levels: dict[str, int]) -> pd.DataFrame:
     """Return each extracted row's cell: its person values at the levels, through the engine hierarchy."""
     cells = {}
@@ -75,8 +84,9 @@ def _labels_by_row(frame, spec, outcome) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_two_increments_of_one_version_label_each_customer_with_their_cell_or_star(population, nightly, nights):
     first, second = _run(nightly, NIGHT_1), _run(nightly, NIGHT_2)
     assert first.policy_version == second.policy_version
-    assert first.levels and second.levels == first.levels
     assert nights[NIGHT_1][2] is None and nights[NIGHT_2][2] == first.levels  # chosen once, then reused
+    frame, spec, _, _ = nights[NIGHT_2]
+    assert second.levels == increment_levels(first.levels, _person_hierarchies(frame, spec, first.levels), spec)
     for night in (NIGHT_1, NIGHT_2):
         frame, spec, _, outcome = nights[night]
         released, cells = _labels_by_row(frame, spec, outcome)
@@ -94,6 +104,24 @@ def test_a_policy_change_starts_a_version_that_chooses_its_levels_again(populati
     third = _run(nightly, NIGHT_3)
     assert second.policy_version != first.policy_version
     assert nights[NIGHT_2][2] is None and second.levels  # the new version chose again
-    assert nights[NIGHT_3][2] == second.levels == third.levels
+    assert nights[NIGHT_3][2] == second.levels
+    assert third.levels == increment_levels(second.levels, _person_hierarchies(nights[NIGHT_3][0], nights[NIGHT_3][1],
+                                                                                second.levels), nights[NIGHT_3][1])
     assert version_person_levels(policy_id=nightly.pk, version=first.policy_version) == first.levels
     assert version_person_levels(policy_id=nightly.pk, version="no-such-one") is None
+
+
+def test_an_increment_labels_ages_in_bands_of_twenty_years_or_more_that_hold_the_version_cell(population, nightly,
+                                                                                              nights):
+    first, second = _run(nightly, NIGHT_1), _run(nightly, NIGHT_2)
+    assert {c: v for c, v in second.levels.items() if c != "age"} == {c: v for c, v in first.levels.items() if c != "age"}
+    assert second.levels["age"] > first.levels["age"]  # the version labels ages in 10-year bands here
+    frame, spec, _, outcome = nights[NIGHT_2]
+    released, _ = _labels_by_row(frame, spec, outcome)
+    version = _cells(frame, spec, first.levels).iloc[outcome.positions].reset_index(drop=True)
+    labelled = (released["age"] != "*").to_numpy()
+    assert labelled.any()
+    for band, cell in zip(released["age"][labelled], version["age"][labelled], strict=True):
+        wide, inner = parse_label(NUMERIC, band), parse_label(NUMERIC, cell)
+        assert isinstance(wide, Interval) and isinstance(inner, Interval)
+        assert wide.length >= 20 and wide.low <= inner.low and inner.high <= wide.high

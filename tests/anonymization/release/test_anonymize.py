@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from anonymization.engine import covers
+from anonymization.engine.mondrian import round_ladder
 from anonymization.exceptions import ReleaseUnsatisfiable
 from anonymization.policy.catalog import INDIVIDUAL
 from anonymization.policy.spec import PolicySpec, QuasiIdentifierSpec
@@ -102,9 +103,11 @@ def test_it_recodes_locally_with_k_customers_in_every_class_and_labels_that_cove
 
 def test_it_cuts_numbers_on_the_hierarchy_bin_inside_the_catalog_scale():
     outcome = anonymize(_ledger(), _local_spec(), dates=DATES)
+    ladder = set(round_ladder(-5_000, 5_000, 10))  # public round bounds (multiples of the bin)
     for label in outcome.released["amount"].astype(str).unique():
         low, high = (float(x) for x in label.strip("[)]").split(", "))
-        assert low % 10 == 0 and high % 10 == 0 and -5_000 <= low < high <= 5_000
+        assert -5_000 <= low < high <= 5_000
+        assert all(bound in ladder or bound % 10 == 5 for bound in (low, high)), label  # cuts fall between bins
 
 
 def test_it_suppresses_rows_outside_the_public_domain_within_the_limit_and_refuses_more():
@@ -228,3 +231,19 @@ def test_a_cell_below_twice_k_customers_waits_unless_one_of_its_rows_cannot():
     one_due[0] = True
     ready = anonymize(frame, _local_spec(), dates=DATES, person_levels=levels, due=one_due)
     assert ready.suppressed == 0 and (_person_labels(ready)[list(PERSON)] == ["[30, 40)", "F"]).all(axis=None)
+
+
+def test_an_increment_labels_ages_in_bands_of_twenty_years_when_the_version_has_finer_ones():
+    wider = tuple(dataclasses.replace(qi, params={"bin": 1, "widths": [5, 10, 20]}) if qi.column == "age" else qi
+                  for qi in LOCAL_QIS)
+    spec = dataclasses.replace(_local_spec(), quasi_identifiers=wider)
+    outcome = anonymize(_ledger(customers=200), spec, dates=DATES, person_levels={"age": 2, "gender": 0})
+    assert outcome.levels == {"age": 3, "gender": 0}
+    bands = {label for label in outcome.released["age"].astype(str)} - {"*"}
+    assert bands and all(int(label.split(", ")[1].rstrip(")")) - int(label[1:].split(",")[0]) == 20
+                         for label in bands)
+
+
+def test_an_increment_keeps_the_version_levels_when_the_hierarchy_has_no_wider_band_below_star():
+    outcome = anonymize(_ledger(customers=200), _local_spec(), dates=DATES, person_levels={"age": 2, "gender": 0})
+    assert outcome.levels == {"age": 2, "gender": 0}  # widths 5 and 10 only: never raised to `*`

@@ -22,6 +22,7 @@ import pandas as pd
 from accounts.cards import network_for_pan
 
 from ..engine import Hierarchy, HierarchyError
+from ..engine.coverage import ANY, parse_label
 from ..engine.hierarchy import interval_leaves
 from ..exceptions import HierarchyInvalid
 from .catalog import CARD, CODE, DATE, NUMERIC
@@ -139,9 +140,30 @@ def check_definition(*, column: str, kind: str, builder: str, params: object, ar
     if not isinstance(params, dict):
         raise _fail(column, "parameters must be a JSON object.")
     if builder == "arx":
-        parse_arx(column, arx_csv)
+        _check_readable_labels(column, kind, parse_arx(column, arx_csv))
     else:
         _PARAM_CHECKS[builder](column, params)
+
+
+def _check_readable_labels(column: str, kind: str, hierarchy: Hierarchy) -> None:
+    """Refuse an ARX hierarchy of a number or a date whose group labels do not read as one.
+
+    Rule: a released number is a value or a range (`35`, `[20, 40)`), a released date a day, a day
+    range or a calendar period (`2025-03`), so that the verifier and the utility figures can tell
+    what a label covers; a name such as "young" says nothing they can check.
+    """
+    if kind not in (NUMERIC, DATE):
+        return
+    for level in range(1, hierarchy.depth):
+        for label in hierarchy.labels[level]:
+            if label == ANY:
+                continue
+            try:
+                parse_label(kind, label, column=column)
+            except ValueError:
+                example = "a range such as [20, 40)" if kind == NUMERIC else "a period such as 2025-03 or 2025-Q1"
+                raise _fail(column, f"the group label {label!r} (level {level}) is not {example}; a {kind} "
+                                    "column's groups must say which values they cover.") from None
 
 
 # --- leaves and engine builder calls ---------------------------------------------------------------

@@ -113,6 +113,16 @@ def test_it_fails_clearly_on_a_hierarchy_that_misses_values(population, nightly)
     assert _stored_files(release) == []
 
 
+def test_it_fails_clearly_on_a_number_hierarchy_whose_groups_are_names(population, nightly):
+    groups = "\n".join(f"{age};{'young' if age < 50 else 'old'};*" for age in range(0, 121))
+    QuasiIdentifier.objects.filter(policy=nightly, column="age").update(builder="arx", params={}, arx_csv=groups)
+    release = _run(nightly)
+    assert release.status == Release.Status.FAILED
+    assert release.error == ("Hierarchy of age: the group label 'young' (level 1) is not a range such as [20, 40); "
+                             "a numeric column's groups must say which values they cover.")
+    assert not release.artifacts.exists()
+
+
 def test_it_does_not_make_a_second_release_for_the_same_policy_and_date(population, nightly):
     first = _run(nightly)
     second = _run(nightly)

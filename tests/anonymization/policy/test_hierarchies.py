@@ -65,6 +65,19 @@ def test_it_explains_bad_builder_parameters(builder, kind, params, message):
     assert str(caught.value) == message
 
 
+def test_an_arx_hierarchy_of_a_number_or_a_date_must_label_its_groups_as_ranges_or_periods():
+    check_definition(column="age", kind="numeric", builder="arx", params={},
+                     arx_csv="30;[20, 40);*\n45;[40, 60);*\n")
+    check_definition(column="day", kind="date", builder="arx", params={},
+                     arx_csv="2025-01-05;2025-01;2025-Q1\n2025-02-10;2025-02;2025-Q1\n")
+    check_definition(column="gender", kind="category", builder="arx", params={}, arx_csv="F;someone\nM;someone\n")
+    with pytest.raises(HierarchyInvalid) as caught:
+        check_definition(column="day", kind="date", builder="arx", params={},
+                         arx_csv="2025-01-05;winter;*\n2025-07-10;summer;*\n")
+    assert str(caught.value) == ("Hierarchy of day: the group label 'winter' (level 1) is not a period such as "
+                                 "2025-03 or 2025-Q1; a date column's groups must say which values they cover.")
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("", "Hierarchy of c: hierarchy is empty."),
     ("a;*\nb\n", "Hierarchy of c: hierarchy: row 2 ('b') has 1 levels, expected 2."),

@@ -215,11 +215,13 @@ def _start_gunicorn(env: dict[str, str], port: int, workers: int) -> tuple[subpr
     return process, f"gunicorn {workers} workers"
 
 
-def _start_proxy(env: dict[str, str], port: int, runtime: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start nginx on `port` in front of two app servers, as `make serve` does (without Celery)."""
+def _start_proxy(env: dict[str, str], port: int, runtime: Path,
+                 app_ports: list[int] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start nginx on `port` in front of two app servers (on `app_ports`, else free ports), as `make serve`
+    does (without Celery)."""
     from tests.faults.stack import free_port
 
-    apps = [str(free_port()), str(free_port())]
+    apps = [str(p) for p in app_ports] if app_ports else [str(free_port()), str(free_port())]
     log = (runtime / "runall.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "atmsite.runall", "--host", "127.0.0.1", "--port", str(port), "--app-ports", *apps,
@@ -243,6 +245,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--think", type=float, nargs=2, default=[0.25, 1.0], metavar=("MIN", "MAX"),
                         help="seconds a customer pauses after each screen (0 0: closed loop)")
+    parser.add_argument("--app-ports", type=int, nargs=2, default=None, metavar=("A", "B"),
+                        help="with --via-proxy, the two app servers' ports (default: free ports)")
     parser.add_argument("--via-proxy", action="store_true",
                         help="nginx in front of two app servers (make serve's shape) instead of one gunicorn")
     parser.add_argument("--database", default="atmsite_load", help="Dropped and recreated (default atmsite_load).")
@@ -252,7 +256,7 @@ def main() -> None:
     cards = _prepare(env, max(*args.clients, 2))
     with tempfile.TemporaryDirectory(prefix="atm-load-") as runtime:
         if args.via_proxy:
-            server, shape = _start_proxy(env, args.port, Path(runtime))
+            server, shape = _start_proxy(env, args.port, Path(runtime), args.app_ports)
         else:
             server, shape = _start_gunicorn(env, args.port, args.workers)
         base = f"http://127.0.0.1:{args.port}"

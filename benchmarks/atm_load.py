@@ -169,20 +169,54 @@ def _client_process(base: str, cards: list, all_numbers: list[str], seconds: flo
     queue.put(results)
 
 
+# The same-run references: a static file (nginx alone, or whitenoise without the proxy) and a
+# trivial Django view (favicon.ico's redirect: no session, no query), asked every REFERENCE_PAUSE
+# seconds by a process of their own while the customers run. Their p99 shows what the machine
+# and the server in front add at that moment, whatever the application does.
+REFERENCES = (("static", "/static/favicon.svg"), ("view", "/favicon.ico"))
+REFERENCE_PAUSE = 0.05
+WARM_UP_SECONDS = 5.0
+
+
+def _reference_process(base: str, seconds: float, queue: mp.Queue) -> None:
+    opener = urllib.request.build_opener(_NoRedirect())
+    samples: list[tuple[str, float, int]] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for kind, path in REFERENCES:
+            start = time.perf_counter()
+            try:
+                with opener.open(base + path, timeout=30) as response:
+                    response.read()
+                    status = response.status
+            except urllib.error.HTTPError as exc:
+                exc.read()
+                status = 200 if exc.code in (301, 302) else exc.code
+            except OSError:
+                status = 599
+            samples.append((kind, time.perf_counter() - start, status))
+        time.sleep(REFERENCE_PAUSE)
+    queue.put(samples)
+
+
 def _run_level(base: str, cards: list, clients: int, seconds: float,
-               think: tuple[float, float]) -> list[tuple[str, float, int]]:
-    """Run `clients` customers for `seconds`, spread over up to 4 client processes; return all samples."""
+               think: tuple[float, float]) -> tuple[list[tuple[str, float, int]], list[tuple[str, float, int]]]:
+    """Run `clients` customers for `seconds`, spread over up to 4 client processes, beside the reference
+    prober; return the customers' samples and the references'."""
     procs_n = min(clients, 4)
     queue: mp.Queue = mp.Queue()
+    reference_queue: mp.Queue = mp.Queue()
     chunks = [cards[i:clients:procs_n] for i in range(procs_n)]
     numbers = [c[2] for c in cards]
     procs = [mp.Process(target=_client_process, args=(base, chunk, numbers, seconds, think, queue)) for chunk in chunks]
-    for proc in procs:
+    prober = mp.Process(target=_reference_process, args=(base, seconds, reference_queue))
+    for proc in [*procs, prober]:
         proc.start()
     samples = [s for _ in procs for s in queue.get(timeout=seconds + 120)]
-    for proc in procs:
+    references = reference_queue.get(timeout=seconds + 120)
+    for proc in [*procs, prober]:
         proc.join()
-    return samples
+    return samples, references
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -192,10 +226,12 @@ def _percentile(values: list[float], q: float) -> float:
 P99_TARGET_MS, LOGIN_P50_TARGET_MS = 100.0, 150.0
 
 
-def _report(clients: int, seconds: float, samples: list[tuple[str, float, int]]) -> tuple[float, float, int]:
+def _report(clients: int, seconds: float, samples: list[tuple[str, float, int]],
+            references: list[tuple[str, float, int]], load: tuple[float, float]) -> tuple[float, float, int]:
     ops = [s for s in samples if s[0] != "login" and s[1] > 0]
     logins = [s[1] for s in samples if s[0] == "login"]
-    errors = sum(1 for s in samples if s[2] >= 400)
+    errors = sum(1 for s in samples if s[2] >= 400) + sum(1 for s in references if s[2] >= 400)
+    reference_p99 = [_percentile([s[1] * 1000 for s in references if s[0] == kind], 99) for kind, _path in REFERENCES]
     if os.environ.get("ATM_LOAD_DEBUG"):
         for kind in sorted({s[0] for s in ops}):
             kind_lat = [s[1] * 1000 for s in ops if s[0] == kind]
@@ -204,7 +240,8 @@ def _report(clients: int, seconds: float, samples: list[tuple[str, float, int]])
     lat = [s[1] * 1000 for s in ops]
     p99, login_p50 = _percentile(lat, 99), statistics.median(logins) * 1000
     print(f"{clients:>7} {len(ops) / seconds:>9.1f} {_percentile(lat, 50):>8.1f} {_percentile(lat, 95):>8.1f} "
-          f"{p99:>8.1f} {login_p50:>10.1f} {errors:>7}", flush=True)
+          f"{p99:>8.1f} {login_p50:>10.1f} {errors:>7} {reference_p99[0]:>11.1f} {reference_p99[1]:>9.1f} "
+          f"{load[0]:>5.1f}-{load[1]:<4.1f}", flush=True)
     return p99, login_p50, errors
 
 
@@ -265,10 +302,17 @@ def main() -> None:
             _wait_for(base)
             print(f"{shape}, PostgreSQL, {args.seconds:.0f} s per level, think time "
                   f"{args.think[0]}-{args.think[1]} s; latency in ms (p50/p95/p99 over non-login requests)")
-            print(f"{'clients':>7} {'req/s':>9} {'p50':>8} {'p95':>8} {'p99':>8} {'login p50':>10} {'errors':>7}")
+            print("references, asked beside the customers: a static file and a trivial view (favicon.ico's "
+                  "redirect); load: the 1-minute load average before-after the level")
+            print(f"{'clients':>7} {'req/s':>9} {'p50':>8} {'p95':>8} {'p99':>8} {'login p50':>10} {'errors':>7} "
+                  f"{'static p99':>11} {'view p99':>9} {'load':>9}")
+            # Warm-up, not reported: every worker imports, compiles its templates and connects once,
+            # as a long-running server did long ago.
+            _run_level(base, cards, min(8, len(cards)), WARM_UP_SECONDS, tuple(args.think))
             for clients in args.clients:
-                results[clients] = _report(clients, args.seconds,
-                                           _run_level(base, cards, clients, args.seconds, tuple(args.think)))
+                before = os.getloadavg()[0]
+                samples, references = _run_level(base, cards, clients, args.seconds, tuple(args.think))
+                results[clients] = _report(clients, args.seconds, samples, references, (before, os.getloadavg()[0]))
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)

@@ -11,12 +11,17 @@ Prints throughput, p50/p95/p99 latency of non-login requests, login latency and 
 then runs verify_ledger on the database.
 
 With --via-proxy the customers go through the production shape instead of one gunicorn: nginx in
-front of two app servers of two workers each (`python -m atmsite.runall --app-ports A B
---without-celery`, what `make serve` starts), and the table ends with the targets: p99 < 100 ms
-for non-login requests and 0 errors at 32 customers, login p50 < 150 ms.
+front of two app servers set up by deploy/gunicorn/atmsite.conf.py (`python -m atmsite.runall
+--app-ports A B --without-celery`, what `make serve` starts), and the table ends with the targets:
+p99 < 100 ms for non-login requests and 0 errors at 32 customers, login p50 < 150 ms.
+
+A warm-up of a few seconds, not reported, comes first. Beside every level a prober asks for a
+static file and a trivial view (favicon.ico's redirect: no session, no query) and the table
+prints their p99 and the load average before and after the level: on a shared machine they show
+how much of a figure is the machine's rather than the application's.
 
     .venv/bin/python benchmarks/atm_load.py [--clients 1 8 32] [--seconds 15] [--workers 4] [--think 0.25 1.0]
-    .venv/bin/python benchmarks/atm_load.py --via-proxy [--clients 1 8 32]
+    .venv/bin/python benchmarks/atm_load.py --via-proxy [--clients 1 8 32] [--port 8765] [--app-ports A B]
 
 Needs PostgreSQL at 127.0.0.1:5432 (trust auth); uses its own database `atmsite_load`.
 """
@@ -270,7 +275,12 @@ def _start_proxy(env: dict[str, str], port: int, runtime: Path,
         time.sleep(0.2)
     if process.poll() is not None:
         raise SystemExit("make serve's shape did not start:\n" + (runtime / "runall.log").read_text()[-3000:])
-    return process, "nginx + 2 app servers x 2 gunicorn workers"
+    import runpy
+
+    from atmsite.runall import GUNICORN_CONFIG
+
+    config = runpy.run_path(str(GUNICORN_CONFIG))
+    return process, f"nginx + 2 app servers x {config['workers']} gunicorn workers x {config['threads']} threads"
 
 
 def main() -> None:

@@ -23,6 +23,11 @@ legs of a transfer too). With COMMIT, a withdrawal or a transfer is three round 
 seven and nine). The balances are still computed under the lock by transactions.rules, the CHECK
 constraints still refuse a negative balance, and the ledger is only ever inserted into.
 
+The statements are bound on the server, so PostgreSQL keeps each as a prepared statement of the
+connection (settings: prepare_threshold, DATABASE_PREPARED_STATEMENTS) and plans it once: the
+account lock names each account with a placeholder of its own rather than an array, for which the
+server re-planned at every execution.
+
 Other databases (SQLite in development and in most tests) run the same steps through the ORM,
 one query each.
 """

@@ -40,7 +40,8 @@ from atmsite import nginx
 
 STOP_TIMEOUT_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 60.0
-WEB_WORKERS = 2
+# Workers, threads and keep-alive of every app server (shared with deploy/systemd).
+GUNICORN_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn" / "atmsite.conf.py"
 DEFAULT_RUNTIME_DIR = Path(__file__).resolve().parent.parent / "var" / "serve"
 LOGIN_PREFIXES = ("admin=", "card=")
 
@@ -75,10 +76,10 @@ class Proxy:
 
 
 def gunicorn_command(bind: str, *, access_log: bool = True) -> list[str]:
-    """Return the command line of one app server (gunicorn) on `bind`."""
+    """Return the command line of one app server (gunicorn) on `bind`, with deploy/gunicorn's settings."""
     return [
-        str(Path(sys.executable).parent / "gunicorn"), "atmsite.wsgi", "--bind", bind, "--workers", str(WEB_WORKERS),
-        "--access-logfile", "-" if access_log else "/dev/null", "--graceful-timeout", "5",
+        str(Path(sys.executable).parent / "gunicorn"), "atmsite.wsgi", "--config", str(GUNICORN_CONFIG),
+        "--bind", bind, "--access-logfile", "-" if access_log else "/dev/null",
         # One shared default control socket (~/.gunicorn) would clash between two checkouts.
         "--no-control-socket",
     ]

@@ -11,12 +11,17 @@ Prints throughput, p50/p95/p99 latency of non-login requests, login latency and 
 then runs verify_ledger on the database.
 
 With --via-proxy the customers go through the production shape instead of one gunicorn: nginx in
-front of two app servers of two workers each (`python -m atmsite.runall --app-ports A B
---without-celery`, what `make serve` starts), and the table ends with the targets: p99 < 100 ms
-for non-login requests and 0 errors at 32 customers, login p50 < 150 ms.
+front of two app servers set up by deploy/gunicorn/atmsite.conf.py (`python -m atmsite.runall
+--app-ports A B --without-celery`, what `make serve` starts), and the table ends with the targets:
+p99 < 100 ms for non-login requests and 0 errors at 32 customers, login p50 < 150 ms.
+
+A warm-up of a few seconds, not reported, comes first. Beside every level a prober asks for a
+static file and a trivial view (favicon.ico's redirect: no session, no query) and the table
+prints their p99 and the load average before and after the level: on a shared machine they show
+how much of a figure is the machine's rather than the application's.
 
     .venv/bin/python benchmarks/atm_load.py [--clients 1 8 32] [--seconds 15] [--workers 4] [--think 0.25 1.0]
-    .venv/bin/python benchmarks/atm_load.py --via-proxy [--clients 1 8 32]
+    .venv/bin/python benchmarks/atm_load.py --via-proxy [--clients 1 8 32] [--port 8765] [--app-ports A B]
 
 Needs PostgreSQL at 127.0.0.1:5432 (trust auth); uses its own database `atmsite_load`.
 """
@@ -169,20 +174,54 @@ def _client_process(base: str, cards: list, all_numbers: list[str], seconds: flo
     queue.put(results)
 
 
+# The same-run references: a static file (nginx alone, or whitenoise without the proxy) and a
+# trivial Django view (favicon.ico's redirect: no session, no query), asked every REFERENCE_PAUSE
+# seconds by a process of their own while the customers run. Their p99 shows what the machine
+# and the server in front add at that moment, whatever the application does.
+REFERENCES = (("static", "/static/favicon.svg"), ("view", "/favicon.ico"))
+REFERENCE_PAUSE = 0.05
+WARM_UP_SECONDS = 5.0
+
+
+def _reference_process(base: str, seconds: float, queue: mp.Queue) -> None:
+    opener = urllib.request.build_opener(_NoRedirect())
+    samples: list[tuple[str, float, int]] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for kind, path in REFERENCES:
+            start = time.perf_counter()
+            try:
+                with opener.open(base + path, timeout=30) as response:
+                    response.read()
+                    status = response.status
+            except urllib.error.HTTPError as exc:
+                exc.read()
+                status = 200 if exc.code in (301, 302) else exc.code
+            except OSError:
+                status = 599
+            samples.append((kind, time.perf_counter() - start, status))
+        time.sleep(REFERENCE_PAUSE)
+    queue.put(samples)
+
+
 def _run_level(base: str, cards: list, clients: int, seconds: float,
-               think: tuple[float, float]) -> list[tuple[str, float, int]]:
-    """Run `clients` customers for `seconds`, spread over up to 4 client processes; return all samples."""
+               think: tuple[float, float]) -> tuple[list[tuple[str, float, int]], list[tuple[str, float, int]]]:
+    """Run `clients` customers for `seconds`, spread over up to 4 client processes, beside the reference
+    prober; return the customers' samples and the references'."""
     procs_n = min(clients, 4)
     queue: mp.Queue = mp.Queue()
+    reference_queue: mp.Queue = mp.Queue()
     chunks = [cards[i:clients:procs_n] for i in range(procs_n)]
     numbers = [c[2] for c in cards]
     procs = [mp.Process(target=_client_process, args=(base, chunk, numbers, seconds, think, queue)) for chunk in chunks]
-    for proc in procs:
+    prober = mp.Process(target=_reference_process, args=(base, seconds, reference_queue))
+    for proc in [*procs, prober]:
         proc.start()
     samples = [s for _ in procs for s in queue.get(timeout=seconds + 120)]
-    for proc in procs:
+    references = reference_queue.get(timeout=seconds + 120)
+    for proc in [*procs, prober]:
         proc.join()
-    return samples
+    return samples, references
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -192,10 +231,12 @@ def _percentile(values: list[float], q: float) -> float:
 P99_TARGET_MS, LOGIN_P50_TARGET_MS = 100.0, 150.0
 
 
-def _report(clients: int, seconds: float, samples: list[tuple[str, float, int]]) -> tuple[float, float, int]:
+def _report(clients: int, seconds: float, samples: list[tuple[str, float, int]],
+            references: list[tuple[str, float, int]], load: tuple[float, float]) -> tuple[float, float, int]:
     ops = [s for s in samples if s[0] != "login" and s[1] > 0]
     logins = [s[1] for s in samples if s[0] == "login"]
-    errors = sum(1 for s in samples if s[2] >= 400)
+    errors = sum(1 for s in samples if s[2] >= 400) + sum(1 for s in references if s[2] >= 400)
+    reference_p99 = [_percentile([s[1] * 1000 for s in references if s[0] == kind], 99) for kind, _path in REFERENCES]
     if os.environ.get("ATM_LOAD_DEBUG"):
         for kind in sorted({s[0] for s in ops}):
             kind_lat = [s[1] * 1000 for s in ops if s[0] == kind]
@@ -204,7 +245,8 @@ def _report(clients: int, seconds: float, samples: list[tuple[str, float, int]])
     lat = [s[1] * 1000 for s in ops]
     p99, login_p50 = _percentile(lat, 99), statistics.median(logins) * 1000
     print(f"{clients:>7} {len(ops) / seconds:>9.1f} {_percentile(lat, 50):>8.1f} {_percentile(lat, 95):>8.1f} "
-          f"{p99:>8.1f} {login_p50:>10.1f} {errors:>7}", flush=True)
+          f"{p99:>8.1f} {login_p50:>10.1f} {errors:>7} {reference_p99[0]:>11.1f} {reference_p99[1]:>9.1f} "
+          f"{load[0]:>5.1f}-{load[1]:<4.1f}", flush=True)
     return p99, login_p50, errors
 
 
@@ -215,11 +257,13 @@ def _start_gunicorn(env: dict[str, str], port: int, workers: int) -> tuple[subpr
     return process, f"gunicorn {workers} workers"
 
 
-def _start_proxy(env: dict[str, str], port: int, runtime: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start nginx on `port` in front of two app servers, as `make serve` does (without Celery)."""
+def _start_proxy(env: dict[str, str], port: int, runtime: Path,
+                 app_ports: list[int] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start nginx on `port` in front of two app servers (on `app_ports`, else free ports), as `make serve`
+    does (without Celery)."""
     from tests.faults.stack import free_port
 
-    apps = [str(free_port()), str(free_port())]
+    apps = [str(p) for p in app_ports] if app_ports else [str(free_port()), str(free_port())]
     log = (runtime / "runall.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "atmsite.runall", "--host", "127.0.0.1", "--port", str(port), "--app-ports", *apps,
@@ -231,7 +275,12 @@ def _start_proxy(env: dict[str, str], port: int, runtime: Path) -> tuple[subproc
         time.sleep(0.2)
     if process.poll() is not None:
         raise SystemExit("make serve's shape did not start:\n" + (runtime / "runall.log").read_text()[-3000:])
-    return process, "nginx + 2 app servers x 2 gunicorn workers"
+    import runpy
+
+    from atmsite.runall import GUNICORN_CONFIG
+
+    config = runpy.run_path(str(GUNICORN_CONFIG))
+    return process, f"nginx + 2 app servers x {config['workers']} gunicorn workers x {config['threads']} threads"
 
 
 def main() -> None:
@@ -243,6 +292,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--think", type=float, nargs=2, default=[0.25, 1.0], metavar=("MIN", "MAX"),
                         help="seconds a customer pauses after each screen (0 0: closed loop)")
+    parser.add_argument("--app-ports", type=int, nargs=2, default=None, metavar=("A", "B"),
+                        help="with --via-proxy, the two app servers' ports (default: free ports)")
     parser.add_argument("--via-proxy", action="store_true",
                         help="nginx in front of two app servers (make serve's shape) instead of one gunicorn")
     parser.add_argument("--database", default="atmsite_load", help="Dropped and recreated (default atmsite_load).")
@@ -252,7 +303,7 @@ def main() -> None:
     cards = _prepare(env, max(*args.clients, 2))
     with tempfile.TemporaryDirectory(prefix="atm-load-") as runtime:
         if args.via_proxy:
-            server, shape = _start_proxy(env, args.port, Path(runtime))
+            server, shape = _start_proxy(env, args.port, Path(runtime), args.app_ports)
         else:
             server, shape = _start_gunicorn(env, args.port, args.workers)
         base = f"http://127.0.0.1:{args.port}"
@@ -261,10 +312,17 @@ def main() -> None:
             _wait_for(base)
             print(f"{shape}, PostgreSQL, {args.seconds:.0f} s per level, think time "
                   f"{args.think[0]}-{args.think[1]} s; latency in ms (p50/p95/p99 over non-login requests)")
-            print(f"{'clients':>7} {'req/s':>9} {'p50':>8} {'p95':>8} {'p99':>8} {'login p50':>10} {'errors':>7}")
+            print("references, asked beside the customers: a static file and a trivial view (favicon.ico's "
+                  "redirect); load: the 1-minute load average before-after the level")
+            print(f"{'clients':>7} {'req/s':>9} {'p50':>8} {'p95':>8} {'p99':>8} {'login p50':>10} {'errors':>7} "
+                  f"{'static p99':>11} {'view p99':>9} {'load':>9}")
+            # Warm-up, not reported: every worker imports, compiles its templates and connects once,
+            # as a long-running server did long ago.
+            _run_level(base, cards, min(8, len(cards)), WARM_UP_SECONDS, tuple(args.think))
             for clients in args.clients:
-                results[clients] = _report(clients, args.seconds,
-                                           _run_level(base, cards, clients, args.seconds, tuple(args.think)))
+                before = os.getloadavg()[0]
+                samples, references = _run_level(base, cards, clients, args.seconds, tuple(args.think))
+                results[clients] = _report(clients, args.seconds, samples, references, (before, os.getloadavg()[0]))
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)

@@ -23,6 +23,11 @@ legs of a transfer too). With COMMIT, a withdrawal or a transfer is three round 
 seven and nine). The balances are still computed under the lock by transactions.rules, the CHECK
 constraints still refuse a negative balance, and the ledger is only ever inserted into.
 
+The statements are bound on the server, so PostgreSQL keeps each as a prepared statement of the
+connection (settings: prepare_threshold, DATABASE_PREPARED_STATEMENTS) and plans it once: the
+account lock names each account with a placeholder of its own rather than an array, for which the
+server re-planned at every execution.
+
 Other databases (SQLite in development and in most tests) run the same steps through the ORM,
 one query each.
 """
@@ -95,13 +100,19 @@ def _cursor(db: BaseDatabaseWrapper) -> CursorWrapper:
 
 
 @cache
-def _account_sql() -> tuple[str, tuple[str, ...]]:
-    """Return the locking SELECT of accounts (every concrete column) and the attribute names in its order."""
+def _account_sql(by_pk: int, by_number: int) -> tuple[str, tuple[str, ...]]:
+    """Return the locking SELECT of `by_pk` accounts by pk and `by_number` by number (every concrete column,
+    ascending pk) and the attribute names in its order.
+
+    One placeholder per value (no arrays): the server then plans the prepared statement once for good
+    (a generic plan) instead of again at every execution.
+    """
     fields = Account._meta.concrete_fields
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     table, pk = quote(Account._meta.db_table), quote(Account._meta.pk.column)
-    sql = f"SELECT {columns} FROM {table} WHERE {pk} = ANY(%s) OR {quote('number')} = ANY(%s) ORDER BY {pk} FOR UPDATE"
+    matches = [f"{pk} = %s"] * by_pk + [f"{quote('number')} = %s"] * by_number
+    sql = f"SELECT {columns} FROM {table} WHERE {' OR '.join(matches) or 'FALSE'} ORDER BY {pk} FOR UPDATE"
     return sql, tuple(f.attname for f in fields)
 
 
@@ -169,7 +180,7 @@ def lock_and_read(
         withdrawn = withdrawn_on_minor(withdrawals_of, now) if withdrawals_of is not None and now else 0
         atm_total = atm_total_on_minor(*atm_total_of, now) if atm_total_of is not None and now else 0
         return Locked(accounts, used, withdrawn, atm_total)
-    lock_sql, attnames = _account_sql()
+    lock_sql, attnames = _account_sql(len(ids), len(numbers))
     key_sql, withdrawn_sql = _ledger_read_sql()
     params: list[Any] = [idempotency_key]
     read_sql = f"SELECT {key_sql}, "
@@ -187,7 +198,7 @@ def lock_and_read(
     # Two statements (and psycopg's BEGIN) in one round trip: the server runs the second, with a
     # fresh snapshot, only once the first holds the locks.
     with _cursor(db) as lock, _cursor(db) as read, db.wrap_database_errors, db.connection.pipeline():
-        lock.execute(lock_sql, [ids, numbers])
+        lock.execute(lock_sql, [*ids, *numbers])
         read.execute(read_sql, params)
         rows = lock.fetchall()
         used, withdrawn_total, atm_total = read.fetchone()

@@ -1,8 +1,12 @@
-"""Database sessions (accounts/sessions.py): a malformed session cookie is no session at all."""
+"""Database sessions (accounts/sessions.py): a malformed session cookie is no session at all, and a
+session write does not wait for PostgreSQL's disk flush."""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.sessions.backends.base import CreateError, UpdateError
+from django.contrib.sessions.models import Session
+from django.db import connection, transaction
 
 from accounts.sessions import SessionStore
 
@@ -22,3 +26,56 @@ def test_it_keeps_a_key_it_made_and_reads_the_session_back():
     store.save()
     assert len(store.session_key) == 32
     assert SessionStore(session_key=store.session_key)["atm_card_id"] == 7
+
+
+def test_it_refuses_to_create_a_taken_key_and_to_update_a_deleted_session():
+    store = SessionStore()
+    store["atm_card_id"] = 7
+    store.save()
+    twin = SessionStore(session_key=store.session_key)
+    twin["atm_card_id"] = 8
+    with pytest.raises(CreateError):
+        twin.save(must_create=True)
+    Session.objects.filter(session_key=store.session_key).delete()
+    with pytest.raises(UpdateError):
+        store.save()
+
+
+def _statements_of(work) -> list[str]:  # type: ignore[no-untyped-def]
+    sent: list[str] = []
+
+    def note(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note):
+        work()
+    return sent
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_session_write_commits_without_waiting_for_the_disk():
+    store = SessionStore()
+    store["atm_card_id"] = 7
+    store.save()
+    store["atm_last_activity"] = 1.0
+
+    sent = _statements_of(store.save)
+
+    assert sent[0] == "SET LOCAL synchronous_commit TO OFF" and sent[1].startswith("UPDATE")
+    assert SessionStore(session_key=store.session_key)["atm_last_activity"] == 1.0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_callers_transaction_a_session_write_commits_as_that_one_does():
+    store = SessionStore()
+    store.save()
+    store["atm_card_id"] = 7
+
+    def in_a_transaction() -> None:
+        with transaction.atomic():
+            store.save()
+
+    assert not any("synchronous_commit" in sql for sql in _statements_of(in_a_transaction))

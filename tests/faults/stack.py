@@ -60,10 +60,26 @@ def wait_until(condition: Callable[[], T], what: str, seconds: float) -> T:
 
 
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now (and that nothing of this run took
+    before): any the system offers, or one of ATMSITE_TEST_PORTS ("8160-8199") on a machine where each
+    user of the server has a range of its own."""
+    span = os.environ.get("ATMSITE_TEST_PORTS")
+    candidates = [0]
+    if span:
+        low, high = (int(part) for part in span.split("-"))
+        candidates = [port for port in range(low, high + 1) if port not in _PORTS_GIVEN]
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            _PORTS_GIVEN.add(probe.getsockname()[1])
+            return probe.getsockname()[1]
+    pytest.fail(f"no free port in ATMSITE_TEST_PORTS={span}")
+
+
+_PORTS_GIVEN: set[int] = set()
 
 
 def missing_tool(problem: str) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 import http.cookiejar
+import os
+import runpy
 import socket
 import subprocess
 import sys
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from atmsite.runall import GUNICORN_CONFIG
 from tests.faults.stack import (
     CSRF_RE,
     ROOT,
@@ -44,7 +47,8 @@ from tests.support.deployment import deployment_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nginx]
 
-PROXY_DATABASE = "atmsite_proxy"
+# Named after the suite's own database (atmsite_proxy beside atmsite), so two suites on one server do not meet.
+PROXY_DATABASE = urllib.parse.urlsplit(os.environ.get("DATABASE_URL", "")).path.strip("/") + "_proxy"
 SLOW_CONNECTIONS = 24
 HEADER_TIMEOUT_SECONDS = 10  # client_header_timeout in deploy/nginx/atmsite.conf.in
 
@@ -190,7 +194,9 @@ def test_the_same_slow_clients_stop_an_app_server_reached_directly(served, slow_
 
     (The app servers listen on 127.0.0.1 only; nothing but nginx reaches them in a deployment.)
     """
-    slow_clients.append(SlowClients(served.apps[0], 4))  # two sync workers, and two more waiting
+    config = runpy.run_path(str(GUNICORN_CONFIG))
+    # One slow connection per thread of every worker, and a few more waiting.
+    slow_clients.append(SlowClients(served.apps[0], config["workers"] * config["threads"] + 4))
     time.sleep(1)
     with pytest.raises((TimeoutError, urllib.error.URLError)):
         urllib.request.urlopen(served.apps[0] + "/", timeout=3).read()

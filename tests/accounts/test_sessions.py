@@ -11,6 +11,9 @@ from django.db import connection, transaction
 from accounts.sessions import SessionStore
 
 pytestmark = pytest.mark.django_db
+# The PostgreSQL tests below commit for real. serialized_rollback: the flush after each leaves the tables
+# empty for the next serialized test to restore (a plain flush re-creates content types with new ids,
+# which the restore then collides with).
 
 
 @pytest.mark.parametrize("key", ["abc\x00defghij", "abcdefg", "a" * 41, "abcdefgh-ij", "ábcdefghij", "", None])
@@ -54,7 +57,7 @@ def _statements_of(work) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_on_postgresql_a_session_write_commits_without_waiting_for_the_disk():
     store = SessionStore()
     store["atm_card_id"] = 7
@@ -68,7 +71,7 @@ def test_on_postgresql_a_session_write_commits_without_waiting_for_the_disk():
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_inside_a_callers_transaction_a_session_write_commits_as_that_one_does():
     store = SessionStore()
     store.save()

@@ -218,10 +218,14 @@ def test_it_previews_each_hierarchy_live_while_the_policy_is_edited(staff_page, 
     age.get_by_label("Params").fill('{"bin": 1, "widths": [10, 15]}')
     age.get_by_text("width 15 must be a larger multiple of 10 so intervals nest.").wait_for()
 
-    arx = tmp_path / "age.csv"
-    arx.write_text("19;young;*\n34;adult;*\n47;adult;*\n68;senior;*\n")
+    named = tmp_path / "named.csv"
+    named.write_text("19;young;*\n34;adult;*\n47;adult;*\n68;senior;*\n")
     age.get_by_label("Builder").select_option(label="Uploaded ARX hierarchy (CSV)")
+    age.get_by_label("Upload ARX CSV").set_input_files(str(named))
+    age.get_by_text("the group label 'young' (level 1) is not a range such as [20, 40)").wait_for()
+    arx = tmp_path / "age.csv"
+    arx.write_text("19;0-29;*\n34;30-59;*\n47;30-59;*\n68;60-119;*\n")
     age.get_by_label("Upload ARX CSV").set_input_files(str(arx))
     age.get_by_role("columnheader", name="ARX level 1").wait_for()
-    assert age.get_by_role("row").nth(1).inner_text().split() == ["19", "young", "*"]
+    assert age.get_by_role("row").nth(1).inner_text().split() == ["19", "0-29", "*"]
     tab.audit("admin-policy-preview")

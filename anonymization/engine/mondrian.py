@@ -44,7 +44,11 @@ day range ``2026-03-01..2026-03-14`` or its calendar name (``2026-03-15``, ``202
 ``2026-Q1``, ``2026``), categories the hierarchy node's value. See :mod:`.coverage`.
 
 All partitions of one round are processed together on numpy code arrays (one sort per
-attribute tried), so the cost is about ``rounds x n log n``.
+attribute tried), so the cost is about ``rounds x n log n``. With ``groups``, whole groups are
+partitioned in batches of about BATCH_ROWS rows, one batch after the other: a group never shares
+a class with another and the spans are normalized by the whole table's widths, so batching changes
+nothing but the numbering of the classes, and a round's working memory stays proportional to a
+batch rather than to the table.
 """
 
 from __future__ import annotations
@@ -74,6 +78,8 @@ __all__ = ["NumericQI", "DateQI", "HierarchyQI", "MondrianResult", "MondrianClas
            "round_ladder"]
 
 DATE_GRAINS = ("day", "month", "quarter", "year")
+# Groups are partitioned in batches of about this many rows (whole groups; see the module docstring).
+BATCH_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -169,7 +175,7 @@ class MondrianResult:
     """A Mondrian release.
 
     ``data``: input columns in input order and the input index, suppressed rows removed,
-    quasi-identifiers replaced by their labels (strings). ``class_ids[i]`` is the class of
+    quasi-identifiers replaced by their labels (categoricals of strings). ``class_ids[i]`` is the class of
     ``data``'s row ``i``. ``coverage[column][label]`` is what a released label covers.
     """
 
@@ -195,8 +201,8 @@ class _Ordered:
 
     def __init__(self, column: str, qi: NumericQI | DateQI, values: np.ndarray) -> None:
         self.column, self.qi = column, qi
-        self.uniques, self.codes = np.unique(values, return_inverse=True)
-        self.codes = self.codes.astype(np.int64, copy=False)
+        self.uniques, codes = np.unique(values, return_inverse=True)
+        self.codes = codes.reshape(-1).astype(_code_type(len(self.uniques)), copy=False)
         if isinstance(qi, DateQI):
             self.low, self.high, self.closed = float(day_number(qi.first)), float(day_number(qi.last) + 1), False
             self.ladder = _calendar_ladder(self.low, self.high, qi.round_to) if qi.round_to else None
@@ -275,7 +281,8 @@ class _Categorical:
         missing = [t for t in texts if t not in hierarchy.leaf_index]
         if missing:
             raise ValueError(f"column {column!r}: value {missing[0]!r} is not in the hierarchy")
-        leaf_of_unique = np.fromiter((hierarchy.leaf_index[t] for t in texts), dtype=np.int64, count=len(texts))
+        leaf_of_unique = np.fromiter((hierarchy.leaf_index[t] for t in texts), dtype=_code_type(len(hierarchy)),
+                                     count=len(texts))
         self.codes = leaf_of_unique[raw_codes]
         self.matrix = hierarchy.codes
         self.top = hierarchy.depth - 1
@@ -290,6 +297,11 @@ class _Categorical:
     def label(self, level: int, node: int) -> tuple[str, Coverage]:
         text = self.hierarchy.labels[level][node]
         return text, ValueSet(self.leaves[text])
+
+
+def _code_type(distinct: int) -> type[np.signedinteger]:
+    """Return the integer type of codes into `distinct` values: int32 when it holds them (half the memory)."""
+    return np.int32 if distinct < np.iinfo(np.int32).max else np.int64
 
 
 def _text(value: object) -> str:
@@ -698,19 +710,41 @@ def _children(attributes: list[_Ordered | _Categorical], state: _State, plan: _P
     return new
 
 
+def _batches(group: np.ndarray) -> list[np.ndarray]:
+    """Return the rows of each batch (ascending): whole groups in group order, a new batch starting
+    at the first group that begins past a multiple of BATCH_ROWS rows."""
+    if not len(group):
+        return []
+    sizes = np.bincount(group)
+    batch_of_group = (np.cumsum(sizes) - sizes) // BATCH_ROWS
+    batch_of_row = batch_of_group[group]
+    rows = np.argsort(batch_of_row, kind="stable")
+    return np.split(rows, np.cumsum(np.bincount(batch_of_row))[:-1])
+
+
 def _partition(attributes: list[_Ordered | _Categorical], person: np.ndarray, k: int,
                weight: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, _State]:
-    """Run the rounds from one root partition per group; return each encoded row's class and the
-    label state of every class."""
-    n = len(person)
-    class_of = np.empty(n, dtype=np.int64)
+    """Run the rounds from one root partition per group, batch after batch (`_batches`); return each
+    encoded row's class and the label state of every class."""
+    class_of = np.empty(len(person), dtype=np.int64)
     finals: list[_State] = []
-    classes = 0
-    part = _dense(group, int(group.max()) + 1 if n else 0)
-    groups = int(part.max()) + 1 if n else 1
-    rows, state = np.arange(n), _State.root(attributes).take(np.zeros(groups, dtype=np.int64))
-    people = int(person.max()) + 1 if n else 0
-    pair = _dense(part * people + person, groups * people)
+    people = int(person.max()) + 1 if len(person) else 0
+    for rows in _batches(group):
+        _partition_rows(attributes, person, k, weight, group, rows, people, class_of, finals)
+    return class_of, _State.concat(finals, len(attributes))
+
+
+def _partition_rows(attributes: list[_Ordered | _Categorical], person: np.ndarray, k: int, weight: np.ndarray,
+                    group: np.ndarray, rows: np.ndarray, people: int, class_of: np.ndarray,
+                    finals: list[_State]) -> None:
+    """Run the rounds on `rows` (whole groups): set their `class_of`, numbered after the classes of
+    `finals`, and append their classes' label states to `finals`."""
+    classes = sum(len(final.low) for final in finals)
+    keys = group[rows]
+    part = _dense(keys, int(keys.max()) + 1)
+    groups = int(part.max()) + 1
+    state = _State.root(attributes).take(np.zeros(groups, dtype=np.int64))
+    pair = _dense(part * people + person[rows], groups * people)
     while len(rows):
         rnd = _Round(rows, part, pair, _pair_parts(pair, part), len(state.low), k)
         plan = _plan(attributes, state, rnd, weight)
@@ -730,7 +764,6 @@ def _partition(attributes: list[_Ordered | _Categorical], person: np.ndarray, k:
         parents[part], children[part] = rnd.part, child
         state = _children(attributes, state, plan, parents, children)
         rows = rnd.rows
-    return class_of, _State.concat(finals, len(attributes))
 
 
 # -- entry point ----------------------------------------------------------------------------------
@@ -772,7 +805,7 @@ def mondrian(
     if missing.sum() > allowed:
         raise ValueError(_missing_message(df, qis, individual_id, int(missing.sum()), allowed, suppression_limit))
     kept = np.flatnonzero(~missing)
-    table = df.iloc[kept]
+    table = df if len(kept) == len(df) else df.iloc[kept]
     attributes = _encode(table, qis)
     person = _people(table, individual_id)
     people = len(np.unique(person))
@@ -843,12 +876,16 @@ def _people(table: pd.DataFrame, individual_id: str | None) -> np.ndarray:
 
 def _result(df: pd.DataFrame, kept: np.ndarray, attributes: list[_Ordered | _Categorical], class_of: np.ndarray,
             finals: _State, person: np.ndarray) -> MondrianResult:
-    data = df.iloc[kept].copy()
+    labelled = {attribute.column for attribute in attributes}
+    columns: dict[object, object] = {column: None if column in labelled else df[column].take(kept).array
+                                     for column in df.columns}
     coverage: dict[str, dict[str, Coverage]] = {}
     for a, attribute in enumerate(attributes):
         labels, covered = _class_labels(attribute, a, finals)
-        data[attribute.column] = labels[class_of] if len(class_of) else np.array([], dtype=object)
+        codes, texts = pd.factorize(labels)
+        columns[attribute.column] = pd.Categorical.from_codes(codes[class_of], categories=texts)
         coverage[attribute.column] = covered
+    data = pd.DataFrame(columns, index=df.index.take(kept))
     return MondrianResult(data, class_of, _statistics(class_of, person), len(df), len(df) - len(kept), coverage)
 
 

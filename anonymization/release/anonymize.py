@@ -174,7 +174,7 @@ def _released(frame: pd.DataFrame, data: pd.DataFrame, spec: PolicySpec) -> pd.D
     columns = {}
     for name in spec.columns:
         column = data[name] if name in data.columns else frame[name].iloc[kept]
-        columns[name] = column.astype("category").to_numpy() if column.dtype == object else column.to_numpy()
+        columns[name] = column.astype("category").array if column.dtype == object else column.array
     return pd.DataFrame(columns)
 
 
@@ -335,21 +335,25 @@ def choose_person_levels(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dic
 
 
 def person_cells(hierarchies: dict[str, ColumnHierarchy], levels: dict[str, int], index: np.ndarray) -> pd.DataFrame:
-    """Return each row's cell (rows `index` of the frame): its person columns at the version's levels,
-    each distinct leaf generalized once."""
+    """Return each row's cell (rows `index` of the frame): its person columns at the version's levels, as
+    categoricals of the labels in sorted order, each distinct leaf generalized once."""
     cells = {}
     for name, level in levels.items():
         codes, uniques = pd.factorize(hierarchies[name].leaves.iloc[index], sort=False)
         distinct = pd.Series(uniques).astype(str).tolist()
-        cells[name] = np.asarray(hierarchies[name].hierarchy.generalize(distinct, level), dtype=object)[codes]
+        labels = hierarchies[name].hierarchy.generalize(distinct, level)
+        categories = sorted(set(labels))
+        label_codes = pd.Index(categories, dtype=object).get_indexer(labels)
+        cells[name] = pd.Categorical.from_codes(label_codes[codes], categories=categories)
     return pd.DataFrame(cells, index=pd.RangeIndex(len(index)))
 
 
 def _cell_keys(cells: pd.DataFrame) -> np.ndarray:
-    """Return a number per row naming its cell (one cell when the policy releases no person column)."""
+    """Return a number per row naming its cell, in the order of the cells' labels (one cell when the policy
+    releases no person column)."""
     if cells.shape[1] == 0:
         return np.zeros(len(cells), dtype=np.int64)
-    return cells.groupby(list(cells.columns), sort=True).ngroup().to_numpy()
+    return cells.groupby(list(cells.columns), sort=True, observed=True).ngroup().to_numpy()
 
 
 @dataclass(frozen=True)
@@ -459,9 +463,12 @@ def _recode_groups(work: pd.DataFrame, groups: list[_Group], spec: PolicySpec,
     if not groups:
         return _Recoded(data=pd.DataFrame(columns=list(work.columns)), class_ids=np.zeros(0, dtype=np.int64),
                         coverage={})
-    rows = np.concatenate([group.rows for group in groups])
-    owner = np.repeat(np.arange(len(groups)), [len(group.rows) for group in groups])
-    table = work.iloc[rows]
+    owner_of_row = np.full(len(work), -1, dtype=np.int64)
+    for number, group in enumerate(groups):
+        owner_of_row[group.rows] = number
+    rows = np.flatnonzero(owner_of_row >= 0)
+    owner = owner_of_row[rows]
+    table = work if len(rows) == len(work) else work.iloc[rows]
     if described:
         try:
             result = engine.mondrian(table, described, spec.k, INDIVIDUAL, weights=measure_weights(spec, described),
@@ -471,10 +478,10 @@ def _recode_groups(work: pd.DataFrame, groups: list[_Group], spec: PolicySpec,
         data, class_ids, coverage = result.data, result.class_ids, result.coverage
     else:
         data, class_ids, coverage = table.copy(), owner.copy(), {}
-    owners = pd.Series(owner, index=table.index).loc[data.index].to_numpy()
+    owners = owner if data.index.equals(table.index) else pd.Series(owner, index=table.index).loc[data.index].to_numpy()
     for name in groups[0].person:
-        labels = np.array([group.person[name] for group in groups], dtype=object)
-        data[name] = labels[owners]
+        codes, labels = pd.factorize(np.array([group.person[name] for group in groups], dtype=object))
+        data[name] = pd.Categorical.from_codes(codes[owners], categories=labels)
     return _Recoded(data=data, class_ids=class_ids, coverage=coverage)
 
 
@@ -501,13 +508,13 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
         if isinstance(description, HierarchyQI):
             work[name] = hierarchies[name].leaves
     inside = _inside_domains(frame, spec, described)
-    if _customers(work.iloc[inside]) < spec.k:
-        raise _unsatisfiable(spec, f"the rows to release belong to {_customers(work.iloc[inside])} customer(s), "
-                                   "fewer than k")
+    if len(inside) < len(work):
+        work = work.iloc[inside]
+    if _customers(work) < spec.k:
+        raise _unsatisfiable(spec, f"the rows to release belong to {_customers(work)} customer(s), fewer than k")
     levels = (choose_person_levels(frame, spec, hierarchies, person) if person_levels is None
               else _fixed_person_levels(person_levels, person, hierarchies))
-    recoded = recode_by_cell(work.iloc[inside], person_cells(hierarchies, levels, inside), spec, described,
-                             due[inside])
+    recoded = recode_by_cell(work, person_cells(hierarchies, levels, inside), spec, described, due[inside])
     seconds = time.perf_counter() - started
     rows = _Shuffled.of(frame, recoded.data.sort_index(), spec)
     individuals = recoded.data[INDIVIDUAL].to_numpy()
@@ -526,9 +533,13 @@ def local_risk(class_ids: np.ndarray, individuals: np.ndarray) -> dict[str, floa
     """Return the prosecutor risk over customers: 1 / customers in a class, each customer's highest."""
     if not len(class_ids):
         return {"basis": "individuals", "highest": 0.0, "average": 0.0}
-    pairs = pd.DataFrame({"c": class_ids, "i": individuals}).drop_duplicates()
-    sizes = pairs.groupby("c")["i"].transform("size").to_numpy()
-    per_customer = pd.Series(1.0 / sizes).groupby(pairs["i"].to_numpy()).max()
+    classes, class_codes = np.unique(class_ids, return_inverse=True)
+    people, person_codes = np.unique(individuals, return_inverse=True)
+    pairs = np.unique(class_codes.reshape(-1).astype(np.int64) * len(people) + person_codes.reshape(-1))
+    pair_class, pair_person = pairs // len(people), pairs % len(people)
+    sizes = np.bincount(pair_class, minlength=len(classes))[pair_class]
+    per_customer = np.zeros(len(people))
+    np.maximum.at(per_customer, pair_person, 1.0 / sizes)
     return {"basis": "individuals", "highest": float(per_customer.max()), "average": float(per_customer.mean())}
 
 
@@ -573,7 +584,8 @@ def label_statistics(recoded: _Recoded, spec: PolicySpec,
     stats: dict[str, dict[str, float | int | str]] = {}
     for qi in spec.class_hierarchies:
         name = qi.column
-        labels = recoded.data[name].to_numpy()[first_rows] if name in recoded.data else np.zeros(0, dtype=object)
+        labels = (recoded.data[name].iloc[first_rows].to_numpy(dtype=object) if name in recoded.data
+                  else np.zeros(0, dtype=object))
         codes, distinct = pd.factorize(pd.Series(labels, dtype=object).astype(str))
         if name in recoded.coverage:
             sizes = [_extent(recoded.coverage[name][label]) for label in distinct]

@@ -353,21 +353,39 @@ def verify(*, data: pd.DataFrame, individuals: np.ndarray, positions: np.ndarray
 
 
 def customers_per_class(classes: np.ndarray, individuals: np.ndarray) -> np.ndarray:
-    """Return the number of distinct customers in each equivalence class."""
-    pairs = pd.DataFrame({"c": classes, "i": individuals}).drop_duplicates()
-    return pairs.groupby("c").size().to_numpy()
+    """Return the number of distinct customers in each equivalence class (classes in ascending order)."""
+    if not len(classes):
+        return np.zeros(0, dtype=np.int64)
+    distinct_classes, class_codes = np.unique(np.asarray(classes), return_inverse=True)
+    distinct_people, person_codes = np.unique(np.asarray(individuals), return_inverse=True)
+    people = len(distinct_people)
+    pairs = np.unique(class_codes.reshape(-1).astype(np.int64) * people + person_codes.reshape(-1))
+    return np.bincount(pairs // people, minlength=len(distinct_classes))
 
 
-def _as_csv_text(column: pd.Series) -> np.ndarray:
-    """Return a Parquet column's true values as the CSV writes them (formulas neutralized)."""
-    codes, uniques = pd.factorize(column.astype(str))
-    return np.asarray([write.neutralize_cell(value) for value in uniques], dtype=object)[codes]
+def _text_codes(column: pd.Series, neutralize: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """Return a code per row and the text of each code (`str` of the value, formulas neutralized when asked)."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    texts = pd.Series(uniques).astype(str).tolist()
+    if neutralize:
+        texts = [write.neutralize_cell(value) for value in texts]
+    return codes, pd.Index(texts, dtype=object)
+
+
+def _same_text(parquet: pd.Series, csv: pd.Series) -> bool:
+    """Return True when every Parquet value, as the CSV writes it, equals the CSV's text in the same row."""
+    parquet_codes, parquet_texts = _text_codes(parquet, neutralize=True)
+    csv_codes, csv_texts = _text_codes(csv)
+    if csv_texts.has_duplicates:  # two values with one text: compare the texts themselves
+        return bool((parquet_texts.to_numpy()[parquet_codes] == csv_texts.to_numpy()[csv_codes]).all())
+    return bool((csv_texts.get_indexer(parquet_texts)[parquet_codes] == csv_codes).all())
 
 
 def check_same_table(parquet: pd.DataFrame, data: pd.DataFrame) -> None:
-    """Require the Parquet file (true values) to hold the CSV's table once neutralized, compared as text."""
+    """Require the Parquet file (true values) to hold the CSV's table once neutralized, compared as text
+    (each distinct value converted once, rows compared by code)."""
     same = list(parquet.columns) == list(data.columns) and len(parquet) == len(data) and all(
-        (_as_csv_text(parquet[name]) == data[name].astype(str).to_numpy()).all() for name in data.columns)
+        _same_text(parquet[name], data[name]) for name in data.columns)
     if not same:
         raise _fail("the Parquet file differs from the CSV file.")
 

@@ -828,11 +828,15 @@ def _group_codes(groups: np.ndarray | None, rows: int, kept: np.ndarray, person:
     codes = pd.factorize(np.asarray(groups))[0]
     if len(codes) != rows:
         raise ValueError(f"groups must give one code per row: {len(codes)} codes for {rows} rows")
-    codes = codes[kept]
-    sizes = pd.Series(person).groupby(codes).nunique()
-    if len(sizes) and sizes.min() < k:
-        raise ValueError(f"group {int(sizes.idxmin())} holds {int(sizes.min())} individual(s), fewer than k={k}")
-    return codes.astype(np.int64)
+    codes = codes[kept].astype(np.int64)
+    if len(codes):
+        people = int(person.max()) + 1
+        sizes = np.bincount(np.unique(codes * people + person) // people)
+        present = np.flatnonzero(np.bincount(codes) > 0)
+        smallest = present[np.argmin(sizes[present])]
+        if sizes[smallest] < k:
+            raise ValueError(f"group {int(smallest)} holds {int(sizes[smallest])} individual(s), fewer than k={k}")
+    return codes
 
 
 def _weights(qis: Mapping[str, QuasiIdentifier], weights: Mapping[str, float]) -> np.ndarray:
@@ -870,8 +874,8 @@ def _missing_message(df: pd.DataFrame, qis: Mapping[str, QuasiIdentifier], indiv
 def _people(table: pd.DataFrame, individual_id: str | None) -> np.ndarray:
     if individual_id is None:
         return np.arange(len(table), dtype=np.int64)
-    codes, _ = pd.factorize(table[individual_id])
-    return codes.astype(np.int64)
+    codes, uniques = pd.factorize(table[individual_id])
+    return codes.astype(_code_type(len(uniques)))
 
 
 def _result(df: pd.DataFrame, kept: np.ndarray, attributes: list[_Ordered | _Categorical], class_of: np.ndarray,

@@ -456,19 +456,40 @@ class _Recoded:
     coverage: dict[str, dict[str, Coverage]]
 
 
+@dataclass(frozen=True)
+class _Source:
+    """Where the described columns of the work rows are read from: frame-aligned columns (the extraction's,
+    hierarchy leaves for categories) and each work row's frame position. The engine's table is copied
+    from them once, for the rows released tonight, rather than carried along as a second frame."""
+
+    columns: dict[str, pd.Series]
+    positions: np.ndarray
+
+    def table(self, work: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+        """Return the described columns and the customer column of the work rows `rows`, indexed like `work`."""
+        at = self.positions[rows]
+        data: dict[str, object] = {name: column.array.take(at) for name, column in self.columns.items()}
+        data[INDIVIDUAL] = work[INDIVIDUAL].to_numpy()[rows]
+        return pd.DataFrame(data, index=work.index[rows])
+
+
 def _recode_groups(work: pd.DataFrame, groups: list[_Group], spec: PolicySpec,
-                   described: dict[str, LocalQI]) -> _Recoded:
+                   described: dict[str, LocalQI], source: _Source | None = None) -> _Recoded:
     """Recode every group's transaction columns in one Mondrian run (a group never shares a class with
-    another: `groups=`); each row's person columns get its group's labels."""
+    another: `groups=`); each row's person columns get its group's labels. The described columns come
+    from `source`, else from `work` itself."""
     if not groups:
-        return _Recoded(data=pd.DataFrame(columns=list(work.columns)), class_ids=np.zeros(0, dtype=np.int64),
-                        coverage={})
+        columns = [*source.columns, INDIVIDUAL] if source is not None else list(work.columns)
+        return _Recoded(data=pd.DataFrame(columns=columns), class_ids=np.zeros(0, dtype=np.int64), coverage={})
     owner_of_row = np.full(len(work), -1, dtype=np.int64)
     for number, group in enumerate(groups):
         owner_of_row[group.rows] = number
     rows = np.flatnonzero(owner_of_row >= 0)
     owner = owner_of_row[rows]
-    table = work if len(rows) == len(work) else work.iloc[rows]
+    if source is not None:
+        table = source.table(work, rows)
+    else:
+        table = work if len(rows) == len(work) else work.iloc[rows]
     if described:
         try:
             result = engine.mondrian(table, described, spec.k, INDIVIDUAL, weights=measure_weights(spec, described),
@@ -486,15 +507,17 @@ def _recode_groups(work: pd.DataFrame, groups: list[_Group], spec: PolicySpec,
 
 
 def recode_by_cell(work: pd.DataFrame, cells: pd.DataFrame, spec: PolicySpec,
-                   described: dict[str, LocalQI], due: np.ndarray | None = None) -> _Recoded:
+                   described: dict[str, LocalQI], due: np.ndarray | None = None,
+                   source: _Source | None = None) -> _Recoded:
     """Release each cell of at least k customers by Mondrian over the transaction columns inside it, then
     the pool of the smaller cells' due rows with `*` in every person column (topped up to k customers
     by their waiting rows, `_top_up`, then by cells that can lend some, `_lend`); a pool still below
     k customers is not released, nor are the waiting rows left out (their rows go to the hold-back /
-    suppression path: a waiting row is young enough to be held)."""
+    suppression path: a waiting row is young enough to be held). `work` holds the customer column and,
+    without a `source`, the described columns."""
     large, pool = _groups(work, cells, spec.k, np.ones(len(work), dtype=bool) if due is None else due)
     groups = [*large, *([pool] if _customers(work.iloc[pool.rows]) >= spec.k else [])]
-    return _recode_groups(work, groups, spec, described)
+    return _recode_groups(work, groups, spec, described, source)
 
 
 def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnHierarchy],
@@ -503,18 +526,15 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
     started = time.perf_counter()
     person = person_columns(spec.source, (qi.column for qi in spec.class_hierarchies))
     described = {name: qi for name, qi in local_descriptions(spec, hierarchies, dates).items() if name not in person}
-    work = frame[[*described, INDIVIDUAL]].copy()
-    for name, description in described.items():
-        if isinstance(description, HierarchyQI):
-            work[name] = hierarchies[name].leaves
     inside = _inside_domains(frame, spec, described)
-    if len(inside) < len(work):
-        work = work.iloc[inside]
+    work = pd.DataFrame({INDIVIDUAL: frame[INDIVIDUAL].to_numpy()[inside]}, index=frame.index[inside])
+    source = _Source(columns={name: hierarchies[name].leaves if isinstance(description, HierarchyQI) else frame[name]
+                              for name, description in described.items()}, positions=inside)
     if _customers(work) < spec.k:
         raise _unsatisfiable(spec, f"the rows to release belong to {_customers(work)} customer(s), fewer than k")
     levels = (choose_person_levels(frame, spec, hierarchies, person) if person_levels is None
               else _fixed_person_levels(person_levels, person, hierarchies))
-    recoded = recode_by_cell(work, person_cells(hierarchies, levels, inside), spec, described, due[inside])
+    recoded = recode_by_cell(work, person_cells(hierarchies, levels, inside), spec, described, due[inside], source)
     seconds = time.perf_counter() - started
     rows = _Shuffled.of(frame, recoded.data.sort_index(), spec)
     individuals = recoded.data[INDIVIDUAL].to_numpy()

@@ -143,21 +143,27 @@ def _entry_querysets(scope: Scope) -> list[QuerySet]:
 def _entry_arrays(scope: Scope, progress: ProgressCallback) -> dict[str, np.ndarray]:
     """Stream the scope's entries into one numpy array per field (with "pk"), ordered by entry id.
 
-    Each field is joined and reordered on its own, so at most one field is held twice.
+    The arrays are sized by a count of the entries first and filled chunk by chunk (grown if more
+    entries arrive than were counted), so ten million entries never sit in memory as many small
+    chunks as well; each field is reordered on its own, so at most one field is held twice.
     """
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in _ENTRY_FIELDS}
+    querysets = _entry_querysets(scope)
+    expected = sum(entries.order_by().count() for entries in querysets)
+    arrays = {name: np.zeros(expected, dtype=np.int8 if name in _ENTRY_CATEGORIES else np.int64)
+              for name in _ENTRY_FIELDS}
     done = 0
-    for entries in _entry_querysets(scope):
+    for entries in querysets:
         queryset = entries.order_by().values_list(
             "pk", "account_id", EpochSeconds("created_at"), "kind", "amount_minor", "balance_after_minor", "channel")
         for chunk in _batched(queryset.iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE):
+            if done + len(chunk) > len(arrays["pk"]):
+                arrays = {name: np.resize(array, max(2 * len(array), done + len(chunk)))
+                          for name, array in arrays.items()}
             for name, values in zip(_ENTRY_FIELDS, zip(*chunk, strict=True), strict=True):
-                parts[name].append(_pack(name, values))
+                arrays[name][done:done + len(chunk)] = _pack(name, values)
             done += len(chunk)
             progress(done)
-    arrays = {}
-    for name in _ENTRY_FIELDS:
-        arrays[name] = np.concatenate(parts.pop(name) or [np.array([], dtype=np.int64)])
+    arrays = {name: array[:done] for name, array in arrays.items()}
     ids = arrays["pk"]
     if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():  # a sequential scan usually returns them in order
         order = np.argsort(ids, kind="stable")

@@ -24,6 +24,7 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,6 +171,7 @@ def write_data(frame: pd.DataFrame, folder: str) -> list[Written]:
             writer.write_table(table)
         assert writer is not None  # _batches gives at least one batch
         writer.close()
+        pa.default_memory_pool().release_unused()
         handle.seek(0)
         written.append(save(f"{folder}/{FILENAMES[Kind.PARQUET]}", File(handle)))
     return written
@@ -186,13 +188,31 @@ def read_csv(name: str) -> pd.DataFrame:
         return pd.read_csv(handle, dtype="category", keep_default_na=False, na_filter=False)
 
 
+def _text_columns(schema: pa.Schema) -> list[str]:
+    return [field.name for field in schema if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
+
+
 def read_parquet(name: str) -> pd.DataFrame:
     """Read a written Parquet file back; text columns come back as categoricals (each distinct text once)."""
     with _storage().open(name, "rb") as handle:
         source = io.BytesIO(handle.read())
-    text = [field.name for field in pq.read_schema(source) if pa.types.is_string(field.type)
-            or pa.types.is_large_string(field.type)]
-    return pq.read_table(source, read_dictionary=text).to_pandas()
+    return pq.read_table(source, read_dictionary=_text_columns(pq.read_schema(source))).to_pandas()
+
+
+def read_parquet_batches(name: str) -> Iterator[pd.DataFrame]:
+    """Read a written Parquet file back WRITE_BATCH_ROWS rows at a time, text columns as categoricals; an
+    empty file gives one empty frame with its columns. Arrow's freed buffers go back to the system after
+    each batch."""
+    with _storage().open(name, "rb") as handle:
+        parquet = pq.ParquetFile(handle)
+        parquet = pq.ParquetFile(handle, read_dictionary=_text_columns(parquet.schema_arrow))
+        empty = True
+        for batch in parquet.iter_batches(batch_size=WRITE_BATCH_ROWS):
+            empty = False
+            yield pa.Table.from_batches([batch]).to_pandas()
+            pa.default_memory_pool().release_unused()
+        if empty:
+            yield parquet.schema_arrow.empty_table().to_pandas()
 
 
 def remove_folder(folder: str) -> int:

@@ -188,3 +188,16 @@ def test_it_draws_a_secret_order_that_passes_the_order_rule():
         assert abs(rank_correlation(positions[order])) < 0.1
         assert ledger_neighbours(positions[order]) <= 8
     assert orders[0].tolist() != orders[1].tolist()
+
+
+def test_a_day_range_is_not_read_as_a_card_number_but_other_digits_are():
+    # "2025-04-12..2025-12-31" holds the digits 0412202512 across its two days
+    ids = Identifiers(names=set(), full_names=set(), emails=set(), phones=set(), accounts=set(),
+                      bin_last4={"0412202512"})
+    released = _data([("30-39", "2025-04-12..2025-12-31")] * 2)
+    verify(data=released, individuals=np.array([1, 2]), expected=_expect(), ids=ids)
+    for cell in ("2025-04-12 2025-12-31", "2025-04-12..2025-12-32", "2026-04-12..2025-12-31",
+                 "x 2025-04-12..2025-12-31"):
+        with pytest.raises(VerificationFailed, match="a card number"):
+            verify(data=_data([("30-39", cell), ("30-39", "deposit")]), individuals=np.array([1, 2]),
+                   expected=_expect(), ids=ids)

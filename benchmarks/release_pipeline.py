@@ -137,12 +137,12 @@ def run_release(entries: int, customers: int) -> None:
     total = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"status: {release.status} {release.error}")
-    for step in ("extracting", "anonymizing", "writing", "verifying", "publishing"):
-        print(f"{step:>12}: {release.timings.get(step, 0):6.2f} s")
+    for step in ("extracting", "anonymizing", "measuring utility", "writing", "verifying", "publishing"):
+        print(f"{step:>17}: {release.timings.get(step, 0):6.2f} s")
     seconds, mebibytes = _targets(entries, customers)
-    print(f"{'total':>12}: {total:6.2f} s   (target < {seconds} s)")
-    print(f"{'peak RSS':>12}: {peak_mib:6.0f} MiB (target < {mebibytes} MiB)")
-    print(f"{'load':>12}: {' '.join(f'{value:.2f}' for value in os.getloadavg())} (1, 5, 15 min averages)")
+    print(f"{'total':>17}: {total:6.2f} s   (target < {seconds} s)")
+    print(f"{'peak RSS':>17}: {peak_mib:6.0f} MiB (target < {mebibytes} MiB)")
+    print(f"{'load':>17}: {' '.join(f'{value:.2f}' for value in os.getloadavg())} (1, 5, 15 min averages)")
     if release.status != Release.Status.PUBLISHED:
         raise SystemExit(f"release {release.pk} {release.status}: {release.error}")
     print(f"rows in {release.rows_in:,}, out {release.rows_out:,}, held back {release.held_rows or 0:,}, "

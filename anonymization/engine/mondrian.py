@@ -881,15 +881,17 @@ def _people(table: pd.DataFrame, individual_id: str | None) -> np.ndarray:
 def _result(df: pd.DataFrame, kept: np.ndarray, attributes: list[_Ordered | _Categorical], class_of: np.ndarray,
             finals: _State, person: np.ndarray) -> MondrianResult:
     labelled = {attribute.column for attribute in attributes}
-    columns: dict[object, object] = {column: None if column in labelled else df[column].take(kept).array
-                                     for column in df.columns}
+    everything = len(kept) == len(df)  # nothing suppressed: the other columns and the index are the input's
+    columns: dict[object, object] = {
+        column: None if column in labelled else df[column].array if everything else df[column].take(kept).array
+        for column in df.columns}
     coverage: dict[str, dict[str, Coverage]] = {}
     for a, attribute in enumerate(attributes):
         labels, covered = _class_labels(attribute, a, finals)
         codes, texts = pd.factorize(labels)
         columns[attribute.column] = pd.Categorical.from_codes(codes[class_of], categories=texts)
         coverage[attribute.column] = covered
-    data = pd.DataFrame(columns, index=df.index.take(kept))
+    data = pd.DataFrame(columns, index=df.index if everything else df.index.take(kept))
     return MondrianResult(data, class_of, _statistics(class_of, person), len(df), len(df) - len(kept), coverage)
 
 

@@ -412,8 +412,10 @@ def _check_hierarchy(column: str, hierarchy: Hierarchy) -> None:
 
 
 def _missing_mask(df: pd.DataFrame, qis: Mapping[str, QuasiIdentifier], individual_id: str | None) -> np.ndarray:
-    columns = list(qis) + ([individual_id] if individual_id else [])
-    return df[columns].isna().to_numpy().any(axis=1)
+    missing = np.zeros(len(df), dtype=bool)
+    for column in list(qis) + ([individual_id] if individual_id else []):  # column by column: no copy of the table
+        missing |= df[column].isna().to_numpy()
+    return missing
 
 
 def _ordered_values(df: pd.DataFrame, column: str, qi: NumericQI | DateQI) -> np.ndarray:
@@ -804,7 +806,7 @@ def mondrian(
     missing = _missing_mask(df, qis, individual_id)
     if missing.sum() > allowed:
         raise ValueError(_missing_message(df, qis, individual_id, int(missing.sum()), allowed, suppression_limit))
-    kept = np.flatnonzero(~missing)
+    kept = np.flatnonzero(~missing).astype(_code_type(len(df)))
     table = df if len(kept) == len(df) else df.iloc[kept]
     attributes = _encode(table, qis)
     person = _people(table, individual_id)
@@ -828,10 +830,10 @@ def _group_codes(groups: np.ndarray | None, rows: int, kept: np.ndarray, person:
     codes = pd.factorize(np.asarray(groups))[0]
     if len(codes) != rows:
         raise ValueError(f"groups must give one code per row: {len(codes)} codes for {rows} rows")
-    codes = codes[kept].astype(np.int64)
+    codes = codes[kept].astype(_code_type(len(codes)))
     if len(codes):
         people = int(person.max()) + 1
-        sizes = np.bincount(np.unique(codes * people + person) // people)
+        sizes = np.bincount(np.unique(codes.astype(np.int64) * people + person) // people)
         present = np.flatnonzero(np.bincount(codes) > 0)
         smallest = present[np.argmin(sizes[present])]
         if sizes[smallest] < k:

@@ -314,6 +314,21 @@ def _fixed_person_levels(levels: dict[str, int], person: tuple[str, ...],
     return {name: int(levels[name]) for name in person}
 
 
+def _first_occurrences(columns: list[np.ndarray]) -> np.ndarray:
+    """Return the rows (ascending) holding the first occurrence of each distinct combination of the integer
+    columns: one int64 number per combination, hashed once (factorized again when the numbers would overflow)."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    space = 1
+    for values in columns:
+        size = int(values.max(initial=0)) + 1
+        if space * size >= 2 ** 62:
+            codes, uniques = pd.factorize(key)
+            key, space = codes.astype(np.int64), len(uniques)
+        key = key * size + values
+        space *= size
+    return np.flatnonzero(~pd.Series(key).duplicated().to_numpy())
+
+
 def choose_person_levels(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnHierarchy],
                          person: tuple[str, ...]) -> dict[str, int]:
     """Choose one level per person column for a whole policy version (its first release runs this).
@@ -325,11 +340,8 @@ def choose_person_levels(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dic
     """
     if not person:
         return {}
-    key = frame[INDIVIDUAL].to_numpy().astype(np.int64)
-    for name in person:  # one number per distinct (customer, person leaves), kept dense after every column
-        codes = hierarchies[name].leaves.cat.codes.to_numpy().astype(np.int64)
-        key = np.unique(key * (int(codes.max(initial=0)) + 1) + codes, return_inverse=True)[1].reshape(-1)
-    first = np.sort(np.unique(key, return_index=True)[1])  # rows of the first occurrences, in row order
+    first = _first_occurrences([frame[INDIVIDUAL].to_numpy(),
+                                *(hierarchies[name].leaves.cat.codes.to_numpy() for name in person)])
     customers = pd.DataFrame({name: hierarchies[name].leaves.iloc[first].array for name in person})
     customers[INDIVIDUAL] = frame[INDIVIDUAL].to_numpy()[first]
     try:

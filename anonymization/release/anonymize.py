@@ -552,8 +552,9 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
     if pd.api.types.is_integer_dtype(index.dtype) and len(frame) < np.iinfo(np.int32).max:
         index = index.astype(np.int32)  # the frame's row labels: positions, half the memory
     work = pd.DataFrame({INDIVIDUAL: frame[INDIVIDUAL].to_numpy()[inside]}, index=index)
-    source = _Source(columns={name: hierarchies[name].leaves if isinstance(description, HierarchyQI) else frame[name]
-                              for name, description in described.items()}, positions=inside)
+    # categories and dates as their hierarchy leaves (a date's leaf is its ISO day: 2 bytes a row, not 8)
+    source = _Source(columns={name: hierarchies[name].leaves if isinstance(description, HierarchyQI | DateQI)
+                              else frame[name] for name, description in described.items()}, positions=inside)
     if _customers(work) < spec.k:
         raise _unsatisfiable(spec, f"the rows to release belong to {_customers(work)} customer(s), fewer than k")
     levels = (choose_person_levels(frame, spec, hierarchies, person) if person_levels is None

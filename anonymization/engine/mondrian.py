@@ -79,7 +79,7 @@ __all__ = ["NumericQI", "DateQI", "HierarchyQI", "MondrianResult", "MondrianClas
 
 DATE_GRAINS = ("day", "month", "quarter", "year")
 # Groups are partitioned in batches of about this many rows (whole groups; see the module docstring).
-BATCH_ROWS = 1_000_000
+BATCH_ROWS = 500_000
 
 
 @dataclass(frozen=True)
@@ -199,10 +199,11 @@ class _Ordered:
 
     kind = "ordered"
 
-    def __init__(self, column: str, qi: NumericQI | DateQI, values: np.ndarray) -> None:
+    def __init__(self, column: str, qi: NumericQI | DateQI, uniques: np.ndarray, codes: np.ndarray) -> None:
+        """`uniques`: the sorted distinct values; `codes`: each row's rank in them (see `_ordered_codes`)."""
         self.column, self.qi = column, qi
-        self.uniques, codes = np.unique(values, return_inverse=True)
-        self.codes = codes.reshape(-1).astype(_code_type(len(self.uniques)), copy=False)
+        self.uniques = uniques
+        self.codes = codes.astype(_code_type(len(uniques)), copy=False)
         if isinstance(qi, DateQI):
             self.low, self.high, self.closed = float(day_number(qi.first)), float(day_number(qi.last) + 1), False
             self.ladder = _calendar_ladder(self.low, self.high, qi.round_to) if qi.round_to else None
@@ -429,6 +430,22 @@ def _ordered_values(df: pd.DataFrame, column: str, qi: NumericQI | DateQI) -> np
     return _day_numbers(column, series)
 
 
+def _ordered_codes(df: pd.DataFrame, column: str, qi: NumericQI | DateQI) -> tuple[np.ndarray, np.ndarray]:
+    """Return an ordered column's sorted distinct values and each row's rank in them. A categorical column
+    is converted category by category (only the categories its rows hold), never row by row."""
+    series = df[column]
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        uniques, codes = np.unique(_ordered_values(df, column, qi), return_inverse=True)
+        return uniques, codes.reshape(-1)
+    rows = series.cat.codes.to_numpy()
+    held = np.bincount(rows[rows >= 0], minlength=len(series.cat.categories)) > 0
+    values = _ordered_values(pd.DataFrame({column: series.cat.categories[held]}), column, qi)
+    uniques, ranks = np.unique(values, return_inverse=True)
+    rank_of_category = np.full(len(held), -1, dtype=np.int64)
+    rank_of_category[held] = ranks.reshape(-1)
+    return uniques, rank_of_category[rows]
+
+
 def _is_number(value: object) -> bool:
     try:
         float(value)  # type: ignore[arg-type]
@@ -456,7 +473,7 @@ def _encode(df: pd.DataFrame, qis: Mapping[str, QuasiIdentifier]) -> list[_Order
         if isinstance(qi, HierarchyQI):
             attributes.append(_Categorical(column, qi.hierarchy, df[column]))
         else:
-            attributes.append(_Ordered(column, qi, _ordered_values(df, column, qi)))
+            attributes.append(_Ordered(column, qi, *_ordered_codes(df, column, qi)))
     return attributes
 
 
@@ -833,7 +850,7 @@ def _group_codes(groups: np.ndarray | None, rows: int, kept: np.ndarray, person:
     codes = codes[kept].astype(_code_type(len(codes)))
     if len(codes):
         people = int(person.max()) + 1
-        sizes = np.bincount(np.unique(codes.astype(np.int64) * people + person) // people)
+        sizes = np.bincount(_distinct(codes.astype(np.int64) * people + person) // people)
         present = np.flatnonzero(np.bincount(codes) > 0)
         smallest = present[np.argmin(sizes[present])]
         if sizes[smallest] < k:
@@ -920,11 +937,16 @@ def _label_of(attribute: _Ordered | _Categorical, key: list) -> tuple[str, Cover
     return attribute.label(int(key[0]), int(key[1]))
 
 
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """Return the distinct values of a fresh integer array, sorting it in place (np.unique would copy it first)."""
+    keys.sort()
+    return keys[np.r_[True, keys[1:] != keys[:-1]]]
+
+
 def _statistics(class_of: np.ndarray, person: np.ndarray) -> MondrianClassStatistics:
     """Count distinct individuals per class: distinct (class, individual) pairs per class."""
     if not len(class_of):
         return MondrianClassStatistics(0, 0, 0.0, 0)
     people = int(person.max()) + 1
-    pairs = np.unique(class_of * people + person)
-    sizes = np.bincount(pairs // people)
+    sizes = np.bincount(_distinct(class_of.astype(np.int64) * people + person) // people)
     return MondrianClassStatistics(len(sizes), int(sizes.min()), float(sizes.mean()), int(sizes.max()))

@@ -481,7 +481,8 @@ class _Recoded:
 class _Source:
     """Where the described columns of the work rows are read from: frame-aligned columns (the extraction's,
     hierarchy leaves for categories) and each work row's frame position. The engine's table is copied
-    from them once, for the rows released tonight, rather than carried along as a second frame."""
+    from them once, for the rows released tonight, rather than carried along as a second frame; numbers
+    go to it as categoricals (4 bytes a row rather than 8; the engine reads a categorical's values)."""
 
     columns: dict[str, pd.Series]
     positions: np.ndarray
@@ -490,6 +491,9 @@ class _Source:
         """Return the described columns and the customer column of the work rows `rows`, indexed like `work`."""
         at = self.positions[rows]
         data: dict[str, object] = {name: column.array.take(at) for name, column in self.columns.items()}
+        for name, values in data.items():
+            if pd.api.types.is_float_dtype(self.columns[name].dtype):
+                data[name] = pd.Categorical(values)
         data[INDIVIDUAL] = work[INDIVIDUAL].to_numpy()[rows]
         return pd.DataFrame(data, index=work.index[rows])
 

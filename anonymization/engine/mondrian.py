@@ -301,8 +301,12 @@ class _Categorical:
 
 
 def _code_type(distinct: int) -> type[np.signedinteger]:
-    """Return the integer type of codes into `distinct` values: int32 when it holds them (half the memory)."""
-    return np.int32 if distinct < np.iinfo(np.int32).max else np.int64
+    """Return the smallest integer type holding codes into `distinct` values (ten million codes of a few
+    hundred days take 20 MB as int16, 80 MB as int64); arithmetic on codes always widens to int64."""
+    for kind in (np.int8, np.int16, np.int32):
+        if distinct < np.iinfo(kind).max:
+            return kind
+    return np.int64
 
 
 def _text(value: object) -> str:

@@ -498,19 +498,38 @@ class _Source:
         return pd.DataFrame(data, index=work.index[rows])
 
 
+@dataclass(frozen=True)
+class _Owners:
+    """Which group releases each work row (`of_row`, -1: none tonight) and each group's person labels:
+    what recoding needs of the groups, without their row lists."""
+
+    of_row: np.ndarray
+    person: list[dict[str, str]]
+
+    @classmethod
+    def of(cls, groups: list[_Group], rows: int) -> _Owners:
+        of_row = np.full(rows, -1, dtype=np.int32)
+        for number, group in enumerate(groups):
+            of_row[group.rows] = number
+        return cls(of_row=of_row, person=[group.person for group in groups])
+
+
 def _recode_groups(work: pd.DataFrame, groups: list[_Group], spec: PolicySpec,
                    described: dict[str, LocalQI], source: _Source | None = None) -> _Recoded:
     """Recode every group's transaction columns in one Mondrian run (a group never shares a class with
     another: `groups=`); each row's person columns get its group's labels. The described columns come
     from `source`, else from `work` itself."""
-    if not groups:
+    return _recode_owned(work, _Owners.of(groups, len(work)), spec, described, source)
+
+
+def _recode_owned(work: pd.DataFrame, owners: _Owners, spec: PolicySpec, described: dict[str, LocalQI],
+                  source: _Source | None) -> _Recoded:
+    """`_recode_groups` once the groups are reduced to their `_Owners`."""
+    if not owners.person:
         columns = [*source.columns, INDIVIDUAL] if source is not None else list(work.columns)
         return _Recoded(data=pd.DataFrame(columns=columns), class_ids=np.zeros(0, dtype=np.int64), coverage={})
-    owner_of_row = np.full(len(work), -1, dtype=np.int32)
-    for number, group in enumerate(groups):
-        owner_of_row[group.rows] = number
-    rows = _positions(np.flatnonzero(owner_of_row >= 0), len(work))
-    owner = owner_of_row[rows]
+    rows = _positions(np.flatnonzero(owners.of_row >= 0), len(work))
+    owner = owners.of_row[rows]
     if source is not None:
         table = source.table(work, rows)
     else:
@@ -524,10 +543,11 @@ def _recode_groups(work: pd.DataFrame, groups: list[_Group], spec: PolicySpec,
         data, class_ids, coverage = result.data, result.class_ids, result.coverage
     else:
         data, class_ids, coverage = table.copy(), owner.copy(), {}
-    owners = owner if data.index.equals(table.index) else pd.Series(owner, index=table.index).loc[data.index].to_numpy()
-    for name in groups[0].person:
-        codes, labels = pd.factorize(np.array([group.person[name] for group in groups], dtype=object))
-        data[name] = pd.Categorical.from_codes(codes[owners], categories=labels)
+    released_owner = (owner if data.index.equals(table.index)
+                      else pd.Series(owner, index=table.index).loc[data.index].to_numpy())
+    for name in owners.person[0]:
+        codes, labels = pd.factorize(np.array([person[name] for person in owners.person], dtype=object))
+        data[name] = pd.Categorical.from_codes(codes[released_owner], categories=labels)
     return _Recoded(data=data, class_ids=class_ids, coverage=coverage)
 
 
@@ -540,9 +560,13 @@ def recode_by_cell(work: pd.DataFrame, cells: pd.DataFrame, spec: PolicySpec,
     k customers is not released, nor are the waiting rows left out (their rows go to the hold-back /
     suppression path: a waiting row is young enough to be held). `work` holds the customer column and,
     without a `source`, the described columns."""
-    large, pool = _groups(work, cells, spec.k, np.ones(len(work), dtype=bool) if due is None else due)
-    groups = [*large, *([pool] if _customers(work.iloc[pool.rows]) >= spec.k else [])]
-    return _recode_groups(work, groups, spec, described, source)
+    return _recode_owned(work, _owners_by_cell(work, cells, spec.k, due), spec, described, source)
+
+
+def _owners_by_cell(work: pd.DataFrame, cells: pd.DataFrame, k: int, due: np.ndarray | None) -> _Owners:
+    """Return the groups `recode_by_cell` releases tonight, as `_Owners` (their row lists are not kept)."""
+    large, pool = _groups(work, cells, k, np.ones(len(work), dtype=bool) if due is None else due)
+    return _Owners.of([*large, *([pool] if _customers(work.iloc[pool.rows]) >= k else [])], len(work))
 
 
 def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnHierarchy],
@@ -563,7 +587,9 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
         raise _unsatisfiable(spec, f"the rows to release belong to {_customers(work)} customer(s), fewer than k")
     levels = (choose_person_levels(frame, spec, hierarchies, person) if person_levels is None
               else _fixed_person_levels(person_levels, person, hierarchies))
-    recoded = recode_by_cell(work, person_cells(hierarchies, levels, inside), spec, described, due[inside], source)
+    # the cells and the groups' row lists go before Mondrian runs: only who-releases-what stays
+    owners = _owners_by_cell(work, person_cells(hierarchies, levels, inside), spec.k, due[inside])
+    recoded = _recode_owned(work, owners, spec, described, source)
     seconds = time.perf_counter() - started
     rows = _Shuffled.of(frame, recoded.data.sort_index(), spec)
     individuals = recoded.data[INDIVIDUAL].to_numpy()

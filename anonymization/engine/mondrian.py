@@ -79,7 +79,7 @@ __all__ = ["NumericQI", "DateQI", "HierarchyQI", "MondrianResult", "MondrianClas
 
 DATE_GRAINS = ("day", "month", "quarter", "year")
 # Groups are partitioned in batches of about this many rows (whole groups; see the module docstring).
-BATCH_ROWS = 500_000
+BATCH_ROWS = 250_000
 
 
 @dataclass(frozen=True)
@@ -749,7 +749,7 @@ def _partition(attributes: list[_Ordered | _Categorical], person: np.ndarray, k:
                weight: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, _State]:
     """Run the rounds from one root partition per group, batch after batch (`_batches`); return each
     encoded row's class and the label state of every class."""
-    class_of = np.empty(len(person), dtype=np.int64)
+    class_of = np.empty(len(person), dtype=_code_type(len(person)))  # at most one class a row
     finals: list[_State] = []
     people = int(person.max()) + 1 if len(person) else 0
     for rows in _batches(group):

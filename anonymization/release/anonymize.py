@@ -525,15 +525,25 @@ def _recode_groups(work: pd.DataFrame, groups: list[_Group], spec: PolicySpec,
 def _recode_owned(work: pd.DataFrame, owners: _Owners, spec: PolicySpec, described: dict[str, LocalQI],
                   source: _Source | None) -> _Recoded:
     """`_recode_groups` once the groups are reduced to their `_Owners`."""
-    if not owners.person:
-        columns = [*source.columns, INDIVIDUAL] if source is not None else list(work.columns)
-        return _Recoded(data=pd.DataFrame(columns=columns), class_ids=np.zeros(0, dtype=np.int64), coverage={})
+    table, owner = _owned_table(work, owners, source)
+    return _recode_table(table, owner, owners.person, spec, described)
+
+
+def _owned_table(work: pd.DataFrame, owners: _Owners, source: _Source | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the engine's table of the rows released tonight (from `source`, else `work`) and each row's group."""
     rows = _positions(np.flatnonzero(owners.of_row >= 0), len(work))
     owner = owners.of_row[rows]
     if source is not None:
-        table = source.table(work, rows)
-    else:
-        table = work if len(rows) == len(work) else work.iloc[rows]
+        return source.table(work, rows), owner
+    return (work if len(rows) == len(work) else work.iloc[rows]), owner
+
+
+def _recode_table(table: pd.DataFrame, owner: np.ndarray, persons: list[dict[str, str]], spec: PolicySpec,
+                  described: dict[str, LocalQI]) -> _Recoded:
+    """Recode the table's rows by Mondrian with `owner` as the groups; give each row its group's person labels."""
+    if not persons:
+        return _Recoded(data=pd.DataFrame(columns=list(table.columns)), class_ids=np.zeros(0, dtype=np.int64),
+                        coverage={})
     if described:
         try:
             result = engine.mondrian(table, described, spec.k, INDIVIDUAL, weights=measure_weights(spec, described),
@@ -545,8 +555,8 @@ def _recode_owned(work: pd.DataFrame, owners: _Owners, spec: PolicySpec, describ
         data, class_ids, coverage = table.copy(), owner.copy(), {}
     released_owner = (owner if data.index.equals(table.index)
                       else pd.Series(owner, index=table.index).loc[data.index].to_numpy())
-    for name in owners.person[0]:
-        codes, labels = pd.factorize(np.array([person[name] for person in owners.person], dtype=object))
+    for name in persons[0]:
+        codes, labels = pd.factorize(np.array([person[name] for person in persons], dtype=object))
         data[name] = pd.Categorical.from_codes(codes[released_owner], categories=labels)
     return _Recoded(data=data, class_ids=class_ids, coverage=coverage)
 
@@ -587,9 +597,14 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
         raise _unsatisfiable(spec, f"the rows to release belong to {_customers(work)} customer(s), fewer than k")
     levels = (choose_person_levels(frame, spec, hierarchies, person) if person_levels is None
               else _fixed_person_levels(person_levels, person, hierarchies))
-    # the cells and the groups' row lists go before Mondrian runs: only who-releases-what stays
+    # the cells, the groups' row lists and the work rows go before Mondrian runs: the engine's table and
+    # each of its rows' group stay
     owners = _owners_by_cell(work, person_cells(hierarchies, levels, inside), spec.k, due[inside])
-    recoded = _recode_owned(work, owners, spec, described, source)
+    table, owner = _owned_table(work, owners, source)
+    persons = owners.person
+    del work, owners, source, inside
+    recoded = _recode_table(table, owner, persons, spec, described)
+    del table, owner
     seconds = time.perf_counter() - started
     rows = _Shuffled.of(frame, recoded.data.sort_index(), spec)
     individuals = recoded.data[INDIVIDUAL].to_numpy()

@@ -854,7 +854,7 @@ def _group_codes(groups: np.ndarray | None, rows: int, kept: np.ndarray, person:
     codes = codes[kept].astype(_code_type(len(codes)))
     if len(codes):
         people = int(person.max()) + 1
-        sizes = np.bincount(_distinct(codes.astype(np.int64) * people + person) // people)
+        sizes = np.bincount(_distinct_pairs(codes, person, people) // people)
         present = np.flatnonzero(np.bincount(codes) > 0)
         smallest = present[np.argmin(sizes[present])]
         if sizes[smallest] < k:
@@ -941,8 +941,12 @@ def _label_of(attribute: _Ordered | _Categorical, key: list) -> tuple[str, Cover
     return attribute.label(int(key[0]), int(key[1]))
 
 
-def _distinct(keys: np.ndarray) -> np.ndarray:
-    """Return the distinct values of a fresh integer array, sorting it in place (np.unique would copy it first)."""
+def _distinct_pairs(first: np.ndarray, second: np.ndarray, width: int) -> np.ndarray:
+    """Return the distinct values of ``first * width + second`` (int64), built and sorted in place: one
+    array of the rows' length, where np.unique of the expression would hold three or four."""
+    keys = first.astype(np.int64)
+    keys *= width
+    keys += second
     keys.sort()
     return keys[np.r_[True, keys[1:] != keys[:-1]]]
 
@@ -952,5 +956,5 @@ def _statistics(class_of: np.ndarray, person: np.ndarray) -> MondrianClassStatis
     if not len(class_of):
         return MondrianClassStatistics(0, 0, 0.0, 0)
     people = int(person.max()) + 1
-    sizes = np.bincount(_distinct(class_of.astype(np.int64) * people + person) // people)
+    sizes = np.bincount(_distinct_pairs(class_of, person, people) // people)
     return MondrianClassStatistics(len(sizes), int(sizes.min()), float(sizes.mean()), int(sizes.max()))

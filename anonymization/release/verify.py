@@ -160,10 +160,20 @@ def check_order(positions: np.ndarray, rows: int) -> None:
 
 
 def class_ids(data: pd.DataFrame, quasi_identifiers: list[str]) -> np.ndarray:
-    """Return an equivalence-class number per row: rows with equal quasi-identifier values share one."""
-    if not quasi_identifiers:
-        return np.zeros(len(data), dtype=np.int64)
-    return data.groupby(quasi_identifiers, sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    """Return an equivalence-class number per row: rows with equal quasi-identifier values share one (missing
+    values are a value), numbered in order of first appearance. The columns' codes are combined into one
+    int64 number per row (renumbered when it would overflow), so ten million rows cost a few arrays."""
+    key = np.zeros(len(data), dtype=np.int64)
+    space = 1
+    for name in quasi_identifiers:
+        codes, uniques = pd.factorize(data[name], use_na_sentinel=False)
+        if space * len(uniques) >= 2 ** 62:
+            renumbered, distinct = pd.factorize(key)
+            key, space = renumbered.astype(np.int64), len(distinct)
+        key *= max(len(uniques), 1)
+        key += codes
+        space *= max(len(uniques), 1)
+    return pd.factorize(key)[0].astype(np.int64)
 
 
 def check_k(classes: np.ndarray, individuals: np.ndarray, k: int,

@@ -12,6 +12,7 @@ from anonymization.release.order import secret_order
 from anonymization.release.verify import (
     Expectations,
     check_same_table,
+    class_ids,
     emd,
     ledger_neighbours,
     rank_correlation,
@@ -201,3 +202,12 @@ def test_a_day_range_is_not_read_as_a_card_number_but_other_digits_are():
         with pytest.raises(VerificationFailed, match="a card number"):
             verify(data=_data([("30-39", cell), ("30-39", "deposit")]), individuals=np.array([1, 2]),
                    expected=_expect(), ids=ids)
+
+
+def test_class_numbers_follow_first_appearance_like_grouping_every_column():
+    rng = np.random.default_rng(5)
+    data = pd.DataFrame({"age": rng.choice(["20-29", "30-39", None], 400), "kind": rng.choice(["a", "b", "c"], 400),
+                         "amount": rng.choice([1.5, 2.5], 400)}).astype({"age": "category", "kind": "category"})
+    expected = data.groupby(["age", "kind", "amount"], sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    assert np.array_equal(class_ids(data, ["age", "kind", "amount"]), expected)
+    assert np.array_equal(class_ids(data, []), np.zeros(400, dtype=np.int64))

@@ -746,22 +746,24 @@ def _batches(group: np.ndarray) -> list[np.ndarray]:
 
 
 def _partition(attributes: list[_Ordered | _Categorical], person: np.ndarray, k: int,
-               weight: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, _State]:
+               weight: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, _State, np.ndarray]:
     """Run the rounds from one root partition per group, batch after batch (`_batches`); return each
-    encoded row's class and the label state of every class."""
+    encoded row's class, the label state of every class and its number of distinct individuals."""
     class_of = np.empty(len(person), dtype=_code_type(len(person)))  # at most one class a row
     finals: list[_State] = []
+    sizes: list[np.ndarray] = []
     people = int(person.max()) + 1 if len(person) else 0
     for rows in _batches(group):
-        _partition_rows(attributes, person, k, weight, group, rows, people, class_of, finals)
-    return class_of, _State.concat(finals, len(attributes))
+        _partition_rows(attributes, person, k, weight, group, rows, people, class_of, finals, sizes)
+    return class_of, _State.concat(finals, len(attributes)), np.concatenate(sizes or [np.zeros(0, dtype=np.int64)])
 
 
 def _partition_rows(attributes: list[_Ordered | _Categorical], person: np.ndarray, k: int, weight: np.ndarray,
                     group: np.ndarray, rows: np.ndarray, people: int, class_of: np.ndarray,
-                    finals: list[_State]) -> None:
+                    finals: list[_State], sizes: list[np.ndarray]) -> None:
     """Run the rounds on `rows` (whole groups): set their `class_of`, numbered after the classes of
-    `finals`, and append their classes' label states to `finals`."""
+    `finals`, and append their classes' label states to `finals` and their distinct individuals to
+    `sizes` (a partition's pair ids are its distinct individuals)."""
     classes = sum(len(final.low) for final in finals)
     keys = group[rows]
     part = _dense(keys, int(keys.max()) + 1)
@@ -776,6 +778,7 @@ def _partition_rows(attributes: list[_Ordered | _Categorical], person: np.ndarra
         done = final[part]
         class_of[rows[done]] = classes + rank[part[done]]
         finals.append(state.take(np.flatnonzero(final)))
+        sizes.append(np.bincount(rnd.pair_part, minlength=rnd.m)[final])
         classes += int(final.sum())
         rnd = _Round(rows[~done], part[~done], pair[~done], rnd.pair_part, rnd.m, k)
         child = _child_keys(attributes, state, rnd, plan)
@@ -839,9 +842,9 @@ def mondrian(
         kept, table, person = kept[:0], table.iloc[:0], person[:0]
         attributes = _encode(table, qis)
     group = _group_codes(groups, len(df), kept, person, int(k))
-    class_of, finals = _partition(attributes, person, int(k), _weights(qis, weights or {}), group)
+    class_of, finals, sizes = _partition(attributes, person, int(k), _weights(qis, weights or {}), group)
     _pull_in_to_round_bounds(attributes, class_of, finals)
-    return _result(df, kept, attributes, class_of, finals, person)
+    return _result(df, kept, attributes, class_of, finals, sizes)
 
 
 def _group_codes(groups: np.ndarray | None, rows: int, kept: np.ndarray, person: np.ndarray, k: int) -> np.ndarray:
@@ -902,7 +905,7 @@ def _people(table: pd.DataFrame, individual_id: str | None) -> np.ndarray:
 
 
 def _result(df: pd.DataFrame, kept: np.ndarray, attributes: list[_Ordered | _Categorical], class_of: np.ndarray,
-            finals: _State, person: np.ndarray) -> MondrianResult:
+            finals: _State, sizes: np.ndarray) -> MondrianResult:
     labelled = {attribute.column for attribute in attributes}
     everything = len(kept) == len(df)  # nothing suppressed: the other columns and the index are the input's
     columns: dict[object, object] = {
@@ -915,7 +918,7 @@ def _result(df: pd.DataFrame, kept: np.ndarray, attributes: list[_Ordered | _Cat
         columns[attribute.column] = pd.Categorical.from_codes(codes[class_of], categories=texts)
         coverage[attribute.column] = covered
     data = pd.DataFrame(columns, index=df.index if everything else df.index.take(kept))
-    return MondrianResult(data, class_of, _statistics(class_of, person), len(df), len(df) - len(kept), coverage)
+    return MondrianResult(data, class_of, _statistics(sizes), len(df), len(df) - len(kept), coverage)
 
 
 def _class_labels(attribute: _Ordered | _Categorical, a: int, finals: _State) -> tuple[np.ndarray, dict[str, Coverage]]:
@@ -951,10 +954,8 @@ def _distinct_pairs(first: np.ndarray, second: np.ndarray, width: int) -> np.nda
     return keys[np.r_[True, keys[1:] != keys[:-1]]]
 
 
-def _statistics(class_of: np.ndarray, person: np.ndarray) -> MondrianClassStatistics:
-    """Count distinct individuals per class: distinct (class, individual) pairs per class."""
-    if not len(class_of):
+def _statistics(sizes: np.ndarray) -> MondrianClassStatistics:
+    """Summarize the distinct individuals of every class (counted by the partitioning)."""
+    if not len(sizes):
         return MondrianClassStatistics(0, 0, 0.0, 0)
-    people = int(person.max()) + 1
-    sizes = np.bincount(_distinct_pairs(class_of, person, people) // people)
     return MondrianClassStatistics(len(sizes), int(sizes.min()), float(sizes.mean()), int(sizes.max()))

@@ -165,7 +165,7 @@ def _entry_arrays(scope: Scope, progress: ProgressCallback) -> dict[str, np.ndar
             progress(done)
     arrays = {name: array[:done] for name, array in arrays.items()}
     ids = arrays["pk"]
-    if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():  # a sequential scan usually returns them in order
+    if len(ids) > 1 and not bool(np.all(np.diff(ids) > 0)):  # a sequential scan usually returns them in order
         order = np.argsort(ids, kind="stable")
         for name in _ENTRY_FIELDS:
             arrays[name] = arrays[name][order]

@@ -45,7 +45,11 @@ day range ``2026-03-01..2026-03-14`` or its calendar name (``2026-03-15``, ``202
 ``2026-Q1``, ``2026``), categories the hierarchy node's value. See :mod:`.coverage`.
 
 All partitions of one round are processed together on numpy code arrays (one sort per
-attribute tried), so the cost is about ``rounds x n log n``.
+attribute tried), so the cost is about ``rounds x n log n``. With ``groups``, whole groups are
+partitioned in batches of about BATCH_ROWS rows, one batch after the other: a group never shares
+a class with another and the spans are normalized by the whole table's widths, so batching changes
+nothing but the numbering of the classes, and a round's working memory stays proportional to a
+batch rather than to the table.
 """
 
 from __future__ import annotations
@@ -75,6 +79,8 @@ __all__ = ["NumericQI", "DateQI", "HierarchyQI", "MondrianResult", "MondrianClas
            "round_ladder"]
 
 DATE_GRAINS = ("day", "month", "quarter", "year")
+# Groups are partitioned in batches of about this many rows (whole groups; see the module docstring).
+BATCH_ROWS = 250_000
 
 
 @dataclass(frozen=True)
@@ -178,7 +184,7 @@ class MondrianResult:
     """A Mondrian release.
 
     ``data``: input columns in input order and the input index, suppressed rows removed,
-    quasi-identifiers replaced by their labels (strings). ``class_ids[i]`` is the class of
+    quasi-identifiers replaced by their labels (categoricals of strings). ``class_ids[i]`` is the class of
     ``data``'s row ``i``. ``coverage[column][label]`` is what a released label covers.
     """
 
@@ -202,10 +208,11 @@ class _Ordered:
 
     kind = "ordered"
 
-    def __init__(self, column: str, qi: NumericQI | DateQI, values: np.ndarray) -> None:
+    def __init__(self, column: str, qi: NumericQI | DateQI, uniques: np.ndarray, codes: np.ndarray) -> None:
+        """`uniques`: the sorted distinct values; `codes`: each row's rank in them (see `_ordered_codes`)."""
         self.column, self.qi = column, qi
-        self.uniques, self.codes = np.unique(values, return_inverse=True)
-        self.codes = self.codes.astype(np.int64, copy=False)
+        self.uniques = uniques
+        self.codes = codes.astype(_code_type(len(uniques)), copy=False)
         if isinstance(qi, DateQI):
             self.low, self.high, self.closed = float(day_number(qi.first)), float(day_number(qi.last) + 1), False
             self.ladder = _calendar_ladder(self.low, self.high, qi.round_to) if qi.round_to else None
@@ -284,7 +291,8 @@ class _Categorical:
         missing = [t for t in texts if t not in hierarchy.leaf_index]
         if missing:
             raise ValueError(f"column {column!r}: value {missing[0]!r} is not in the hierarchy")
-        leaf_of_unique = np.fromiter((hierarchy.leaf_index[t] for t in texts), dtype=np.int64, count=len(texts))
+        leaf_of_unique = np.fromiter((hierarchy.leaf_index[t] for t in texts), dtype=_code_type(len(hierarchy)),
+                                     count=len(texts))
         self.codes = leaf_of_unique[raw_codes]
         self.matrix = hierarchy.codes
         self.top = hierarchy.depth - 1
@@ -299,6 +307,15 @@ class _Categorical:
     def label(self, level: int, node: int) -> tuple[str, Coverage]:
         text = self.hierarchy.labels[level][node]
         return text, ValueSet(self.leaves[text])
+
+
+def _code_type(distinct: int) -> type[np.signedinteger]:
+    """Return the smallest integer type holding codes into `distinct` values (ten million codes of a few
+    hundred days take 20 MB as int16, 80 MB as int64); arithmetic on codes always widens to int64."""
+    for kind in (np.int8, np.int16, np.int32):
+        if distinct < np.iinfo(kind).max:
+            return kind
+    return np.int64
 
 
 def _text(value: object) -> str:
@@ -412,8 +429,10 @@ def _check_hierarchy(column: str, hierarchy: Hierarchy) -> None:
 
 
 def _missing_mask(df: pd.DataFrame, qis: Mapping[str, QuasiIdentifier], individual_id: str | None) -> np.ndarray:
-    columns = list(qis) + ([individual_id] if individual_id else [])
-    return df[columns].isna().to_numpy().any(axis=1)
+    missing = np.zeros(len(df), dtype=bool)
+    for column in list(qis) + ([individual_id] if individual_id else []):  # column by column: no copy of the table
+        missing |= df[column].isna().to_numpy()
+    return missing
 
 
 def _ordered_values(df: pd.DataFrame, column: str, qi: NumericQI | DateQI) -> np.ndarray:
@@ -425,6 +444,22 @@ def _ordered_values(df: pd.DataFrame, column: str, qi: NumericQI | DateQI) -> np
             bad = next(v for v in series if not _is_number(v))
             raise ValueError(f"column {column!r}: value {bad!r} is not a number") from None
     return _day_numbers(column, series)
+
+
+def _ordered_codes(df: pd.DataFrame, column: str, qi: NumericQI | DateQI) -> tuple[np.ndarray, np.ndarray]:
+    """Return an ordered column's sorted distinct values and each row's rank in them. A categorical column
+    is converted category by category (only the categories its rows hold), never row by row."""
+    series = df[column]
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        uniques, codes = np.unique(_ordered_values(df, column, qi), return_inverse=True)
+        return uniques, codes.reshape(-1)
+    rows = series.cat.codes.to_numpy()
+    held = np.bincount(rows[rows >= 0], minlength=len(series.cat.categories)) > 0
+    values = _ordered_values(pd.DataFrame({column: series.cat.categories[held]}), column, qi)
+    uniques, ranks = np.unique(values, return_inverse=True)
+    rank_of_category = np.full(len(held), -1, dtype=np.int64)
+    rank_of_category[held] = ranks.reshape(-1)
+    return uniques, rank_of_category[rows]
 
 
 def _is_number(value: object) -> bool:
@@ -454,7 +489,7 @@ def _encode(df: pd.DataFrame, qis: Mapping[str, QuasiIdentifier]) -> list[_Order
         if isinstance(qi, HierarchyQI):
             attributes.append(_Categorical(column, qi.hierarchy, df[column]))
         else:
-            attributes.append(_Ordered(column, qi, _ordered_values(df, column, qi)))
+            attributes.append(_Ordered(column, qi, *_ordered_codes(df, column, qi)))
     return attributes
 
 
@@ -710,19 +745,43 @@ def _children(attributes: list[_Ordered | _Categorical], state: _State, plan: _P
     return new
 
 
+def _batches(group: np.ndarray) -> list[np.ndarray]:
+    """Return the rows of each batch (ascending): whole groups in group order, a new batch starting
+    at the first group that begins past a multiple of BATCH_ROWS rows."""
+    if not len(group):
+        return []
+    sizes = np.bincount(group)
+    batch_of_group = (np.cumsum(sizes) - sizes) // BATCH_ROWS
+    batch_of_row = batch_of_group[group]
+    rows = np.argsort(batch_of_row, kind="stable")
+    return np.split(rows, np.cumsum(np.bincount(batch_of_row))[:-1])
+
+
 def _partition(attributes: list[_Ordered | _Categorical], person: np.ndarray, k: int,
-               weight: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, _State]:
-    """Run the rounds from one root partition per group; return each encoded row's class and the
-    label state of every class."""
-    n = len(person)
-    class_of = np.empty(n, dtype=np.int64)
+               weight: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, _State, np.ndarray]:
+    """Run the rounds from one root partition per group, batch after batch (`_batches`); return each
+    encoded row's class, the label state of every class and its number of distinct individuals."""
+    class_of = np.empty(len(person), dtype=_code_type(len(person)))  # at most one class a row
     finals: list[_State] = []
-    classes = 0
-    part = _dense(group, int(group.max()) + 1 if n else 0)
-    groups = int(part.max()) + 1 if n else 1
-    rows, state = np.arange(n), _State.root(attributes).take(np.zeros(groups, dtype=np.int64))
-    people = int(person.max()) + 1 if n else 0
-    pair = _dense(part * people + person, groups * people)
+    sizes: list[np.ndarray] = []
+    people = int(person.max()) + 1 if len(person) else 0
+    for rows in _batches(group):
+        _partition_rows(attributes, person, k, weight, group, rows, people, class_of, finals, sizes)
+    return class_of, _State.concat(finals, len(attributes)), np.concatenate(sizes or [np.zeros(0, dtype=np.int64)])
+
+
+def _partition_rows(attributes: list[_Ordered | _Categorical], person: np.ndarray, k: int, weight: np.ndarray,
+                    group: np.ndarray, rows: np.ndarray, people: int, class_of: np.ndarray,
+                    finals: list[_State], sizes: list[np.ndarray]) -> None:
+    """Run the rounds on `rows` (whole groups): set their `class_of`, numbered after the classes of
+    `finals`, and append their classes' label states to `finals` and their distinct individuals to
+    `sizes` (a partition's pair ids are its distinct individuals)."""
+    classes = sum(len(final.low) for final in finals)
+    keys = group[rows]
+    part = _dense(keys, int(keys.max()) + 1)
+    groups = int(part.max()) + 1
+    state = _State.root(attributes).take(np.zeros(groups, dtype=np.int64))
+    pair = _dense(part * people + person[rows], groups * people)
     while len(rows):
         rnd = _Round(rows, part, pair, _pair_parts(pair, part), len(state.low), k)
         plan = _plan(attributes, state, rnd, weight)
@@ -731,6 +790,7 @@ def _partition(attributes: list[_Ordered | _Categorical], person: np.ndarray, k:
         done = final[part]
         class_of[rows[done]] = classes + rank[part[done]]
         finals.append(state.take(np.flatnonzero(final)))
+        sizes.append(np.bincount(rnd.pair_part, minlength=rnd.m)[final])
         classes += int(final.sum())
         rnd = _Round(rows[~done], part[~done], pair[~done], rnd.pair_part, rnd.m, k)
         child = _child_keys(attributes, state, rnd, plan)
@@ -742,7 +802,6 @@ def _partition(attributes: list[_Ordered | _Categorical], person: np.ndarray, k:
         parents[part], children[part] = rnd.part, child
         state = _children(attributes, state, plan, parents, children)
         rows = rnd.rows
-    return class_of, _State.concat(finals, len(attributes))
 
 
 # -- entry point ----------------------------------------------------------------------------------
@@ -783,8 +842,8 @@ def mondrian(
     missing = _missing_mask(df, qis, individual_id)
     if missing.sum() > allowed:
         raise ValueError(_missing_message(df, qis, individual_id, int(missing.sum()), allowed, suppression_limit))
-    kept = np.flatnonzero(~missing)
-    table = df.iloc[kept]
+    kept = np.flatnonzero(~missing).astype(_code_type(len(df)))
+    table = df if len(kept) == len(df) else df.iloc[kept]
     attributes = _encode(table, qis)
     person = _people(table, individual_id)
     people = len(np.unique(person))
@@ -795,9 +854,9 @@ def mondrian(
         kept, table, person = kept[:0], table.iloc[:0], person[:0]
         attributes = _encode(table, qis)
     group = _group_codes(groups, len(df), kept, person, int(k))
-    class_of, finals = _partition(attributes, person, int(k), _weights(qis, weights or {}), group)
+    class_of, finals, sizes = _partition(attributes, person, int(k), _weights(qis, weights or {}), group)
     _pull_in_to_round_bounds(attributes, class_of, finals)
-    return _result(df, kept, attributes, class_of, finals, person)
+    return _result(df, kept, attributes, class_of, finals, sizes)
 
 
 def _group_codes(groups: np.ndarray | None, rows: int, kept: np.ndarray, person: np.ndarray, k: int) -> np.ndarray:
@@ -807,11 +866,15 @@ def _group_codes(groups: np.ndarray | None, rows: int, kept: np.ndarray, person:
     codes = pd.factorize(np.asarray(groups))[0]
     if len(codes) != rows:
         raise ValueError(f"groups must give one code per row: {len(codes)} codes for {rows} rows")
-    codes = codes[kept]
-    sizes = pd.Series(person).groupby(codes).nunique()
-    if len(sizes) and sizes.min() < k:
-        raise ValueError(f"group {int(sizes.idxmin())} holds {int(sizes.min())} individual(s), fewer than k={k}")
-    return codes.astype(np.int64)
+    codes = codes[kept].astype(_code_type(len(codes)))
+    if len(codes):
+        people = int(person.max()) + 1
+        sizes = np.bincount(_distinct_pairs(codes, person, people) // people)
+        present = np.flatnonzero(np.bincount(codes) > 0)
+        smallest = present[np.argmin(sizes[present])]
+        if sizes[smallest] < k:
+            raise ValueError(f"group {int(smallest)} holds {int(sizes[smallest])} individual(s), fewer than k={k}")
+    return codes
 
 
 def _weights(qis: Mapping[str, QuasiIdentifier], weights: Mapping[str, float]) -> np.ndarray:
@@ -849,19 +912,25 @@ def _missing_message(df: pd.DataFrame, qis: Mapping[str, QuasiIdentifier], indiv
 def _people(table: pd.DataFrame, individual_id: str | None) -> np.ndarray:
     if individual_id is None:
         return np.arange(len(table), dtype=np.int64)
-    codes, _ = pd.factorize(table[individual_id])
-    return codes.astype(np.int64)
+    codes, uniques = pd.factorize(table[individual_id])
+    return codes.astype(_code_type(len(uniques)))
 
 
 def _result(df: pd.DataFrame, kept: np.ndarray, attributes: list[_Ordered | _Categorical], class_of: np.ndarray,
-            finals: _State, person: np.ndarray) -> MondrianResult:
-    data = df.iloc[kept].copy()
+            finals: _State, sizes: np.ndarray) -> MondrianResult:
+    labelled = {attribute.column for attribute in attributes}
+    everything = len(kept) == len(df)  # nothing suppressed: the other columns and the index are the input's
+    columns: dict[object, object] = {
+        column: None if column in labelled else df[column].array if everything else df[column].take(kept).array
+        for column in df.columns}
     coverage: dict[str, dict[str, Coverage]] = {}
     for a, attribute in enumerate(attributes):
         labels, covered = _class_labels(attribute, a, finals)
-        data[attribute.column] = labels[class_of] if len(class_of) else np.array([], dtype=object)
+        codes, texts = pd.factorize(labels)
+        columns[attribute.column] = pd.Categorical.from_codes(codes[class_of], categories=texts)
         coverage[attribute.column] = covered
-    return MondrianResult(data, class_of, _statistics(class_of, person), len(df), len(df) - len(kept), coverage)
+    data = pd.DataFrame(columns, index=df.index if everything else df.index.take(kept))
+    return MondrianResult(data, class_of, _statistics(sizes), len(df), len(df) - len(kept), coverage)
 
 
 def _class_labels(attribute: _Ordered | _Categorical, a: int, finals: _State) -> tuple[np.ndarray, dict[str, Coverage]]:
@@ -887,11 +956,18 @@ def _label_of(attribute: _Ordered | _Categorical, key: list) -> tuple[str, Cover
     return attribute.label(int(key[0]), int(key[1]))
 
 
-def _statistics(class_of: np.ndarray, person: np.ndarray) -> MondrianClassStatistics:
-    """Count distinct individuals per class: distinct (class, individual) pairs per class."""
-    if not len(class_of):
+def _distinct_pairs(first: np.ndarray, second: np.ndarray, width: int) -> np.ndarray:
+    """Return the distinct values of ``first * width + second`` (int64), built and sorted in place: one
+    array of the rows' length, where np.unique of the expression would hold three or four."""
+    keys = first.astype(np.int64)
+    keys *= width
+    keys += second
+    keys.sort()
+    return keys[np.r_[True, keys[1:] != keys[:-1]]]
+
+
+def _statistics(sizes: np.ndarray) -> MondrianClassStatistics:
+    """Summarize the distinct individuals of every class (counted by the partitioning)."""
+    if not len(sizes):
         return MondrianClassStatistics(0, 0, 0.0, 0)
-    people = int(person.max()) + 1
-    pairs = np.unique(class_of * people + person)
-    sizes = np.bincount(pairs // people)
     return MondrianClassStatistics(len(sizes), int(sizes.min()), float(sizes.mean()), int(sizes.max()))

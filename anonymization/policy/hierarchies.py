@@ -188,11 +188,21 @@ class ColumnHierarchy:
         return hashlib.sha256(out.getvalue().encode()).hexdigest()
 
 
+def _as_text_categories(codes: np.ndarray, texts: list[str], series: pd.Series) -> pd.Series:
+    """Return the rows' texts (`texts[codes]`) as a categorical with sorted categories, aligned with `series`."""
+    categories = sorted(set(texts))
+    to_category = pd.Index(categories, dtype=object).get_indexer(texts)
+    return pd.Series(pd.Categorical.from_codes(to_category[codes], categories=categories), index=series.index,
+                     name=series.name)
+
+
 def _strings(column: str, series: pd.Series) -> tuple[pd.Series, list[str]]:
-    """Return the column as a categorical of strings and its distinct values; refuse missing values."""
+    """Return the column as a categorical of strings (sorted categories) and its distinct values; refuse
+    missing values. Each distinct value is converted to text once."""
     if series.isna().any():
         raise _fail(column, "the data has missing values, which no hierarchy level can represent.")
-    leaves = series.astype(str).astype("category")
+    codes, uniques = pd.factorize(series)
+    leaves = _as_text_categories(codes, pd.Series(uniques).astype(str).tolist(), series)
     return leaves, [str(value) for value in leaves.cat.categories]
 
 
@@ -201,7 +211,9 @@ def _intervals(column: str, series: pd.Series, params: dict) -> tuple[pd.Series,
     values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
     if np.isnan(values).any():
         raise _fail(column, "numeric intervals need numbers, and the data has missing or non-numeric values.")
-    distinct, rows = np.unique(values, return_inverse=True)
+    codes, uniques = pd.factorize(values)
+    distinct, unique_rows = np.unique(uniques, return_inverse=True)
+    rows = unique_rows.reshape(-1)[codes]
     labels, label_rows = np.unique(np.asarray(interval_leaves(distinct, bin_width, origin), dtype=object),
                                    return_inverse=True)
     leaves = pd.Series(pd.Categorical.from_codes(label_rows.ravel()[rows.ravel()], categories=list(labels)),
@@ -222,8 +234,9 @@ def _date(column: str, series: pd.Series, params: dict) -> tuple[pd.Series, Hier
     days = pd.to_datetime(series, errors="coerce")
     if days.isna().any():
         raise _fail(column, "dates are missing or not dates.")
-    leaves, values = _strings(column, days.dt.strftime("%Y-%m-%d"))
-    return leaves, Hierarchy.dates(values, levels=levels)
+    codes, uniques = pd.factorize(days)
+    leaves = _as_text_categories(codes, pd.Series(uniques).dt.strftime("%Y-%m-%d").tolist(), series)
+    return leaves, Hierarchy.dates([str(value) for value in leaves.cat.categories], levels=levels)
 
 
 def _card(column: str, series: pd.Series, params: dict) -> tuple[pd.Series, Hierarchy]:

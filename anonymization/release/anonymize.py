@@ -181,7 +181,7 @@ def _released(frame: pd.DataFrame, data: pd.DataFrame, spec: PolicySpec) -> pd.D
     columns = {}
     for name in spec.columns:
         column = data[name] if name in data.columns else frame[name].iloc[kept]
-        columns[name] = column.astype("category").to_numpy() if column.dtype == object else column.to_numpy()
+        columns[name] = column.astype("category").array if column.dtype == object else column.array
     return pd.DataFrame(columns)
 
 
@@ -297,7 +297,12 @@ def _inside_domains(frame: pd.DataFrame, spec: PolicySpec, described: dict[str, 
         columns = ", ".join(name for name, d in described.items() if _outside(frame[name], d).any())
         raise _unsatisfiable(spec, f"{int(outside.sum())} row(s) have a value of {columns} outside its public "
                                    f"domain (the catalog's bounds), and at most {allowed} may be suppressed")
-    return np.flatnonzero(~outside)
+    return _positions(np.flatnonzero(~outside), len(frame))
+
+
+def _positions(rows: np.ndarray, length: int) -> np.ndarray:
+    """Return row positions (of a frame of `length` rows) as int32 when they fit: half the memory at ten million."""
+    return rows.astype(np.int32) if length < np.iinfo(np.int32).max else rows
 
 
 def _customers(work: pd.DataFrame) -> int:
@@ -317,6 +322,21 @@ def _fixed_person_levels(levels: dict[str, int], person: tuple[str, ...],
     return {name: int(levels[name]) for name in person}
 
 
+def _first_occurrences(columns: list[np.ndarray]) -> np.ndarray:
+    """Return the rows (ascending) holding the first occurrence of each distinct combination of the integer
+    columns: one int64 number per combination, hashed once (factorized again when the numbers would overflow)."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    space = 1
+    for values in columns:
+        size = int(values.max(initial=0)) + 1
+        if space * size >= 2 ** 62:
+            codes, uniques = pd.factorize(key)
+            key, space = codes.astype(np.int64), len(uniques)
+        key = key * size + values
+        space *= size
+    return np.flatnonzero(~pd.Series(key).duplicated().to_numpy())
+
+
 def choose_person_levels(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnHierarchy],
                          person: tuple[str, ...]) -> dict[str, int]:
     """Choose one level per person column for a whole policy version (its first release runs this).
@@ -328,9 +348,10 @@ def choose_person_levels(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dic
     """
     if not person:
         return {}
-    customers = pd.DataFrame({name: hierarchies[name].leaves for name in person})
-    customers[INDIVIDUAL] = frame[INDIVIDUAL].to_numpy()
-    customers = customers.drop_duplicates(ignore_index=True)
+    first = _first_occurrences([frame[INDIVIDUAL].to_numpy(),
+                                *(hierarchies[name].leaves.cat.codes.to_numpy() for name in person)])
+    customers = pd.DataFrame({name: hierarchies[name].leaves.iloc[first].array for name in person})
+    customers[INDIVIDUAL] = frame[INDIVIDUAL].to_numpy()[first]
     try:
         result = engine.anonymize(customers, quasi_identifiers={name: hierarchies[name].hierarchy for name in person},
                                   criteria=[KAnonymity(spec.k)], suppression_limit=spec.suppression_limit,
@@ -375,21 +396,25 @@ def increment_levels(levels: dict[str, int], hierarchies: dict[str, ColumnHierar
 
 
 def person_cells(hierarchies: dict[str, ColumnHierarchy], levels: dict[str, int], index: np.ndarray) -> pd.DataFrame:
-    """Return each row's cell (rows `index` of the frame): its person columns at the version's levels,
-    each distinct leaf generalized once."""
+    """Return each row's cell (rows `index` of the frame): its person columns at the version's levels, as
+    categoricals of the labels in sorted order, each distinct leaf generalized once."""
     cells = {}
     for name, level in levels.items():
         codes, uniques = pd.factorize(hierarchies[name].leaves.iloc[index], sort=False)
         distinct = pd.Series(uniques).astype(str).tolist()
-        cells[name] = np.asarray(hierarchies[name].hierarchy.generalize(distinct, level), dtype=object)[codes]
+        labels = hierarchies[name].hierarchy.generalize(distinct, level)
+        categories = sorted(set(labels))
+        label_codes = pd.Index(categories, dtype=object).get_indexer(labels)
+        cells[name] = pd.Categorical.from_codes(label_codes[codes], categories=categories)
     return pd.DataFrame(cells, index=pd.RangeIndex(len(index)))
 
 
 def _cell_keys(cells: pd.DataFrame) -> np.ndarray:
-    """Return a number per row naming its cell (one cell when the policy releases no person column)."""
+    """Return a number per row naming its cell, in the order of the cells' labels (one cell when the policy
+    releases no person column)."""
     if cells.shape[1] == 0:
         return np.zeros(len(cells), dtype=np.int64)
-    return cells.groupby(list(cells.columns), sort=True).ngroup().to_numpy()
+    return cells.groupby(list(cells.columns), sort=True, observed=True).ngroup().to_numpy()
 
 
 @dataclass(frozen=True)
@@ -492,16 +517,73 @@ class _Recoded:
     coverage: dict[str, dict[str, Coverage]]
 
 
+@dataclass(frozen=True)
+class _Source:
+    """Where the described columns of the work rows are read from: frame-aligned columns (the extraction's,
+    hierarchy leaves for categories) and each work row's frame position. The engine's table is copied
+    from them once, for the rows released tonight, rather than carried along as a second frame; numbers
+    go to it as categoricals (4 bytes a row rather than 8; the engine reads a categorical's values)."""
+
+    columns: dict[str, pd.Series]
+    positions: np.ndarray
+
+    def table(self, work: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+        """Return the described columns and the customer column of the work rows `rows`, indexed like `work`."""
+        at = self.positions[rows]
+        data: dict[str, object] = {name: column.array.take(at) for name, column in self.columns.items()}
+        for name, values in data.items():
+            if pd.api.types.is_float_dtype(self.columns[name].dtype):
+                data[name] = pd.Categorical(values)
+        data[INDIVIDUAL] = work[INDIVIDUAL].to_numpy()[rows]
+        return pd.DataFrame(data, index=work.index[rows])
+
+
+@dataclass(frozen=True)
+class _Owners:
+    """Which group releases each work row (`of_row`, -1: none tonight) and each group's person labels:
+    what recoding needs of the groups, without their row lists."""
+
+    of_row: np.ndarray
+    person: list[dict[str, str]]
+
+    @classmethod
+    def of(cls, groups: list[_Group], rows: int) -> _Owners:
+        of_row = np.full(rows, -1, dtype=np.int32)
+        for number, group in enumerate(groups):
+            of_row[group.rows] = number
+        return cls(of_row=of_row, person=[group.person for group in groups])
+
+
 def _recode_groups(work: pd.DataFrame, groups: list[_Group], spec: PolicySpec,
-                   described: dict[str, LocalQI]) -> _Recoded:
+                   described: dict[str, LocalQI], source: _Source | None = None) -> _Recoded:
     """Recode every group's transaction columns in one Mondrian run (a group never shares a class with
-    another: `groups=`); each row's person columns get its group's labels."""
-    if not groups:
-        return _Recoded(data=pd.DataFrame(columns=list(work.columns)), class_ids=np.zeros(0, dtype=np.int64),
+    another: `groups=`); each row's person columns get its group's labels. The described columns come
+    from `source`, else from `work` itself."""
+    return _recode_owned(work, _Owners.of(groups, len(work)), spec, described, source)
+
+
+def _recode_owned(work: pd.DataFrame, owners: _Owners, spec: PolicySpec, described: dict[str, LocalQI],
+                  source: _Source | None) -> _Recoded:
+    """`_recode_groups` once the groups are reduced to their `_Owners`."""
+    table, owner = _owned_table(work, owners, source)
+    return _recode_table(table, owner, owners.person, spec, described)
+
+
+def _owned_table(work: pd.DataFrame, owners: _Owners, source: _Source | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the engine's table of the rows released tonight (from `source`, else `work`) and each row's group."""
+    rows = _positions(np.flatnonzero(owners.of_row >= 0), len(work))
+    owner = owners.of_row[rows]
+    if source is not None:
+        return source.table(work, rows), owner
+    return (work if len(rows) == len(work) else work.iloc[rows]), owner
+
+
+def _recode_table(table: pd.DataFrame, owner: np.ndarray, persons: list[dict[str, str]], spec: PolicySpec,
+                  described: dict[str, LocalQI]) -> _Recoded:
+    """Recode the table's rows by Mondrian with `owner` as the groups; give each row its group's person labels."""
+    if not persons:
+        return _Recoded(data=pd.DataFrame(columns=list(table.columns)), class_ids=np.zeros(0, dtype=np.int64),
                         coverage={})
-    rows = np.concatenate([group.rows for group in groups])
-    owner = np.repeat(np.arange(len(groups)), [len(group.rows) for group in groups])
-    table = work.iloc[rows]
     if described:
         try:
             result = engine.mondrian(table, described, spec.k, INDIVIDUAL, weights=measure_weights(spec, described),
@@ -511,23 +593,30 @@ def _recode_groups(work: pd.DataFrame, groups: list[_Group], spec: PolicySpec,
         data, class_ids, coverage = result.data, result.class_ids, result.coverage
     else:
         data, class_ids, coverage = table.copy(), owner.copy(), {}
-    owners = pd.Series(owner, index=table.index).loc[data.index].to_numpy()
-    for name in groups[0].person:
-        labels = np.array([group.person[name] for group in groups], dtype=object)
-        data[name] = labels[owners]
+    released_owner = (owner if data.index.equals(table.index)
+                      else pd.Series(owner, index=table.index).loc[data.index].to_numpy())
+    for name in persons[0]:
+        codes, labels = pd.factorize(np.array([person[name] for person in persons], dtype=object))
+        data[name] = pd.Categorical.from_codes(codes[released_owner], categories=labels)
     return _Recoded(data=data, class_ids=class_ids, coverage=coverage)
 
 
 def recode_by_cell(work: pd.DataFrame, cells: pd.DataFrame, spec: PolicySpec,
-                   described: dict[str, LocalQI], due: np.ndarray | None = None) -> _Recoded:
+                   described: dict[str, LocalQI], due: np.ndarray | None = None,
+                   source: _Source | None = None) -> _Recoded:
     """Release each cell of at least k customers by Mondrian over the transaction columns inside it, then
     the pool of the smaller cells' due rows with `*` in every person column (topped up to k customers
     by their waiting rows, `_top_up`, then by cells that can lend some, `_lend`); a pool still below
     k customers is not released, nor are the waiting rows left out (their rows go to the hold-back /
-    suppression path: a waiting row is young enough to be held)."""
-    large, pool = _groups(work, cells, spec.k, np.ones(len(work), dtype=bool) if due is None else due)
-    groups = [*large, *([pool] if _customers(work.iloc[pool.rows]) >= spec.k else [])]
-    return _recode_groups(work, groups, spec, described)
+    suppression path: a waiting row is young enough to be held). `work` holds the customer column and,
+    without a `source`, the described columns."""
+    return _recode_owned(work, _owners_by_cell(work, cells, spec.k, due), spec, described, source)
+
+
+def _owners_by_cell(work: pd.DataFrame, cells: pd.DataFrame, k: int, due: np.ndarray | None) -> _Owners:
+    """Return the groups `recode_by_cell` releases tonight, as `_Owners` (their row lists are not kept)."""
+    large, pool = _groups(work, cells, k, np.ones(len(work), dtype=bool) if due is None else due)
+    return _Owners.of([*large, *([pool] if _customers(work.iloc[pool.rows]) >= k else [])], len(work))
 
 
 def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnHierarchy],
@@ -536,20 +625,28 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
     started = time.perf_counter()
     person = person_columns(spec.source, (qi.column for qi in spec.class_hierarchies))
     described = {name: qi for name, qi in local_descriptions(spec, hierarchies, dates).items() if name not in person}
-    work = frame[[*described, INDIVIDUAL]].copy()
-    for name, description in described.items():
-        if isinstance(description, HierarchyQI):
-            work[name] = hierarchies[name].leaves
     inside = _inside_domains(frame, spec, described)
-    if _customers(work.iloc[inside]) < spec.k:
-        raise _unsatisfiable(spec, f"the rows to release belong to {_customers(work.iloc[inside])} customer(s), "
-                                   "fewer than k")
+    index = frame.index[inside]
+    if pd.api.types.is_integer_dtype(index.dtype) and len(frame) < np.iinfo(np.int32).max:
+        index = index.astype(np.int32)  # the frame's row labels: positions, half the memory
+    work = pd.DataFrame({INDIVIDUAL: frame[INDIVIDUAL].to_numpy()[inside]}, index=index)
+    # categories and dates as their hierarchy leaves (a date's leaf is its ISO day: 2 bytes a row, not 8)
+    source = _Source(columns={name: hierarchies[name].leaves if isinstance(description, HierarchyQI | DateQI)
+                              else frame[name] for name, description in described.items()}, positions=inside)
+    if _customers(work) < spec.k:
+        raise _unsatisfiable(spec, f"the rows to release belong to {_customers(work)} customer(s), fewer than k")
     if person_levels is None:  # the version's first release: its levels, chosen now
         levels = choose_person_levels(frame, spec, hierarchies, person)
     else:
         levels = increment_levels(_fixed_person_levels(person_levels, person, hierarchies), hierarchies, spec)
-    recoded = recode_by_cell(work.iloc[inside], person_cells(hierarchies, levels, inside), spec, described,
-                             due[inside])
+    # the cells, the groups' row lists and the work rows go before Mondrian runs: the engine's table and
+    # each of its rows' group stay
+    owners = _owners_by_cell(work, person_cells(hierarchies, levels, inside), spec.k, due[inside])
+    table, owner = _owned_table(work, owners, source)
+    persons = owners.person
+    del work, owners, source, inside
+    recoded = _recode_table(table, owner, persons, spec, described)
+    del table, owner
     seconds = time.perf_counter() - started
     rows = _Shuffled.of(frame, recoded.data.sort_index(), spec)
     individuals = recoded.data[INDIVIDUAL].to_numpy()
@@ -568,9 +665,13 @@ def local_risk(class_ids: np.ndarray, individuals: np.ndarray) -> dict[str, floa
     """Return the prosecutor risk over customers: 1 / customers in a class, each customer's highest."""
     if not len(class_ids):
         return {"basis": "individuals", "highest": 0.0, "average": 0.0}
-    pairs = pd.DataFrame({"c": class_ids, "i": individuals}).drop_duplicates()
-    sizes = pairs.groupby("c")["i"].transform("size").to_numpy()
-    per_customer = pd.Series(1.0 / sizes).groupby(pairs["i"].to_numpy()).max()
+    classes, class_codes = np.unique(class_ids, return_inverse=True)
+    people, person_codes = np.unique(individuals, return_inverse=True)
+    pairs = np.unique(class_codes.reshape(-1).astype(np.int64) * len(people) + person_codes.reshape(-1))
+    pair_class, pair_person = pairs // len(people), pairs % len(people)
+    sizes = np.bincount(pair_class, minlength=len(classes))[pair_class]
+    per_customer = np.zeros(len(people))
+    np.maximum.at(per_customer, pair_person, 1.0 / sizes)
     return {"basis": "individuals", "highest": float(per_customer.max()), "average": float(per_customer.mean())}
 
 
@@ -615,7 +716,8 @@ def label_statistics(recoded: _Recoded, spec: PolicySpec,
     stats: dict[str, dict[str, float | int | str]] = {}
     for qi in spec.class_hierarchies:
         name = qi.column
-        labels = recoded.data[name].to_numpy()[first_rows] if name in recoded.data else np.zeros(0, dtype=object)
+        labels = (recoded.data[name].iloc[first_rows].to_numpy(dtype=object) if name in recoded.data
+                  else np.zeros(0, dtype=object))
         codes, distinct = pd.factorize(pd.Series(labels, dtype=object).astype(str))
         if name in recoded.coverage:
             sizes = [_extent(recoded.coverage[name][label]) for label in distinct]

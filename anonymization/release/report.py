@@ -51,9 +51,17 @@ def class_statistics(class_customers: np.ndarray, k: int, verified: dict, height
     }
 
 
-def _shares(series: pd.Series) -> list[list[Any]]:
-    counts = series.astype(str).value_counts(normalize=True).head(TOP_VALUES)
-    return [[str(label), round(float(share), 6)] for label, share in counts.items()]
+def _text_counts(series: pd.Series) -> pd.Series:
+    """Return the rows per distinct text of the column (`str` of each value), in order of first appearance;
+    each distinct value is converted once."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    counts = np.bincount(codes, minlength=len(uniques))
+    return pd.Series(counts, index=pd.Series(uniques).astype(str).to_numpy()).groupby(level=0, sort=False).sum()
+
+
+def _shares(counts: pd.Series) -> list[list[Any]]:
+    top = (counts / counts.sum()).sort_values(ascending=False).head(TOP_VALUES) if len(counts) else counts
+    return [[str(label), round(float(share), 6)] for label, share in top.items()]
 
 
 def distributions(outcome: Any, spec: PolicySpec) -> dict[str, dict[str, Any]]:
@@ -65,11 +73,10 @@ def distributions(outcome: Any, spec: PolicySpec) -> dict[str, dict[str, Any]]:
     """
     result = {}
     for column in spec.columns:
-        before = outcome.leaves.get(column, outcome.released[column])
-        after = outcome.released[column]
+        before = _text_counts(outcome.leaves.get(column, outcome.released[column]))
+        after = _text_counts(outcome.released[column])
         result[column] = {"before": _shares(before), "after": _shares(after),
-                          "before_values": int(before.astype(str).nunique()),
-                          "after_values": int(after.astype(str).nunique())}
+                          "before_values": len(before), "after_values": len(after)}
     return result
 
 

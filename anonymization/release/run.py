@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from django.utils import timezone
 
 from ..exceptions import ReleaseNotRunnable, ReleaseUnsatisfiable
@@ -144,9 +145,13 @@ def _record_increment(release: Release, holdback: Holdback) -> None:
     record_held(policy_id=release.policy_id, held=holdback.held)
 
 
-def _verify(written: list[write.Written], outcome: Outcome, spec: PolicySpec, extraction: Extraction) -> Verified:
+def _overall_sensitive(extraction: Extraction, spec: PolicySpec) -> pd.Series | None:
+    """Return the extracted sensitive column (a copy: the rest of the extraction can go), if the policy has one."""
+    return extraction.frame[spec.sensitive_column].copy() if spec.sensitive_column else None
+
+
+def _verify(written: list[write.Written], outcome: Outcome, spec: PolicySpec, overall: pd.Series | None) -> Verified:
     """Check the written files against the policy, independently of the search; return the figures."""
-    overall = extraction.frame[spec.sensitive_column] if spec.sensitive_column else None
     return verify_written(written=written, individuals=outcome.individuals, positions=outcome.positions, spec=spec,
                           ids=identifiers_in_database(), overall_sensitive=overall)
 
@@ -196,11 +201,13 @@ def run_stages(*, release_id: int, token: str, progress: Progress | None = None)
             f"their cells hold enough customers (at most {max_hold_days()} days); the next release takes them in.")
     run.step(55, "measuring utility")
     utility = release_utility(raw=extraction.frame, outcome=outcome, spec=spec, dates=dates)
+    overall = _overall_sensitive(extraction, spec)
+    del extraction  # the extracted rows are not needed any more: ten million of them weigh hundreds of MiB
     run.step(60, "writing")
     temp = write.temp_folder(folder, token)
     data_files = write.write_data(outcome.released, temp)
     run.step(75, "verifying", status=Release.Status.VERIFYING)
-    verified = _verify(data_files, outcome, spec, extraction)
+    verified = _verify(data_files, outcome, spec, overall)
     summary = _summary(outcome, verified.figures, verified.class_customers, spec, holdback, utility)
     documents = _write_documents(run, spec, summary, outcome.checksums, data_files, temp)
     run.step(90, "publishing", status=Release.Status.VERIFYING)

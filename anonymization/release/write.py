@@ -12,6 +12,9 @@ CSV cells a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`
 carriage return) get a leading apostrophe, except plain numbers such as `-12.50`, which stay as
 they are (`neutralize_cell`). The Parquet file keeps the true values: it is typed data that no
 spreadsheet evaluates, and the verifier compares it with the CSV through the same rule.
+
+Both data files are written WRITE_BATCH_ROWS rows at a time (CSV lines appended, one Parquet row
+group per batch), so writing ten million rows never holds more than a batch as text.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +43,7 @@ FILENAMES: dict[str, str] = {Kind.CSV: "release.csv", Kind.PARQUET: "release.par
 CONTENT_TYPES: dict[str, str] = {Kind.CSV: "text/csv", Kind.PARQUET: "application/vnd.apache.parquet",
                  Kind.METADATA: "application/json", Kind.REPORT: "text/html"}
 _READ_CHUNK = 1 << 20
+WRITE_BATCH_ROWS = 500_000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_GUARD = "'"
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
@@ -62,9 +67,12 @@ def neutralize_cell(text: str) -> str:
 
 def _neutralized_text(column: pd.Series) -> pd.Series:
     """Return a text column with every live formula neutralized, each distinct value converted once."""
-    codes, uniques = pd.factorize(column.astype(str))
-    safe = np.asarray([neutralize_cell(value) for value in uniques], dtype=object)
-    return pd.Series(safe[codes], index=column.index, dtype="category")
+    if isinstance(column.dtype, pd.CategoricalDtype) and not column.hasnans:
+        codes, texts = column.cat.codes.to_numpy(), column.cat.categories.astype(str)
+    else:
+        codes, texts = pd.factorize(column.astype(str))
+    safe_codes, safe = pd.factorize(np.asarray([neutralize_cell(value) for value in texts], dtype=object))
+    return pd.Series(pd.Categorical.from_codes(safe_codes[codes], categories=safe), index=column.index)
 
 
 def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -135,15 +143,35 @@ def save(name: str, content: File) -> Written:
     return Written(kind=kind, name=name, size=size, sha256=sha)
 
 
+def _batches(frame: pd.DataFrame) -> list[pd.DataFrame]:
+    """Return the frame's consecutive batches of WRITE_BATCH_ROWS rows (one, empty, for an empty frame)."""
+    return [frame.iloc[start:start + WRITE_BATCH_ROWS] for start in range(0, len(frame), WRITE_BATCH_ROWS)] or [frame]
+
+
+def _as_plain_table(batch: pd.DataFrame) -> pa.Table:
+    """Return a batch as an Arrow table with categorical columns as their plain values (text stays text)."""
+    plain = {name: object for name in batch.columns if isinstance(batch[name].dtype, pd.CategoricalDtype)}
+    return pa.Table.from_pandas(batch.astype(plain) if plain else batch, preserve_index=False)
+
+
 def write_data(frame: pd.DataFrame, folder: str) -> list[Written]:
-    """Write the released rows as CSV (formulas neutralized) and Parquet (true values) into `folder`, keeping row order."""
+    """Write the released rows as CSV (formulas neutralized) and Parquet (true values) into `folder`, keeping row
+    order, batch by batch."""
     written = []
     with tempfile.TemporaryFile() as handle:
-        csv_frame(frame).to_csv(handle, index=False, lineterminator="\n")
+        for number, batch in enumerate(_batches(frame)):
+            csv_frame(batch).to_csv(handle, index=False, header=number == 0, lineterminator="\n")
         handle.seek(0)
         written.append(save(f"{folder}/{FILENAMES[Kind.CSV]}", File(handle)))
     with tempfile.TemporaryFile() as handle:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), handle, compression="zstd")
+        writer: pq.ParquetWriter | None = None
+        for batch in _batches(frame):
+            table = _as_plain_table(batch)
+            writer = writer or pq.ParquetWriter(handle, table.schema, compression="zstd")
+            writer.write_table(table)
+        assert writer is not None  # _batches gives at least one batch
+        writer.close()
+        pa.default_memory_pool().release_unused()
         handle.seek(0)
         written.append(save(f"{folder}/{FILENAMES[Kind.PARQUET]}", File(handle)))
     return written
@@ -160,10 +188,31 @@ def read_csv(name: str) -> pd.DataFrame:
         return pd.read_csv(handle, dtype="category", keep_default_na=False, na_filter=False)
 
 
+def _text_columns(schema: pa.Schema) -> list[str]:
+    return [field.name for field in schema if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
+
+
 def read_parquet(name: str) -> pd.DataFrame:
-    """Read a written Parquet file back."""
+    """Read a written Parquet file back; text columns come back as categoricals (each distinct text once)."""
     with _storage().open(name, "rb") as handle:
-        return pq.read_table(io.BytesIO(handle.read())).to_pandas()
+        source = io.BytesIO(handle.read())
+    return pq.read_table(source, read_dictionary=_text_columns(pq.read_schema(source))).to_pandas()
+
+
+def read_parquet_batches(name: str) -> Iterator[pd.DataFrame]:
+    """Read a written Parquet file back WRITE_BATCH_ROWS rows at a time, text columns as categoricals; an
+    empty file gives one empty frame with its columns. Arrow's freed buffers go back to the system after
+    each batch."""
+    with _storage().open(name, "rb") as handle:
+        parquet = pq.ParquetFile(handle)
+        parquet = pq.ParquetFile(handle, read_dictionary=_text_columns(parquet.schema_arrow))
+        empty = True
+        for batch in parquet.iter_batches(batch_size=WRITE_BATCH_ROWS):
+            empty = False
+            yield pa.Table.from_batches([batch]).to_pandas()
+            pa.default_memory_pool().release_unused()
+        if empty:
+            yield parquet.schema_arrow.empty_table().to_pandas()
 
 
 def remove_folder(folder: str) -> int:

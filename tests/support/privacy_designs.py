@@ -18,9 +18,10 @@ from the bank's tables the way the extraction reads them, customers without a pu
 Ground truth. The attacks and the workload need, for every published row, the customer and the
 ledger entry behind it and the raw values. A release never writes them: they exist only in the run's
 memory, where the verifier joins the customer codes back by position. `WrittenRows` wraps the run's
-verify step (`anonymization.release.run._verify`, the same seam as the hold-back spy of
-tests/anonymization/e2e/test_increments.py) to copy them while the run holds them; they stay in
-this process's memory and are never written to disk.
+hold-back step (`anonymization.release.run._hold_back`, the seam of the hold-back spy of
+tests/anonymization/e2e/test_increments.py; the last step that sees the extraction, which the run
+lets go before writing) to copy them while the run holds them; they stay in this process's memory
+and are never written to disk.
 """
 
 from __future__ import annotations
@@ -146,9 +147,9 @@ def measured(call: Callable[[], T]) -> tuple[T, float, float]:
 class WrittenRows:
     """Copy, while a release runs, the customer code, entry id and raw values behind each row it writes.
 
-    Inside `watching()` the run's verify step is wrapped: it receives the anonymization outcome
-    (customer codes and extraction positions of the written rows, in file order) and the extraction
-    (entry ids and raw values); the copy stays in memory until `take()`.
+    Inside `watching()` the run's hold-back step is wrapped: it receives the anonymization outcome
+    (customer codes and extraction positions of the rows to be written, in file order) and the
+    extraction (entry ids and raw values); the copy stays in memory until `take()`.
     """
 
     def __init__(self, columns: Sequence[str]) -> None:
@@ -157,7 +158,7 @@ class WrittenRows:
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[WrittenRows]:
-        original = run._verify
+        original = run._hold_back
         signature = inspect.signature(original)
 
         def verify(*args: Any, **kwargs: Any) -> Any:
@@ -169,11 +170,11 @@ class WrittenRows:
             self._last = Truth(ids, raw_values(extraction.frame, positions, self.columns))
             return original(*args, **kwargs)
 
-        run._verify = verify
+        run._hold_back = verify
         try:
             yield self
         finally:
-            run._verify = original
+            run._hold_back = original
 
     def take(self) -> Truth:
         """Return the truth of the last written file and forget it."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -310,3 +312,42 @@ def test_groups_never_share_a_class_and_each_must_hold_k_individuals() -> None:
     with pytest.raises(ValueError) as raised:
         mondrian(table, {"amount": NumericQI(0, 10)}, 2, "customer", groups=np.array([0, 0, 0, 0, 0, 0, 0, 1]))
     assert str(raised.value) == "group 1 holds 1 individual(s), fewer than k=2"
+
+
+def test_groups_partitioned_in_batches_get_the_labels_of_one_run(monkeypatch) -> None:
+    rng = np.random.default_rng(7)
+    customers = rng.integers(0, 400, 3000)
+    table = pd.DataFrame({
+        "customer": customers, "age": rng.integers(18, 90, 400)[customers],
+        "gender": rng.choice(["F", "M"], 400)[customers], "zip": rng.choice(ZIPS, 400)[customers],
+        "date": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 365, len(customers)), unit="D"),
+        "amount": rng.gamma(2, 50, len(customers)).clip(0, 1000).round(2),
+    })
+    groups = table["zip"].to_numpy()
+    whole = mondrian(table, qis(rounded=True), 5, "customer", groups=groups, weights={"amount": 16.0})
+    monkeypatch.setattr(sys.modules["anonymization.engine.mondrian"], "BATCH_ROWS", 500)
+    batched = mondrian(table, qis(rounded=True), 5, "customer", groups=groups, weights={"amount": 16.0})
+    pd.testing.assert_frame_equal(batched.data.astype(str), whole.data.astype(str))
+    assert batched.classes == whole.classes and batched.coverage == whole.coverage
+    # the same rows share a class, whatever the numbering
+    pairs = pd.DataFrame({"whole": whole.class_ids, "batched": batched.class_ids}).drop_duplicates()
+    assert len(pairs) == pairs["whole"].nunique() == pairs["batched"].nunique()
+
+
+def test_categorical_ordered_columns_give_the_labels_of_their_values() -> None:
+    rng = np.random.default_rng(3)
+    customers = rng.integers(0, 60, 500)
+    table = pd.DataFrame({
+        "customer": customers,
+        "date": (pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 365, 500), unit="D")).strftime("%Y-%m-%d"),
+        "amount": rng.gamma(2, 50, 500).clip(0, 1000).round(2),
+    })
+    described = {"date": DateQI("2025-01-01", "2025-12-31", round_to="month"),
+                 "amount": NumericQI(0, 1000, closed=True, round_bounds=round_ladder(0, 1000, 10))}
+    plain = mondrian(table, described, 4, "customer")
+    # categories no row holds, even outside the domains, are ignored
+    coded = table.assign(date=pd.Categorical(table["date"], categories=[*sorted(set(table["date"])), "2031-01-01"]),
+                         amount=pd.Categorical(table["amount"], categories=[*sorted(set(table["amount"])), 5000.0]))
+    result = mondrian(coded, described, 4, "customer")
+    pd.testing.assert_frame_equal(result.data.astype(str), plain.data.astype(str))
+    assert np.array_equal(result.class_ids, plain.class_ids) and result.coverage == plain.coverage

@@ -12,6 +12,7 @@ from anonymization.release.order import secret_order
 from anonymization.release.verify import (
     Expectations,
     check_same_table,
+    class_ids,
     emd,
     ledger_neighbours,
     rank_correlation,
@@ -188,3 +189,25 @@ def test_it_draws_a_secret_order_that_passes_the_order_rule():
         assert abs(rank_correlation(positions[order])) < 0.1
         assert ledger_neighbours(positions[order]) <= 8
     assert orders[0].tolist() != orders[1].tolist()
+
+
+def test_a_day_range_is_not_read_as_a_card_number_but_other_digits_are():
+    # "2025-04-12..2025-12-31" holds the digits 0412202512 across its two days
+    ids = Identifiers(names=set(), full_names=set(), emails=set(), phones=set(), accounts=set(),
+                      bin_last4={"0412202512"})
+    released = _data([("30-39", "2025-04-12..2025-12-31")] * 2)
+    verify(data=released, individuals=np.array([1, 2]), expected=_expect(), ids=ids)
+    for cell in ("2025-04-12 2025-12-31", "2025-04-12..2025-12-32", "2026-04-12..2025-12-31",
+                 "x 2025-04-12..2025-12-31"):
+        with pytest.raises(VerificationFailed, match="a card number"):
+            verify(data=_data([("30-39", cell), ("30-39", "deposit")]), individuals=np.array([1, 2]),
+                   expected=_expect(), ids=ids)
+
+
+def test_class_numbers_follow_first_appearance_like_grouping_every_column():
+    rng = np.random.default_rng(5)
+    data = pd.DataFrame({"age": rng.choice(["20-29", "30-39", None], 400), "kind": rng.choice(["a", "b", "c"], 400),
+                         "amount": rng.choice([1.5, 2.5], 400)}).astype({"age": "category", "kind": "category"})
+    expected = data.groupby(["age", "kind", "amount"], sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    assert np.array_equal(class_ids(data, ["age", "kind", "amount"]), expected)
+    assert np.array_equal(class_ids(data, []), np.zeros(400, dtype=np.int64))

@@ -554,28 +554,10 @@ class _Owners:
         return cls(of_row=of_row, person=[group.person for group in groups])
 
 
-def _recode_groups(work: pd.DataFrame, groups: list[_Group], spec: PolicySpec,
-                   described: dict[str, LocalQI], source: _Source | None = None) -> _Recoded:
-    """Recode every group's transaction columns in one Mondrian run (a group never shares a class with
-    another: `groups=`); each row's person columns get its group's labels. The described columns come
-    from `source`, else from `work` itself."""
-    return _recode_owned(work, _Owners.of(groups, len(work)), spec, described, source)
-
-
-def _recode_owned(work: pd.DataFrame, owners: _Owners, spec: PolicySpec, described: dict[str, LocalQI],
-                  source: _Source | None) -> _Recoded:
-    """`_recode_groups` once the groups are reduced to their `_Owners`."""
-    table, owner = _owned_table(work, owners, source)
-    return _recode_table(table, owner, owners.person, spec, described)
-
-
-def _owned_table(work: pd.DataFrame, owners: _Owners, source: _Source | None) -> tuple[pd.DataFrame, np.ndarray]:
-    """Return the engine's table of the rows released tonight (from `source`, else `work`) and each row's group."""
+def _owned_table(work: pd.DataFrame, owners: _Owners, source: _Source) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the engine's table of the rows released tonight (read from `source`) and each row's group."""
     rows = _positions(np.flatnonzero(owners.of_row >= 0), len(work))
-    owner = owners.of_row[rows]
-    if source is not None:
-        return source.table(work, rows), owner
-    return (work if len(rows) == len(work) else work.iloc[rows]), owner
+    return source.table(work, rows), owners.of_row[rows]
 
 
 def _recode_table(table: pd.DataFrame, owner: np.ndarray, persons: list[dict[str, str]], spec: PolicySpec,
@@ -601,20 +583,12 @@ def _recode_table(table: pd.DataFrame, owner: np.ndarray, persons: list[dict[str
     return _Recoded(data=data, class_ids=class_ids, coverage=coverage)
 
 
-def recode_by_cell(work: pd.DataFrame, cells: pd.DataFrame, spec: PolicySpec,
-                   described: dict[str, LocalQI], due: np.ndarray | None = None,
-                   source: _Source | None = None) -> _Recoded:
-    """Release each cell of at least k customers by Mondrian over the transaction columns inside it, then
-    the pool of the smaller cells' due rows with `*` in every person column (topped up to k customers
-    by their waiting rows, `_top_up`, then by cells that can lend some, `_lend`); a pool still below
-    k customers is not released, nor are the waiting rows left out (their rows go to the hold-back /
-    suppression path: a waiting row is young enough to be held). `work` holds the customer column and,
-    without a `source`, the described columns."""
-    return _recode_owned(work, _owners_by_cell(work, cells, spec.k, due), spec, described, source)
-
-
 def _owners_by_cell(work: pd.DataFrame, cells: pd.DataFrame, k: int, due: np.ndarray | None) -> _Owners:
-    """Return the groups `recode_by_cell` releases tonight, as `_Owners` (their row lists are not kept)."""
+    """Return the groups released tonight, as `_Owners` (their row lists are not kept): each cell of at least
+    k customers that is ready (`_groups`), then the pool of the smaller cells' due rows with `*` in every
+    person column (topped up to k customers by their waiting rows, `_top_up`, then by cells that can lend
+    some, `_lend`). A pool still below k customers is not released, nor are the waiting rows left out
+    (they go to the hold-back / suppression path: a waiting row is young enough to be held)."""
     large, pool = _groups(work, cells, k, np.ones(len(work), dtype=bool) if due is None else due)
     return _Owners.of([*large, *([pool] if _customers(work.iloc[pool.rows]) >= k else [])], len(work))
 

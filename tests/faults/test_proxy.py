@@ -195,9 +195,10 @@ def test_the_same_slow_clients_stop_an_app_server_reached_directly(served, slow_
     (The app servers listen on 127.0.0.1 only; nothing but nginx reaches them in a deployment.)
     """
     config = runpy.run_path(str(GUNICORN_CONFIG))
-    # One slow connection per thread of every worker, and a few more waiting.
-    slow_clients.append(SlowClients(served.apps[0], config["workers"] * config["threads"] + 4))
-    time.sleep(1)
+    # Twice as many slow connections as the workers have threads, and a few more: the kernel hands
+    # connections to the workers unevenly, and each worker must see at least one per thread.
+    slow_clients.append(SlowClients(served.apps[0], 2 * config["workers"] * config["threads"] + 4))
+    time.sleep(2)
     with pytest.raises((TimeoutError, urllib.error.URLError)):
         urllib.request.urlopen(served.apps[0] + "/", timeout=3).read()
 

@@ -14,8 +14,9 @@ from anonymization.engine import covers
 from anonymization.engine.mondrian import round_ladder
 from anonymization.exceptions import ReleaseUnsatisfiable
 from anonymization.policy.catalog import INDIVIDUAL
+from anonymization.policy.hierarchies import build_hierarchy
 from anonymization.policy.spec import PolicySpec, QuasiIdentifierSpec
-from anonymization.release.anonymize import DateBounds, anonymize
+from anonymization.release.anonymize import DateBounds, anonymize, climb_chain, increment_levels
 from anonymization.release.verify import customers_per_class, rank_correlation
 
 AGE = QuasiIdentifierSpec(column="age", builder="intervals", params={"widths": [10]})
@@ -151,29 +152,42 @@ def _cell(frame: pd.DataFrame, levels: dict[str, int]) -> pd.DataFrame:
                          "gender": people["gender"].astype(str).to_numpy()})
 
 
-def test_it_labels_every_customer_with_their_cell_or_star_in_two_increments_of_one_version():
+def _chain_steps(cells: pd.DataFrame) -> list[pd.DataFrame]:
+    """Return each customer's labels at every step of the chain of {age: 2, gender: 0} (widths 5 and 10: no
+    20-year band, so the increment keeps the levels): the cell, then age `*`, then `*` in both."""
+    return [cells, cells.assign(age="*"), cells.assign(age="*", gender="*")]
+
+
+def test_it_labels_every_customer_with_their_cell_or_a_coarser_step_of_its_chain_in_two_increments():
     levels = {"age": 2, "gender": 0}
     first, second = _ledger(seed=3), _ledger(seed=3)
     second["amount"] = np.random.default_rng(9).normal(0, 300, len(second)).round(2)  # another night's entries
     for night in (first, second):
         outcome = anonymize(night, _local_spec(), dates=DATES, person_levels=levels)
         assert outcome.levels == levels
-        labels = _person_labels(outcome).merge(_cell(night, levels), on=INDIVIDUAL, suffixes=("", "_cell"))
-        star = (labels[list(PERSON)] == "*").all(axis=1)
-        in_cell = np.logical_and.reduce([labels[name] == labels[f"{name}_cell"] for name in PERSON])
-        assert (star | in_cell).all()
-        assert in_cell.any()
+        labels = _person_labels(outcome)
+        on_chain = np.zeros(len(labels), dtype=bool)
+        for step in _chain_steps(_cell(night, levels)):
+            merged = labels.merge(step, on=INDIVIDUAL, how="left", suffixes=("", "_step"))
+            on_chain |= np.logical_and.reduce([merged[name] == merged[f"{name}_step"] for name in PERSON])
+        assert on_chain.all()
+        in_cell = labels.merge(_cell(night, levels), on=INDIVIDUAL, suffixes=("", "_cell"))
+        assert (in_cell["age"] == in_cell["age_cell"]).any()
         released = outcome.released
         classes = released.groupby(list(released.columns), observed=True).ngroup().to_numpy()
         assert customers_per_class(classes, outcome.individuals).min() >= 5
 
 
-def test_it_pools_the_rows_of_cells_below_k_with_star_in_every_person_column():
+def test_rows_of_a_cell_below_k_climb_to_the_first_coarser_labels_that_hold_k_customers():
     frame = _ledger()
     frame.loc[frame[INDIVIDUAL] == 0, "age"] = 119  # one customer alone in the top age band
+    gender = str(frame.loc[frame[INDIVIDUAL] == 0, "gender"].iloc[0])
     outcome = anonymize(frame, _local_spec(), dates=DATES, person_levels={"age": 2, "gender": 0})
-    alone = _person_labels(outcome)[outcome.individuals == 0]
-    assert len(alone) and (alone[list(PERSON)] == "*").all(axis=None)
+    labels = _person_labels(outcome)
+    alone = labels[outcome.individuals == 0]
+    assert len(alone) and (alone[list(PERSON)] == ["*", gender]).all(axis=None)  # gender kept: age `*` holds k
+    climbed = labels[(labels["age"] == "*") & (labels["gender"] == gender)]
+    assert climbed[INDIVIDUAL].nunique() >= 5
 
 
 def test_it_chooses_person_levels_by_flash_on_the_customers_when_the_version_has_none():
@@ -182,16 +196,16 @@ def test_it_chooses_person_levels_by_flash_on_the_customers_when_the_version_has
     assert set(outcome.released["age"].astype(str)) == {"*"}
 
 
-def test_it_lends_customers_of_a_large_cell_to_a_pool_below_k_so_that_it_is_released():
+def test_it_lends_customers_of_a_large_cell_under_the_same_coarser_labels_so_that_a_climbing_cell_is_released():
     frame = _ledger(customers=30)
     frame["age"], frame["gender"] = 30, pd.Categorical(["F"] * len(frame))  # one cell of 30 customers
     frame.loc[frame[INDIVIDUAL] == 0, "age"] = 80  # one customer alone in their cell
     outcome = anonymize(frame, _local_spec(), dates=DATES, person_levels={"age": 2, "gender": 0})
     labels = _person_labels(outcome)
-    star = (labels[list(PERSON)] == "*").all(axis=1)
-    assert star[labels[INDIVIDUAL] == 0].all() and 0 in outcome.individuals
-    assert labels[INDIVIDUAL][star].nunique() == 5  # four lent, the cell keeps 26
-    assert (labels[~star][list(PERSON)] == ["[30, 40)", "F"]).all(axis=None)
+    climbed = (labels[list(PERSON)] == ["*", "F"]).all(axis=1)
+    assert climbed[labels[INDIVIDUAL] == 0].all() and 0 in outcome.individuals
+    assert labels[INDIVIDUAL][climbed].nunique() == 5  # four lent, the cell keeps 26
+    assert (labels[~climbed][list(PERSON)] == ["[30, 40)", "F"]).all(axis=None)
     assert outcome.suppressed == 0
 
 
@@ -204,12 +218,15 @@ def _two_small_cells(customers: int = 36) -> pd.DataFrame:
     return frame
 
 
-def test_due_rows_of_cells_below_k_are_pooled_with_star():
+def test_due_rows_of_cells_below_k_climb_age_first_and_gender_last():
     outcome = anonymize(_two_small_cells(), _local_spec(), dates=DATES, person_levels={"age": 2, "gender": 0})
     labels = _person_labels(outcome)
-    small = labels[labels[INDIVIDUAL] >= 30]
-    assert small[INDIVIDUAL].nunique() == 6 and (small[list(PERSON)] == "*").all(axis=None)
-    assert (labels[labels[INDIVIDUAL] < 30][list(PERSON)] == ["[30, 40)", "F"]).all(axis=None)
+    women, men = labels[labels[INDIVIDUAL].between(30, 32)], labels[labels[INDIVIDUAL] >= 33]
+    assert (women[list(PERSON)] == ["*", "F"]).all(axis=None)  # with two customers lent by the F cell
+    assert (men[list(PERSON)] == "*").all(axis=None)  # no M cell to lend: on to `*`, with two more lent
+    assert women[INDIVIDUAL].nunique() == 3 and men[INDIVIDUAL].nunique() == 3
+    kept = labels[(labels[INDIVIDUAL] < 30) & (labels["age"] != "*")]
+    assert (kept[list(PERSON)] == ["[30, 40)", "F"]).all(axis=None) and kept[INDIVIDUAL].nunique() == 26
     assert outcome.suppressed == 0
 
 
@@ -247,3 +264,20 @@ def test_an_increment_labels_ages_in_bands_of_twenty_years_when_the_version_has_
 def test_an_increment_keeps_the_version_levels_when_the_hierarchy_has_no_wider_band_below_star():
     outcome = anonymize(_ledger(customers=200), _local_spec(), dates=DATES, person_levels={"age": 2, "gender": 0})
     assert outcome.levels == {"age": 2, "gender": 0}  # widths 5 and 10 only: never raised to `*`
+
+
+def test_an_increments_climbing_chain_is_the_tail_of_its_versions_and_every_step_is_coarser():
+    wider = tuple(dataclasses.replace(qi, params={"bin": 1, "widths": [5, 10, 20]}) if qi.column == "age" else qi
+                  for qi in LOCAL_QIS)
+    spec = dataclasses.replace(_local_spec(), quasi_identifiers=wider)
+    frame = _ledger(customers=200)
+    hierarchies = {qi.column: build_hierarchy(column=qi.column, series=frame[qi.column], builder=qi.builder,
+                                              params=qi.params) for qi in wider if qi.column in PERSON}
+    version = {"age": 1, "gender": 0}
+    chain = climb_chain(version, hierarchies, spec)
+    increment = increment_levels(version, hierarchies, spec)
+    assert chain[0] == increment == {"age": 3, "gender": 0}  # 20-year bands first
+    assert climb_chain(increment, hierarchies, spec) == chain[1:]
+    assert chain[1:] == [{"age": 4, "gender": 0}, {"age": 4, "gender": 1}]  # age to `*`, then gender
+    for finer, coarser in zip([version, *chain[:-1]], chain, strict=True):
+        assert all(coarser[name] >= finer[name] for name in PERSON) and coarser != finer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.db import connection, transaction
 
 from accounts.cards import pan_fingerprint
 from accounts.exceptions import AccountsError, AuthenticationFailed, CardBlocked, PinRejected
@@ -13,6 +14,7 @@ from accounts.services import (
     card_authenticate,
     card_block,
     card_change_pin,
+    card_check_pin,
     card_issue,
     card_pin_reset,
     card_unblock,
@@ -149,3 +151,48 @@ def test_it_opens_accounts_only_in_a_configured_currency(alice_customer, setting
     assert Account.objects.count() == before
     settings.ATM_CURRENCIES = ["EUR", "USD"]
     assert account_open(customer=alice_customer.customer, currency="USD").currency == "USD"
+
+
+def _statements_of(work) -> list[str]:  # type: ignore[no-untyped-def]
+    sent: list[str] = []
+
+    def note(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note):
+        work()
+    return sent
+
+
+ASYNCHRONOUS = "SET LOCAL synchronous_commit TO OFF"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_on_postgresql_a_right_pin_with_nothing_to_reset_commits_without_waiting_for_the_disk():
+    holder = funded_card(pin="2468")
+
+    sent = _statements_of(lambda: card_check_pin(card_id=holder.card.pk, pin="2468"))
+
+    assert ASYNCHRONOUS in sent  # the transaction only locked the card row
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_on_postgresql_a_counted_pin_check_waits_for_the_disk():
+    holder = funded_card(pin="2468")
+
+    def wrong() -> None:
+        with pytest.raises(AuthenticationFailed):
+            card_check_pin(card_id=holder.card.pk, pin="1357")
+
+    assert ASYNCHRONOUS not in _statements_of(wrong)  # the wrong PIN is counted for good
+    assert ASYNCHRONOUS not in _statements_of(lambda: card_check_pin(card_id=holder.card.pk, pin="2468"))  # the reset
+    assert Card.objects.get(pk=holder.card.pk).failed_pin_attempts == 0
+
+    def inside_a_callers_transaction() -> None:
+        with transaction.atomic():
+            card_check_pin(card_id=holder.card.pk, pin="2468")
+
+    assert ASYNCHRONOUS not in _statements_of(inside_a_callers_transaction)  # that one decides for itself

@@ -66,8 +66,27 @@ def test_on_postgresql_a_session_write_commits_without_waiting_for_the_disk():
 
     sent = _statements_of(store.save)
 
-    assert sent[0] == "SET LOCAL synchronous_commit TO OFF" and sent[1].startswith("UPDATE")
+    # One statement, its own transaction, with the setting local to it.
+    assert len(sent) == 1 and sent[0].startswith("UPDATE")
+    assert "set_config('synchronous_commit', 'off', true)" in sent[0]
     assert SessionStore(session_key=store.session_key)["atm_last_activity"] == 1.0
+    with connection.cursor() as cursor:  # and only to it
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_on_postgresql_a_session_ended_meanwhile_is_not_written_back():
+    store = SessionStore()
+    store["atm_card_id"] = 7
+    store.save()
+    Session.objects.filter(session_key=store.session_key).delete()  # a logout on another app server
+    store["atm_last_activity"] = 1.0
+
+    with pytest.raises(UpdateError):
+        store.save()
+    assert not Session.objects.filter(session_key=store.session_key).exists()
 
 
 @pytest.mark.postgres

@@ -24,7 +24,7 @@ from .exceptions import AccountsError, AuthenticationFailed, CardBlocked, CardJu
 from .iban import random_iban
 from .models import Account, Card, CardNumberTries, Customer, ProcessedRequest
 from .money import currency_problem
-from .pins import hash_pin, pin_problem, verify_pin
+from .pins import hash_pin, pin_hash_outdated, pin_problem, verify_pin
 
 CARD_VALIDITY_YEARS = 4
 ALREADY_DONE_MESSAGE = "This request was already carried out (the form was sent twice); nothing was done again."
@@ -251,11 +251,19 @@ def card_authenticate(*, pan: str, pin: str) -> Card:
         if card is not None and card.is_usable:
             failure = _live_card_try(card, pin)
             if failure is None:
+                _pin_rehash_if_outdated(card, pin)
                 return card
         else:
             verify_pin(pin, card.pin_hash if card is not None else _dummy_hash())
             failure = _number_try(pan_hmac, seen=card.failed_pin_attempts if card is not None else 0)
     raise failure  # after the commit: the count stays
+
+
+def _pin_rehash_if_outdated(card: Card, pin: str) -> None:
+    """Re-hash the right PIN of a locked card whose hash has other argon2 parameters than the configured ones."""
+    if pin_hash_outdated(card.pin_hash):
+        card.pin_hash = hash_pin(pin)
+        card.save(update_fields=["pin_hash"])
 
 
 def _number_tries_locked(pan_hmac: str) -> CardNumberTries:

@@ -196,3 +196,18 @@ def test_on_postgresql_a_counted_pin_check_waits_for_the_disk():
             card_check_pin(card_id=holder.card.pk, pin="2468")
 
     assert ASYNCHRONOUS not in _statements_of(inside_a_callers_transaction)  # that one decides for itself
+
+
+def test_a_pin_hashed_with_other_argon2_parameters_still_logs_in_and_is_rehashed(alice_customer, settings):
+    settings.ATM_ARGON2_TIME_COST, settings.ATM_ARGON2_MEMORY_KIB = 2, 16  # the configured cost changes
+    old_hash = Card.objects.get(pk=alice_customer.card.pk).pin_hash
+    assert "m=8,t=1" in old_hash
+
+    card_authenticate(pan=alice_customer.pan, pin=alice_customer.pin)
+
+    new_hash = Card.objects.get(pk=alice_customer.card.pk).pin_hash
+    assert "m=16,t=2" in new_hash
+    assert card_authenticate(pan=alice_customer.pan, pin=alice_customer.pin).pk == alice_customer.card.pk
+    with pytest.raises(AuthenticationFailed):
+        card_authenticate(pan=alice_customer.pan, pin="9999")
+    assert Card.objects.get(pk=alice_customer.card.pk).pin_hash == new_hash  # only a right PIN re-hashes

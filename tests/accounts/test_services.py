@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts.cards import pan_fingerprint
 from accounts.exceptions import AccountsError, AuthenticationFailed, CardBlocked, PinRejected
@@ -20,6 +20,7 @@ from accounts.services import (
     card_unblock,
 )
 from tests.factories import funded_card
+from tests.support.statements import statements_of
 
 pytestmark = pytest.mark.django_db
 
@@ -153,18 +154,6 @@ def test_it_opens_accounts_only_in_a_configured_currency(alice_customer, setting
     assert account_open(customer=alice_customer.customer, currency="USD").currency == "USD"
 
 
-def _statements_of(work) -> list[str]:  # type: ignore[no-untyped-def]
-    sent: list[str] = []
-
-    def note(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        sent.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(note):
-        work()
-    return sent
-
-
 ASYNCHRONOUS = "SET LOCAL synchronous_commit TO OFF"
 
 
@@ -173,7 +162,7 @@ ASYNCHRONOUS = "SET LOCAL synchronous_commit TO OFF"
 def test_on_postgresql_a_right_pin_with_nothing_to_reset_commits_without_waiting_for_the_disk():
     holder = funded_card(pin="2468")
 
-    sent = _statements_of(lambda: card_check_pin(card_id=holder.card.pk, pin="2468"))
+    sent = statements_of(lambda: card_check_pin(card_id=holder.card.pk, pin="2468"))
 
     assert ASYNCHRONOUS in sent  # the transaction only locked the card row
 
@@ -187,15 +176,15 @@ def test_on_postgresql_a_counted_pin_check_waits_for_the_disk():
         with pytest.raises(AuthenticationFailed):
             card_check_pin(card_id=holder.card.pk, pin="1357")
 
-    assert ASYNCHRONOUS not in _statements_of(wrong)  # the wrong PIN is counted for good
-    assert ASYNCHRONOUS not in _statements_of(lambda: card_check_pin(card_id=holder.card.pk, pin="2468"))  # the reset
+    assert ASYNCHRONOUS not in statements_of(wrong)  # the wrong PIN is counted for good
+    assert ASYNCHRONOUS not in statements_of(lambda: card_check_pin(card_id=holder.card.pk, pin="2468"))  # the reset
     assert Card.objects.get(pk=holder.card.pk).failed_pin_attempts == 0
 
     def inside_a_callers_transaction() -> None:
         with transaction.atomic():
             card_check_pin(card_id=holder.card.pk, pin="2468")
 
-    assert ASYNCHRONOUS not in _statements_of(inside_a_callers_transaction)  # that one decides for itself
+    assert ASYNCHRONOUS not in statements_of(inside_a_callers_transaction)  # that one decides for itself
 
 
 def test_a_pin_hashed_with_other_argon2_parameters_still_logs_in_and_is_rehashed(alice_customer, settings):

@@ -58,6 +58,18 @@ def verify_pin(pin: str, pin_hash: str) -> bool:
             return False
 
 
+def pin_hash_outdated(pin_hash: str) -> bool:
+    """Return True when `pin_hash` was made with other argon2 parameters than the configured ones.
+
+    Such a hash still verifies (argon2 reads its parameters from the hash itself); the card's next
+    login re-hashes the PIN with the configured ones.
+    """
+    try:
+        return _current_hasher().check_needs_rehash(pin_hash)
+    except InvalidHashError:
+        return False
+
+
 def pin_problem(new_pin: str, old_pin: str | None = None) -> str | None:
     """Return why `new_pin` is not acceptable (4-6 digits, not trivial, not the old PIN), or None."""
     if not (new_pin.isascii() and new_pin.isdigit() and 4 <= len(new_pin) <= 6):

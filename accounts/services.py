@@ -17,12 +17,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from atmsite.lib.commits import commit_without_disk_flush
+
 from .cards import generate_pan, network_for_pan, pan_fingerprint
 from .exceptions import AccountsError, AuthenticationFailed, CardBlocked, CardJustBlocked, PinRejected
 from .iban import random_iban
 from .models import Account, Card, CardNumberTries, Customer, ProcessedRequest
 from .money import currency_problem
-from .pins import hash_pin, pin_problem, verify_pin
+from .pins import hash_pin, pin_hash_outdated, pin_problem, verify_pin
 
 CARD_VALIDITY_YEARS = 4
 ALREADY_DONE_MESSAGE = "This request was already carried out (the form was sent twice); nothing was done again."
@@ -197,10 +199,16 @@ def card_check_pin(*, card_id: int, pin: str) -> Card:
     Raises CardBlocked when the card is (or just became) blocked, AuthenticationFailed on a wrong PIN
     (or for an expired card). A correct PIN resets the failure count.
     """
+    outermost = not transaction.get_connection().in_atomic_block
     with transaction.atomic():
         card = Card.objects.select_for_update().get(pk=card_id)
         if card.is_usable:
+            counted = card.failed_pin_attempts
             failure = _live_card_try(card, pin)
+            if failure is None and not counted and outermost:
+                # The right PIN with no count to reset: the transaction wrote nothing but its row lock,
+                # so its commit need not wait for the disk (the money movement after it does).
+                commit_without_disk_flush()
         else:
             # The same argon2 work as a live card, so the answer's timing does not tell a blocked card apart.
             verify_pin(pin, card.pin_hash)
@@ -243,11 +251,19 @@ def card_authenticate(*, pan: str, pin: str) -> Card:
         if card is not None and card.is_usable:
             failure = _live_card_try(card, pin)
             if failure is None:
+                _pin_rehash_if_outdated(card, pin)
                 return card
         else:
             verify_pin(pin, card.pin_hash if card is not None else _dummy_hash())
             failure = _number_try(pan_hmac, seen=card.failed_pin_attempts if card is not None else 0)
     raise failure  # after the commit: the count stays
+
+
+def _pin_rehash_if_outdated(card: Card, pin: str) -> None:
+    """Re-hash the right PIN of a locked card whose hash has other argon2 parameters than the configured ones."""
+    if pin_hash_outdated(card.pin_hash):
+        card.pin_hash = hash_pin(pin)
+        card.save(update_fields=["pin_hash"])
 
 
 def _number_tries_locked(pan_hmac: str) -> CardNumberTries:

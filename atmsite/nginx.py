@@ -27,6 +27,10 @@ TEMPLATE = DEPLOY_DIR / "atmsite.conf.in"
 PROXY_SNIPPET = DEPLOY_DIR / "proxy.conf"
 MIME_TYPES = Path("/etc/nginx/mime.types")
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
+# The combined log plus where the time went: the whole request in nginx (rt), waiting for the app
+# server's answer (urt) and which app server it was.
+TIMED_LOG_FORMAT = ("log_format timed '$remote_addr - [$time_local] \"$request\" $status $body_bytes_sent "
+                    "rt=$request_time urt=$upstream_response_time ua=$upstream_addr msec=$msec';")
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ def render_standalone(site: Site, runtime_dir: Path, *, access_log: bool = True)
     mime = f"    include {MIME_TYPES};\n" if MIME_TYPES.is_file() else ""
     temp = "".join(f"    {kind}_temp_path {runtime_dir / 'tmp' / kind};\n"
                    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    log = f"access_log {runtime_dir / 'access.log'};" if access_log else "access_log off;"
+    log = f"access_log {runtime_dir / 'access.log'} timed;" if access_log else "access_log off;"
     return (
         "# Written by atmsite.nginx for `make serve`; edit deploy/nginx/ instead.\n"
         f"pid {runtime_dir / 'nginx.pid'};\n"
@@ -99,7 +103,7 @@ def render_standalone(site: Site, runtime_dir: Path, *, access_log: bool = True)
         "events { worker_connections 1024; }\n"
         "http {\n"
         f"{mime}    default_type application/octet-stream;\n    sendfile on;\n    tcp_nopush on;\n"
-        f"    {log}\n{temp}"
+        f"    {TIMED_LOG_FORMAT}\n    {log}\n{temp}"
         f"    include {runtime_dir / 'atmsite.conf'};\n"
         "}\n"
     )

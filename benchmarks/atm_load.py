@@ -23,6 +23,12 @@ how much of a figure is the machine's rather than the application's.
     .venv/bin/python benchmarks/atm_load.py [--clients 1 8 32] [--seconds 15] [--workers 4] [--think 0.25 1.0]
     .venv/bin/python benchmarks/atm_load.py --via-proxy [--clients 1 8 32] [--port 8765] [--app-ports A B]
 
+To find where time goes: ATM_LOAD_DEBUG=1 prints each kind of request's p50/p99 and the load
+generator's own CPU time per level on stderr; ATM_LOAD_DUMP=FILE appends every level's samples
+(kind, seconds, status, start time) as a JSON line to FILE and, with --via-proxy, copies nginx's
+access log to FILE.access.log (request time, app server time and app server of every request).
+--set NAME=VALUE passes a setting to the app servers (GUNICORN_THREADS=2, ATM_PIN_VERIFY_CONCURRENCY=1).
+
 Needs PostgreSQL at 127.0.0.1:5432 (trust auth); uses its own database `atmsite_load`.
 """
 
@@ -30,10 +36,12 @@ from __future__ import annotations
 
 import argparse
 import http.cookiejar
+import json
 import multiprocessing as mp
 import os
 import random
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -53,12 +61,15 @@ CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 TOKEN_RE = re.compile(r'name="token" value="([0-9a-f]{32})"')
 CONFIRMATION_RE = re.compile(r'name="confirmation" value="([^"]+)"')
 MIX = (("balance", 0.4), ("withdraw", 0.2), ("deposit", 0.2), ("transfer", 0.2))
+# One timed request: (kind, seconds, HTTP status, wall-clock start).
+Sample = tuple[str, float, int, float]
 
 
-def _env() -> dict[str, str]:
+def _env(settings: list[str] | None = None) -> dict[str, str]:
     from tests.support.deployment import deployment_env
 
-    return deployment_env(database_url=f"postgres://postgres@127.0.0.1:5432/{DB}")
+    extra = dict(setting.split("=", 1) for setting in settings or [])
+    return deployment_env(database_url=f"postgres://postgres@127.0.0.1:5432/{DB}", **extra)
 
 
 def _manage(env: dict[str, str], *args: str) -> str:
@@ -99,12 +110,12 @@ class Customer:
         # Redirects are not followed: the receipt after a POST is its own request, timed on its own.
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect())
-        self.samples: list[tuple[str, float, int]] = []  # (kind, seconds, status)
+        self.samples: list[Sample] = []
 
     def _request(self, kind: str, path: str, form: dict[str, str] | None = None) -> str:
         """Send one request and record its latency; follow a redirect as a separate timed request."""
         data = urllib.parse.urlencode(form).encode() if form is not None else None
-        start, location = time.perf_counter(), None
+        start, location, wall = time.perf_counter(), None, time.time()
         try:
             with self.opener.open(self.base + path, data=data, timeout=30) as response:
                 body, status = response.read().decode(), response.status
@@ -114,7 +125,7 @@ class Customer:
                 exc.read()
         except OSError:
             body, status = "", 599
-        self.samples.append((kind, time.perf_counter() - start, status if status >= 400 or not location else 200))
+        self.samples.append((kind, time.perf_counter() - start, status if status >= 400 or not location else 200, wall))
         if location:
             return self._request(kind + " page" if form is not None else kind, urllib.parse.urljoin("/", location))
         if self.think[1] > 0:
@@ -134,7 +145,7 @@ class Customer:
         page = self._request(kind, f"/{kind}/")
         csrf, token = CSRF_RE.search(page), TOKEN_RE.search(page)
         if not (csrf and token):
-            self.samples.append((kind, 0.0, 598))  # the form did not render: count as an error
+            self.samples.append((kind, 0.0, 598, time.time()))  # the form did not render: count as an error
             return
         form = {"csrfmiddlewaretoken": csrf.group(1), "token": token.group(1), "amount": str(self.rng.randint(1, 5) * 10)}
         if kind == "transfer":  # the first step shows the confirmation page, whose token and confirmation move money
@@ -142,21 +153,21 @@ class Customer:
             page = self._request("transfer confirmation", "/transfer/", form)
             token, confirmation = TOKEN_RE.search(page), CONFIRMATION_RE.search(page)
             if not (token and confirmation):
-                self.samples.append((kind, 0.0, 597))  # the first step was refused: count as an error
+                self.samples.append((kind, 0.0, 597, time.time()))  # the first step was refused: count as an error
                 return
             form.update(token=token.group(1), confirmation=confirmation.group(1))
         if kind in ("withdraw", "transfer"):
             form["pin"] = self.pin
         body = self._request(kind, f"/{kind}/", form)
         if "Receipt" not in body:
-            self.samples.append((kind, 0.0, 597))  # the operation was refused: count as an error
+            self.samples.append((kind, 0.0, 597, time.time()))  # the operation was refused: count as an error
 
 
 def _client_process(base: str, cards: list, all_numbers: list[str], seconds: float, think: tuple[float, float],
                     queue: mp.Queue) -> None:
     import threading
 
-    results: list[tuple[str, float, int]] = []
+    results: list[Sample] = []
 
     def run(card: tuple[str, str, str], seed: int) -> None:
         customer = Customer(base, card, [n for n in all_numbers if n != card[2]], random.Random(seed), think)
@@ -171,7 +182,8 @@ def _client_process(base: str, cards: list, all_numbers: list[str], seconds: flo
         thread.start()
     for thread in threads:
         thread.join()
-    queue.put(results)
+    cpu = os.times()
+    queue.put((results, cpu.user + cpu.system))
 
 
 # The same-run references: a static file (nginx alone, or whitenoise without the proxy) and a
@@ -185,11 +197,11 @@ WARM_UP_SECONDS = 5.0
 
 def _reference_process(base: str, seconds: float, queue: mp.Queue) -> None:
     opener = urllib.request.build_opener(_NoRedirect())
-    samples: list[tuple[str, float, int]] = []
+    samples: list[Sample] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for kind, path in REFERENCES:
-            start = time.perf_counter()
+            start, wall = time.perf_counter(), time.time()
             try:
                 with opener.open(base + path, timeout=30) as response:
                     response.read()
@@ -199,13 +211,13 @@ def _reference_process(base: str, seconds: float, queue: mp.Queue) -> None:
                 status = 200 if exc.code in (301, 302) else exc.code
             except OSError:
                 status = 599
-            samples.append((kind, time.perf_counter() - start, status))
+            samples.append((kind, time.perf_counter() - start, status, wall))
         time.sleep(REFERENCE_PAUSE)
     queue.put(samples)
 
 
 def _run_level(base: str, cards: list, clients: int, seconds: float,
-               think: tuple[float, float]) -> tuple[list[tuple[str, float, int]], list[tuple[str, float, int]]]:
+               think: tuple[float, float]) -> tuple[list[Sample], list[Sample]]:
     """Run `clients` customers for `seconds`, spread over up to 4 client processes, beside the reference
     prober; return the customers' samples and the references'."""
     procs_n = min(clients, 4)
@@ -217,10 +229,21 @@ def _run_level(base: str, cards: list, clients: int, seconds: float,
     prober = mp.Process(target=_reference_process, args=(base, seconds, reference_queue))
     for proc in [*procs, prober]:
         proc.start()
-    samples = [s for _ in procs for s in queue.get(timeout=seconds + 120)]
+    samples: list[Sample] = []
+    generator_cpu = 0.0
+    for _ in procs:
+        chunk_samples, cpu = queue.get(timeout=seconds + 120)
+        samples.extend(chunk_samples)
+        generator_cpu += cpu
     references = reference_queue.get(timeout=seconds + 120)
     for proc in [*procs, prober]:
         proc.join()
+    if os.environ.get("ATM_LOAD_DEBUG"):
+        print(f"  load generator's CPU: {generator_cpu:.2f} s in {seconds:.0f} s ({procs_n} processes)", file=sys.stderr)
+    if os.environ.get("ATM_LOAD_DUMP"):
+        with open(os.environ["ATM_LOAD_DUMP"], "a") as dump:
+            dump.write(json.dumps({"clients": clients, "samples": samples, "references": references,
+                                   "generator_cpu_seconds": generator_cpu}) + "\n")
     return samples, references
 
 
@@ -231,8 +254,8 @@ def _percentile(values: list[float], q: float) -> float:
 P99_TARGET_MS, LOGIN_P50_TARGET_MS = 100.0, 150.0
 
 
-def _report(clients: int, seconds: float, samples: list[tuple[str, float, int]],
-            references: list[tuple[str, float, int]], load: tuple[float, float]) -> tuple[float, float, int]:
+def _report(clients: int, seconds: float, samples: list[Sample],
+            references: list[Sample], load: tuple[float, float]) -> tuple[float, float, int]:
     ops = [s for s in samples if s[0] != "login" and s[1] > 0]
     logins = [s[1] for s in samples if s[0] == "login"]
     errors = sum(1 for s in samples if s[2] >= 400) + sum(1 for s in references if s[2] >= 400)
@@ -297,9 +320,11 @@ def main() -> None:
     parser.add_argument("--via-proxy", action="store_true",
                         help="nginx in front of two app servers (make serve's shape) instead of one gunicorn")
     parser.add_argument("--database", default="atmsite_load", help="Dropped and recreated (default atmsite_load).")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable of the app servers (repeat), e.g. GUNICORN_THREADS=2")
     args = parser.parse_args()
     DB = args.database
-    env = _env()
+    env = _env(args.set)
     cards = _prepare(env, max(*args.clients, 2))
     with tempfile.TemporaryDirectory(prefix="atm-load-") as runtime:
         if args.via_proxy:
@@ -326,6 +351,9 @@ def main() -> None:
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
+            access_log = Path(runtime) / "nginx" / "access.log"
+            if os.environ.get("ATM_LOAD_DUMP") and access_log.is_file():
+                shutil.copy(access_log, os.environ["ATM_LOAD_DUMP"] + ".access.log")
     print(_manage(env, "verify_ledger").strip())
     if args.via_proxy and 32 in results:
         p99, login_p50, errors = results[32]

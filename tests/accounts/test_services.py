@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.db import transaction
 
 from accounts.cards import pan_fingerprint
 from accounts.exceptions import AccountsError, AuthenticationFailed, CardBlocked, PinRejected
@@ -13,11 +14,13 @@ from accounts.services import (
     card_authenticate,
     card_block,
     card_change_pin,
+    card_check_pin,
     card_issue,
     card_pin_reset,
     card_unblock,
 )
 from tests.factories import funded_card
+from tests.support.statements import statements_of
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +152,51 @@ def test_it_opens_accounts_only_in_a_configured_currency(alice_customer, setting
     assert Account.objects.count() == before
     settings.ATM_CURRENCIES = ["EUR", "USD"]
     assert account_open(customer=alice_customer.customer, currency="USD").currency == "USD"
+
+
+ASYNCHRONOUS = "SET LOCAL synchronous_commit TO OFF"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_on_postgresql_a_right_pin_with_nothing_to_reset_commits_without_waiting_for_the_disk():
+    holder = funded_card(pin="2468")
+
+    sent = statements_of(lambda: card_check_pin(card_id=holder.card.pk, pin="2468"))
+
+    assert ASYNCHRONOUS in sent  # the transaction only locked the card row
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_on_postgresql_a_counted_pin_check_waits_for_the_disk():
+    holder = funded_card(pin="2468")
+
+    def wrong() -> None:
+        with pytest.raises(AuthenticationFailed):
+            card_check_pin(card_id=holder.card.pk, pin="1357")
+
+    assert ASYNCHRONOUS not in statements_of(wrong)  # the wrong PIN is counted for good
+    assert ASYNCHRONOUS not in statements_of(lambda: card_check_pin(card_id=holder.card.pk, pin="2468"))  # the reset
+    assert Card.objects.get(pk=holder.card.pk).failed_pin_attempts == 0
+
+    def inside_a_callers_transaction() -> None:
+        with transaction.atomic():
+            card_check_pin(card_id=holder.card.pk, pin="2468")
+
+    assert ASYNCHRONOUS not in statements_of(inside_a_callers_transaction)  # that one decides for itself
+
+
+def test_a_pin_hashed_with_other_argon2_parameters_still_logs_in_and_is_rehashed(alice_customer, settings):
+    settings.ATM_ARGON2_TIME_COST, settings.ATM_ARGON2_MEMORY_KIB = 2, 16  # the configured cost changes
+    old_hash = Card.objects.get(pk=alice_customer.card.pk).pin_hash
+    assert "m=8,t=1" in old_hash
+
+    card_authenticate(pan=alice_customer.pan, pin=alice_customer.pin)
+
+    new_hash = Card.objects.get(pk=alice_customer.card.pk).pin_hash
+    assert "m=16,t=2" in new_hash
+    assert card_authenticate(pan=alice_customer.pan, pin=alice_customer.pin).pk == alice_customer.card.pk
+    with pytest.raises(AuthenticationFailed):
+        card_authenticate(pan=alice_customer.pan, pin="9999")
+    assert Card.objects.get(pk=alice_customer.card.pk).pin_hash == new_hash  # only a right PIN re-hashes

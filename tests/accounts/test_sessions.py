@@ -9,6 +9,7 @@ from django.contrib.sessions.models import Session
 from django.db import connection, transaction
 
 from accounts.sessions import SessionStore
+from tests.support.statements import statements_of
 
 pytestmark = pytest.mark.django_db
 # The PostgreSQL tests below commit for real. serialized_rollback: the flush after each leaves the tables
@@ -44,30 +45,40 @@ def test_it_refuses_to_create_a_taken_key_and_to_update_a_deleted_session():
         store.save()
 
 
-def _statements_of(work) -> list[str]:  # type: ignore[no-untyped-def]
-    sent: list[str] = []
-
-    def note(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        sent.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(note):
-        work()
-    return sent
+def _saved_card_session() -> SessionStore:
+    store = SessionStore()
+    store["atm_card_id"] = 7
+    store.save()
+    return store
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_on_postgresql_a_session_write_commits_without_waiting_for_the_disk():
-    store = SessionStore()
-    store["atm_card_id"] = 7
-    store.save()
+    store = _saved_card_session()
     store["atm_last_activity"] = 1.0
 
-    sent = _statements_of(store.save)
+    sent = statements_of(store.save)
 
-    assert sent[0] == "SET LOCAL synchronous_commit TO OFF" and sent[1].startswith("UPDATE")
+    # One statement, its own transaction, with the setting local to it.
+    assert len(sent) == 1 and sent[0].startswith("UPDATE")
+    assert "set_config('synchronous_commit', 'off', true)" in sent[0]
     assert SessionStore(session_key=store.session_key)["atm_last_activity"] == 1.0
+    with connection.cursor() as cursor:  # and only to it
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_on_postgresql_a_session_ended_meanwhile_is_not_written_back():
+    store = _saved_card_session()
+    Session.objects.filter(session_key=store.session_key).delete()  # a logout on another app server
+    store["atm_last_activity"] = 1.0
+
+    with pytest.raises(UpdateError):
+        store.save()
+    assert not Session.objects.filter(session_key=store.session_key).exists()
 
 
 @pytest.mark.postgres
@@ -81,4 +92,4 @@ def test_inside_a_callers_transaction_a_session_write_commits_as_that_one_does()
         with transaction.atomic():
             store.save()
 
-    assert not any("synchronous_commit" in sql for sql in _statements_of(in_a_transaction))
+    assert not any("synchronous_commit" in sql for sql in statements_of(in_a_transaction))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from atmsite.runall import GUNICORN_CONFIG
+from atmsite.runall import GUNICORN_CONFIG, gunicorn_command
 from tests.faults.stack import (
     CSRF_RE,
     ROOT,
@@ -189,18 +189,40 @@ def test_slow_clients_on_many_connections_do_not_keep_others_from_being_served(s
     slow.wait_until_all_closed_by_server(HEADER_TIMEOUT_SECONDS + 10)
 
 
-def test_the_same_slow_clients_stop_an_app_server_reached_directly(served, slow_clients):
+def test_the_same_slow_clients_stop_an_app_server_reached_directly(served, slow_clients, tmp_path):
     """Why nginx is there: a few slow connections reaching an app server itself leave it deaf.
 
-    (The app servers listen on 127.0.0.1 only; nothing but nginx reaches them in a deployment.)
+    (The app servers listen on 127.0.0.1 only; nothing but nginx reaches them in a deployment.) The
+    app server here has the deployment's settings with one worker process: each worker holds a
+    thread per slow connection it accepted, and the kernel deals connections to several workers
+    unevenly (one may take them all while another stays free), so with one worker the outcome does
+    not depend on that dealing. A deployment's W workers fall the same way to W times as many.
     """
-    config = runpy.run_path(str(GUNICORN_CONFIG))
-    # Twice as many slow connections as the workers have threads, and a few more: the kernel hands
-    # connections to the workers unevenly, and each worker must see at least one per thread.
-    slow_clients.append(SlowClients(served.apps[0], 2 * config["workers"] * config["threads"] + 4))
-    time.sleep(2)
-    with pytest.raises((TimeoutError, urllib.error.URLError)):
-        urllib.request.urlopen(served.apps[0] + "/", timeout=3).read()
+    threads = int(runpy.run_path(str(GUNICORN_CONFIG))["threads"])
+    port = free_port()
+    log = tmp_path / "app.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(gunicorn_command(f"127.0.0.1:{port}", access_log=False), cwd=ROOT,
+                                   env={**served.env, "GUNICORN_WORKERS": "1"}, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    app = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(app) or process.poll() is not None, f"the app server to start (log: {log})", 60)
+        assert process.poll() is None, log.read_text()
+        slow_clients.append(SlowClients(app, threads + 2))
+        time.sleep(2)
+        with pytest.raises((TimeoutError, urllib.error.URLError)):
+            urllib.request.urlopen(app + "/", timeout=3).read()
+    finally:
+        stop_process(process)
+
+
+def _answers(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(base + "/", timeout=2) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
 
 
 def test_it_refuses_bodies_over_the_limit_at_the_door(served):

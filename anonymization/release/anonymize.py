@@ -508,6 +508,9 @@ def _groups(work: pd.DataFrame, cells: pd.DataFrame, k: int, due: np.ndarray,
 
 
 def _label_sets(labels: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Return each row's person labels as one tuple (the empty tuple when the policy releases no person column)."""
+    if labels.shape[1] == 0:
+        return [()] * len(labels)
     return list(zip(*(labels[name].astype(str).tolist() for name in labels.columns), strict=True))
 
 
@@ -565,11 +568,13 @@ def _spare(group: _Group, customers: np.ndarray, k: int, taken: set, wanted: int
 
 
 def _lend(large: list[_Group], pool: _Group, customers: np.ndarray, k: int) -> tuple[list[_Group], _Group]:
-    """Top a pool of fewer than k customers up to k with whole customers of cells that hold more than k.
+    """Top a climbing group (`pool`) of fewer than k customers up to k with whole customers of the groups
+    under the same labels (`large`) that hold more than k.
 
-    A lent customer's rows of that cell are released tonight with `*` in every person column, which the
-    rule allows; every cell keeps at least k customers. Cells with the most customers lend first,
-    each its customers with the fewest rows. When the cells cannot lend enough, nothing is lent.
+    A lent customer's rows of that group are released tonight under the climbing group's labels, which
+    are coarser and hold theirs (the rule allows it); every lender keeps at least k customers. Groups with
+    the most customers lend first, each its customers with the fewest rows. When they cannot lend
+    enough, nothing is lent.
     """
     taken = set(np.unique(customers[pool.rows]).tolist())
     if not len(pool.rows) or len(taken) >= k:
@@ -695,7 +700,8 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
     # the cells, the groups' row lists and the work rows go before Mondrian runs: the engine's table and
     # each of its rows' group stay
     climb = [_labels_at(hierarchies, step, inside) for step in climb_chain(levels, hierarchies, spec)]
-    climb.append(lambda rows: pd.DataFrame({name: [ANY] * len(rows) for name in person}))  # the pool: `*`
+    climb.append(lambda rows: pd.DataFrame({name: [ANY] * len(rows) for name in person},  # the last step: `*`
+                                           index=pd.RangeIndex(len(rows))))
     owners = _owners_by_cell(work, person_cells(hierarchies, levels, inside), spec.k, due[inside], climb)
     table, owner = _owned_table(work, owners, source)
     persons = owners.person

@@ -175,14 +175,12 @@ def _search(work: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnH
         raise HierarchyInvalid(f"Hierarchy invalid: {exc}.") from exc
 
 
-def _released(frame: pd.DataFrame, data: pd.DataFrame, spec: PolicySpec) -> pd.DataFrame:
-    """Return the policy's columns for the kept rows, in order; generalized text as categoricals."""
-    kept = data.index.to_numpy()
-    columns = {}
-    for name in spec.columns:
-        column = data[name] if name in data.columns else frame[name].iloc[kept]
-        columns[name] = column.astype("category").array if column.dtype == object else column.array
-    return pd.DataFrame(columns)
+def _released_column(frame: pd.DataFrame, data: pd.DataFrame, name: str, rows: np.ndarray,
+                     positions: np.ndarray) -> object:
+    """Return one policy column of the released rows: `data`'s rows `rows`, or (a column the engine did not
+    see) the frame's rows at `positions`; generalized text as a categorical."""
+    column = data[name].iloc[rows] if name in data.columns else frame[name].iloc[positions]
+    return column.astype("category").array if column.dtype == object else column.array
 
 
 @dataclass(frozen=True)
@@ -195,11 +193,27 @@ class _Shuffled:
     kept: np.ndarray
 
     @classmethod
-    def of(cls, frame: pd.DataFrame, data: pd.DataFrame, spec: PolicySpec) -> _Shuffled:
-        kept = data.index.to_numpy()
+    def of(cls, frame: pd.DataFrame, data: pd.DataFrame, spec: PolicySpec, *, consume: bool = False) -> _Shuffled:
+        """Return the policy's columns of the engine's rows `data` (indexed by frame position, in any order)
+        in a secret order drawn over the rows in ledger order (`kept`, ascending). Each column is taken
+        once, in the final order; with `consume` it is then deleted from `data`, so the released rows and
+        the engine's never both sit in memory whole."""
+        index = data.index.to_numpy()
+        by_position = (np.arange(len(index)) if data.index.is_monotonic_increasing
+                       else np.argsort(index, kind="stable"))
+        kept = index[by_position]
         order = secret_order(kept)
-        return cls(released=_released(frame, data, spec).iloc[order].reset_index(drop=True),
-                   individuals=data[INDIVIDUAL].to_numpy()[order], positions=kept[order], kept=kept)
+        rows = by_position[order]
+        del by_position
+        positions = kept[order]
+        individuals = data[INDIVIDUAL].to_numpy()[rows]
+        columns = {}
+        for name in spec.columns:
+            columns[name] = _released_column(frame, data, name, rows, positions)
+            if consume and name in data.columns:
+                del data[name]
+        return cls(released=pd.DataFrame(columns, copy=False), individuals=individuals, positions=positions,
+                   kept=kept)
 
 
 def anonymize(frame: pd.DataFrame, spec: PolicySpec, on_check: Callable[[int, int], None] | None = None, *,
@@ -579,7 +593,8 @@ def _recode_table(table: pd.DataFrame, owner: np.ndarray, persons: list[dict[str
                       else pd.Series(owner, index=table.index).loc[data.index].to_numpy())
     for name in persons[0]:
         codes, labels = pd.factorize(np.array([person[name] for person in persons], dtype=object))
-        data[name] = pd.Categorical.from_codes(codes[released_owner], categories=labels)
+        small = codes.astype(np.int32 if len(labels) > np.iinfo(np.int16).max else np.int16)  # not int64 a row
+        data[name] = pd.Categorical.from_codes(small[released_owner], categories=labels)
     return _Recoded(data=data, class_ids=class_ids, coverage=coverage)
 
 
@@ -622,31 +637,53 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
     recoded = _recode_table(table, owner, persons, spec, described)
     del table, owner
     seconds = time.perf_counter() - started
-    rows = _Shuffled.of(frame, recoded.data.sort_index(), spec)
-    individuals = recoded.data[INDIVIDUAL].to_numpy()
+    risk = local_risk(recoded.class_ids, recoded.data[INDIVIDUAL].to_numpy())
+    stats = label_statistics(recoded, spec, hierarchies)
+    released = len(recoded.data)
+    rows = _Shuffled.of(frame, recoded.data, spec, consume=True)  # the recoded rows' columns go as they are taken
+    del recoded
     return Outcome(
         released=rows.released, individuals=rows.individuals, positions=rows.positions, kept=rows.kept,
         leaves={column: built.leaves for column, built in hierarchies.items()},
         checksums={column: built.checksum for column, built in hierarchies.items()},
         hierarchies={column: built.hierarchy for column, built in hierarchies.items()},
         levels=levels, heights={}, information_loss=None, rows_in=len(frame),
-        suppressed=len(frame) - len(recoded.data), risk=local_risk(recoded.class_ids, individuals),
-        nodes_checked=0, search_seconds=round(seconds, 3), engine_version=engine_version(), recoding=LOCAL,
-        label_stats=label_statistics(recoded, spec, hierarchies))
+        suppressed=len(frame) - released, risk=risk, nodes_checked=0, search_seconds=round(seconds, 3),
+        engine_version=engine_version(), recoding=LOCAL, label_stats=stats)
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Return a code 0.. per row and how many codes: nearly dense non-negative integers (class numbers,
+    customer codes) are their own codes, anything else is factorized."""
+    values = np.asarray(values)
+    if np.issubdtype(values.dtype, np.integer) and values.min() >= 0 and values.max() < 4 * len(values) + 1024:
+        return values, int(values.max()) + 1
+    codes, uniques = pd.factorize(values)
+    return codes, len(uniques)
 
 
 def local_risk(class_ids: np.ndarray, individuals: np.ndarray) -> dict[str, float | str]:
-    """Return the prosecutor risk over customers: 1 / customers in a class, each customer's highest."""
+    """Return the prosecutor risk over customers: 1 / customers in a class, each customer's highest.
+
+    The distinct (class, customer) pairs are one int64 number per row sorted in place, so ten million
+    rows cost one such array."""
     if not len(class_ids):
         return {"basis": "individuals", "highest": 0.0, "average": 0.0}
-    classes, class_codes = np.unique(class_ids, return_inverse=True)
-    people, person_codes = np.unique(individuals, return_inverse=True)
-    pairs = np.unique(class_codes.reshape(-1).astype(np.int64) * len(people) + person_codes.reshape(-1))
-    pair_class, pair_person = pairs // len(people), pairs % len(people)
-    sizes = np.bincount(pair_class, minlength=len(classes))[pair_class]
-    per_customer = np.zeros(len(people))
+    class_codes, classes = _codes(class_ids)
+    person_codes, people = _codes(individuals)
+    pairs = class_codes.astype(np.int64)
+    pairs *= people
+    pairs += person_codes
+    pairs.sort()
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+    pair_class, pair_person = pairs // people, pairs % people
+    del pairs
+    sizes = np.bincount(pair_class, minlength=classes)[pair_class]
+    per_customer = np.zeros(people)
     np.maximum.at(per_customer, pair_person, 1.0 / sizes)
-    return {"basis": "individuals", "highest": float(per_customer.max()), "average": float(per_customer.mean())}
+    present = np.bincount(person_codes, minlength=people) > 0
+    return {"basis": "individuals", "highest": float(per_customer.max()),
+            "average": float(per_customer[present].mean())}
 
 
 def _extent(coverage: Coverage) -> float:

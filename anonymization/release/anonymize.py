@@ -54,7 +54,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -115,14 +115,17 @@ class Outcome:
     """The released rows (policy columns only, secret order) and how they were obtained.
 
     `individuals` and `positions` hold each released row's customer code and ledger position (its
-    row in the extraction), for the verifier only. `levels` and `information_loss` describe a
-    full-domain result; `label_stats` (distinct labels and median class extent per column) a local one.
+    row in the extraction), for the verifier only. `leaf_counts` holds, per column forming the classes,
+    the rows of each leaf text before anonymization (`text_counts` of its hierarchy leaves: the report's
+    "before" distribution), so the row-aligned leaves need not outlive the search. `levels` and
+    `information_loss` describe a full-domain result; `label_stats` (distinct labels and median class
+    extent per column) a local one.
     """
 
     released: pd.DataFrame
     individuals: np.ndarray
     positions: np.ndarray
-    leaves: dict[str, pd.Series]
+    leaf_counts: dict[str, pd.Series]
     checksums: dict[str, str]
     levels: dict[str, int]
     heights: dict[str, int]
@@ -216,9 +219,17 @@ class _Shuffled:
                    kept=kept)
 
 
+def text_counts(series: pd.Series) -> pd.Series:
+    """Return the rows per distinct text of the column (`str` of each value), in order of first appearance;
+    each distinct value is converted once."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    counts = np.bincount(codes, minlength=len(uniques))
+    return pd.Series(counts, index=pd.Series(uniques).astype(str).to_numpy()).groupby(level=0, sort=False).sum()
+
+
 def anonymize(frame: pd.DataFrame, spec: PolicySpec, on_check: Callable[[int, int], None] | None = None, *,
               dates: DateBounds | None = None, person_levels: dict[str, int] | None = None,
-              due: np.ndarray | None = None) -> Outcome:
+              due: np.ndarray | None = None, consume: bool = False) -> Outcome:
     """Anonymize the extracted frame under the policy, by its recoding (full-domain Flash or local Mondrian).
 
     `on_check(nodes_checked, lattice_size)` is called after every transformation Flash checks.
@@ -227,11 +238,15 @@ def anonymize(frame: pd.DataFrame, spec: PolicySpec, on_check: Callable[[int, in
     recoding; None: this is the version's first release, choose them); the outcome's `levels`
     holds the levels used. `due` marks the rows that cannot be held back any longer (local
     recoding: the others, in cells of fewer than k customers tonight, may wait; None: every row).
+    `consume` (local recoding): the caller has no further use for the frame's columns, so the columns the
+    engine's table was copied from are deleted from the frame before Mondrian runs (its rows stay: the
+    frame keeps its length); ten million rows' columns then never sit beside the engine's table.
     """
     hierarchies = _hierarchies(frame, spec)
     if spec.is_local:
         return _anonymize_locally(frame, spec, hierarchies, dates, person_levels,
-                                  np.ones(len(frame), dtype=bool) if due is None else np.asarray(due, dtype=bool))
+                                  np.ones(len(frame), dtype=bool) if due is None else np.asarray(due, dtype=bool),
+                                  consume)
     work = frame.copy(deep=False)
     for column, built in hierarchies.items():
         work[column] = built.leaves
@@ -241,7 +256,7 @@ def anonymize(frame: pd.DataFrame, spec: PolicySpec, on_check: Callable[[int, in
     rows = _Shuffled.of(frame, result.data, spec)
     return Outcome(
         released=rows.released, individuals=rows.individuals, positions=rows.positions, kept=rows.kept,
-        leaves={column: built.leaves for column, built in hierarchies.items()},
+        leaf_counts={column: text_counts(built.leaves) for column, built in hierarchies.items()},
         checksums={column: built.checksum for column, built in hierarchies.items()},
         hierarchies={column: built.hierarchy for column, built in hierarchies.items()},
         levels={column: int(level) for column, level in result.levels.items()},
@@ -608,8 +623,18 @@ def _owners_by_cell(work: pd.DataFrame, cells: pd.DataFrame, k: int, due: np.nda
     return _Owners.of([*large, *([pool] if _customers(work.iloc[pool.rows]) >= k else [])], len(work))
 
 
+def _let_go(frame: pd.DataFrame, hierarchies: dict[str, ColumnHierarchy], keep: list[str], consume: bool) -> None:
+    """Drop what the search no longer needs once the engine's table is built: every hierarchy's row-aligned
+    leaves (their counts are kept) and, with `consume`, the frame's columns but `keep`."""
+    for name, built in hierarchies.items():
+        hierarchies[name] = replace(built, leaves=built.leaves.iloc[:0])
+    if consume:
+        frame.drop(columns=[name for name in frame.columns if name not in keep], inplace=True)
+
+
 def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnHierarchy],
-                       dates: DateBounds | None, person_levels: dict[str, int] | None, due: np.ndarray) -> Outcome:
+                       dates: DateBounds | None, person_levels: dict[str, int] | None, due: np.ndarray,
+                       consume: bool = False) -> Outcome:
     """Release the frame by the fixed-person-levels rule (module docstring); rows not released count as suppressed."""
     started = time.perf_counter()
     person = person_columns(spec.source, (qi.column for qi in spec.class_hierarchies))
@@ -634,6 +659,11 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
     table, owner = _owned_table(work, owners, source)
     persons = owners.person
     del work, owners, source, inside
+    leaf_counts = {column: text_counts(built.leaves) for column, built in hierarchies.items()}
+    # the released columns the recoded rows will not hold are read from the frame (person columns too when
+    # no group releases tonight)
+    _let_go(frame, hierarchies, [name for name in spec.columns
+                                 if name not in described and (name not in person or not persons)], consume)
     recoded = _recode_table(table, owner, persons, spec, described)
     del table, owner
     seconds = time.perf_counter() - started
@@ -644,7 +674,7 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
     del recoded
     return Outcome(
         released=rows.released, individuals=rows.individuals, positions=rows.positions, kept=rows.kept,
-        leaves={column: built.leaves for column, built in hierarchies.items()},
+        leaf_counts=leaf_counts,
         checksums={column: built.checksum for column, built in hierarchies.items()},
         hierarchies={column: built.hierarchy for column, built in hierarchies.items()},
         levels=levels, heights={}, information_loss=None, rows_in=len(frame),

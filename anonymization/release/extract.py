@@ -211,7 +211,6 @@ def _transactions(as_of: datetime.date, columns: list[str], progress: ProgressCa
     frame = pd.DataFrame(index=pd.RangeIndex(len(days)))
     for name in columns:
         frame[name] = makers[name]()
-    del account_rows
     frame[INDIVIDUAL] = person_rows.astype(np.int32, copy=False)
     frame[ENTRY] = arrays.pop("pk")
     frame[ENTRY_DAY] = days

@@ -589,23 +589,28 @@ def _owned_table(work: pd.DataFrame, owners: _Owners, source: _Source) -> tuple[
     return source.table(work, rows), owners.of_row[rows]
 
 
-def _recode_table(table: pd.DataFrame, owner: np.ndarray, persons: list[dict[str, str]], spec: PolicySpec,
+def _recode_table(tables: list[pd.DataFrame], owner: np.ndarray, persons: list[dict[str, str]], spec: PolicySpec,
                   described: dict[str, LocalQI]) -> _Recoded:
-    """Recode the table's rows by Mondrian with `owner` as the groups; give each row its group's person labels."""
+    """Recode the table's rows by Mondrian with `owner` as the groups; give each row its group's person labels.
+
+    The table comes in a one-item list and is taken out of it as it goes to the engine, so nothing else
+    holds it: it is freed as soon as the engine returns, before the person labels are added."""
+    index, columns = tables[0].index, list(tables[0].columns)
     if not persons:
-        return _Recoded(data=pd.DataFrame(columns=list(table.columns)), class_ids=np.zeros(0, dtype=np.int64),
-                        coverage={})
+        tables.clear()
+        return _Recoded(data=pd.DataFrame(columns=columns), class_ids=np.zeros(0, dtype=np.int64), coverage={})
     if described:
         try:
-            result = engine.mondrian(table, described, spec.k, INDIVIDUAL, weights=measure_weights(spec, described),
-                                     groups=owner)
+            result = engine.mondrian(tables.pop(), described, spec.k, INDIVIDUAL,
+                                     weights=measure_weights(spec, described), groups=owner)
         except ValueError as exc:
             raise HierarchyInvalid(f"Hierarchy invalid for local recoding: {exc}.") from exc
         data, class_ids, coverage = result.data, result.class_ids, result.coverage
+        del result
     else:
-        data, class_ids, coverage = table.copy(), owner.copy(), {}
-    released_owner = (owner if data.index.equals(table.index)
-                      else pd.Series(owner, index=table.index).loc[data.index].to_numpy())
+        data, class_ids, coverage = tables.pop().copy(), owner.copy(), {}
+    released_owner = (owner if data.index.equals(index)
+                      else pd.Series(owner, index=index).loc[data.index].to_numpy())
     for name in persons[0]:
         codes, labels = pd.factorize(np.array([person[name] for person in persons], dtype=object))
         small = codes.astype(np.int32 if len(labels) > np.iinfo(np.int16).max else np.int16)  # not int64 a row
@@ -664,8 +669,10 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
     # no group releases tonight)
     _let_go(frame, hierarchies, [name for name in spec.columns
                                  if name not in described and (name not in person or not persons)], consume)
-    recoded = _recode_table(table, owner, persons, spec, described)
-    del table, owner
+    tables = [table]
+    del table  # the engine's table is held by `tables` alone (_recode_table)
+    recoded = _recode_table(tables, owner, persons, spec, described)
+    del owner
     seconds = time.perf_counter() - started
     risk = local_risk(recoded.class_ids, recoded.data[INDIVIDUAL].to_numpy())
     stats = label_statistics(recoded, spec, hierarchies)

@@ -212,13 +212,14 @@ def _transactions(as_of: datetime.date, columns: list[str], progress: ProgressCa
     for name in columns:
         frame[name] = makers[name]()
     frame[INDIVIDUAL] = person_rows.astype(np.int32, copy=False)
-    frame[ENTRY] = arrays.pop("pk")
+    frame[ENTRY] = _row_numbers(arrays.pop("pk"))  # entry ids: int32 while they fit
     frame[ENTRY_DAY] = days
     return frame
 
 
 def _row_numbers(rows: np.ndarray) -> np.ndarray:
-    """Return looked-up row numbers (all found) as int32: half the memory of the indexer's int64 at ten million."""
+    """Return looked-up row numbers or ids (non-negative) as int32 when they fit: half the memory of int64 at
+    ten million."""
     return rows.astype(np.int32) if len(rows) and rows.max() < np.iinfo(np.int32).max else rows
 
 

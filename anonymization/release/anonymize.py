@@ -79,6 +79,7 @@ from ..policy.catalog import DATE, INDIVIDUAL, NUMERIC, Column, catalog_for, per
 from ..policy.hierarchies import ColumnHierarchy, build_hierarchy
 from ..policy.spec import FULL_DOMAIN, LOCAL, PolicySpec, QuasiIdentifierSpec
 from .order import secret_order
+from .verify import class_customer_pairs
 
 ENGINE_DIR = Path(engine.__file__).resolve().parent
 # The metric Flash optimizes when it chooses a version's person levels (choose_person_levels).
@@ -689,36 +690,16 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
         engine_version=engine_version(), recoding=LOCAL, label_stats=stats)
 
 
-def _codes(values: np.ndarray) -> tuple[np.ndarray, int]:
-    """Return a code 0.. per row and how many codes: nearly dense non-negative integers (class numbers,
-    customer codes) are their own codes, anything else is factorized."""
-    values = np.asarray(values)
-    if np.issubdtype(values.dtype, np.integer) and values.min() >= 0 and values.max() < 4 * len(values) + 1024:
-        return values, int(values.max()) + 1
-    codes, uniques = pd.factorize(values)
-    return codes, len(uniques)
-
-
 def local_risk(class_ids: np.ndarray, individuals: np.ndarray) -> dict[str, float | str]:
-    """Return the prosecutor risk over customers: 1 / customers in a class, each customer's highest.
-
-    The distinct (class, customer) pairs are one int64 number per row sorted in place, so ten million
-    rows cost one such array."""
+    """Return the prosecutor risk over customers: 1 / customers in a class, each customer's highest
+    (over the distinct (class, customer) pairs, `class_customer_pairs`)."""
     if not len(class_ids):
         return {"basis": "individuals", "highest": 0.0, "average": 0.0}
-    class_codes, classes = _codes(class_ids)
-    person_codes, people = _codes(individuals)
-    pairs = class_codes.astype(np.int64)
-    pairs *= people
-    pairs += person_codes
-    pairs.sort()
-    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
-    pair_class, pair_person = pairs // people, pairs % people
-    del pairs
+    pair_class, pair_person, classes, people = class_customer_pairs(class_ids, individuals)
     sizes = np.bincount(pair_class, minlength=classes)[pair_class]
     per_customer = np.zeros(people)
     np.maximum.at(per_customer, pair_person, 1.0 / sizes)
-    present = np.bincount(person_codes, minlength=people) > 0
+    present = np.bincount(pair_person, minlength=people) > 0
     return {"basis": "individuals", "highest": float(per_customer.max()),
             "average": float(per_customer[present].mean())}
 

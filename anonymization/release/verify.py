@@ -416,33 +416,39 @@ def verify(*, data: pd.DataFrame, individuals: np.ndarray, positions: np.ndarray
     return Verified(figures=figures, class_customers=customers)
 
 
-def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+def dense_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
     """Return a code 0.. per row for its value and the number of codes: non-negative integers that are
-    nearly dense (class numbers, customer codes) are their own codes; other values are factorized."""
+    nearly dense (class numbers, customer codes) are their own codes; other values are factorized in ascending
+    order (codes keep the values' order either way)."""
     values = np.asarray(values)
     if np.issubdtype(values.dtype, np.integer) and values.min() >= 0 and values.max() < 4 * len(values) + 1024:
         return values, int(values.max()) + 1
-    codes, uniques = pd.factorize(values)
+    codes, uniques = pd.factorize(values, sort=True)
     return codes, len(uniques)
 
 
-def customers_per_class(classes: np.ndarray, individuals: np.ndarray) -> np.ndarray:
-    """Return the number of distinct customers in each equivalence class (classes in ascending order).
-
-    The (class, customer) pairs are one int64 number per row, sorted in place and counted once each:
-    one array of the file's length rather than the sorted copies and inverses of np.unique."""
-    if not len(classes):
-        return np.zeros(0, dtype=np.int64)
-    class_codes, class_space = _dense_codes(classes)
-    person_codes, people = _dense_codes(individuals)
+def class_customer_pairs(classes: np.ndarray, individuals: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Return the distinct (class, customer) pairs of the rows as two code arrays (ascending by class, then
+    customer) and how many class and customer codes there are (`dense_codes`). The pairs are one int64
+    number per row sorted in place: one array of the file's length, not np.unique's sorted copies and
+    inverses."""
+    class_codes, class_space = dense_codes(classes)
+    person_codes, people = dense_codes(individuals)
     pairs = class_codes.astype(np.int64)
     pairs *= people
     pairs += person_codes
     pairs.sort()
-    distinct = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
-    del pairs
-    per_class = np.bincount(distinct // people, minlength=class_space)
-    return per_class[np.bincount(class_codes, minlength=class_space) > 0]
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+    return pairs // people, pairs % people, class_space, people
+
+
+def customers_per_class(classes: np.ndarray, individuals: np.ndarray) -> np.ndarray:
+    """Return the number of distinct customers in each equivalence class (classes in ascending order)."""
+    if not len(classes):
+        return np.zeros(0, dtype=np.int64)
+    pair_class, _, class_space, _ = class_customer_pairs(classes, individuals)
+    per_class = np.bincount(pair_class, minlength=class_space)
+    return per_class[per_class > 0]
 
 
 def _text_codes(column: pd.Series, neutralize: bool = False) -> tuple[np.ndarray, pd.Index]:

@@ -927,7 +927,8 @@ def _result(df: pd.DataFrame, kept: np.ndarray, attributes: list[_Ordered | _Cat
     for a, attribute in enumerate(attributes):
         labels, covered = _class_labels(attribute, a, finals)
         codes, texts = pd.factorize(labels)
-        columns[attribute.column] = pd.Categorical.from_codes(codes[class_of], categories=texts)
+        small = codes.astype(_code_type(len(texts)))  # indexed by every row: not int64
+        columns[attribute.column] = pd.Categorical.from_codes(small[class_of], categories=texts)
         coverage[attribute.column] = covered
     data = pd.DataFrame(columns, index=df.index if everything else df.index.take(kept))
     return MondrianResult(data, class_of, _statistics(sizes), len(df), len(df) - len(kept), coverage)

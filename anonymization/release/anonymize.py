@@ -57,7 +57,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -82,6 +82,7 @@ from ..policy.catalog import CARD, CODE, DATE, INDIVIDUAL, NUMERIC, Column, cata
 from ..policy.hierarchies import ColumnHierarchy, build_hierarchy
 from ..policy.spec import FULL_DOMAIN, LOCAL, PolicySpec, QuasiIdentifierSpec
 from .order import secret_order
+from .verify import class_customer_pairs
 
 ENGINE_DIR = Path(engine.__file__).resolve().parent
 # The metric Flash optimizes when it chooses a version's person levels (choose_person_levels).
@@ -127,14 +128,17 @@ class Outcome:
     """The released rows (policy columns only, secret order) and how they were obtained.
 
     `individuals` and `positions` hold each released row's customer code and ledger position (its
-    row in the extraction), for the verifier only. `levels` and `information_loss` describe a
-    full-domain result; `label_stats` (distinct labels and median class extent per column) a local one.
+    row in the extraction), for the verifier only. `leaf_counts` holds, per column forming the classes,
+    the rows of each leaf text before anonymization (`text_counts` of its hierarchy leaves: the report's
+    "before" distribution), so the row-aligned leaves need not outlive the search. `levels` and
+    `information_loss` describe a full-domain result; `label_stats` (distinct labels and median class
+    extent per column) a local one.
     """
 
     released: pd.DataFrame
     individuals: np.ndarray
     positions: np.ndarray
-    leaves: dict[str, pd.Series]
+    leaf_counts: dict[str, pd.Series]
     checksums: dict[str, str]
     levels: dict[str, int]
     heights: dict[str, int]
@@ -187,14 +191,12 @@ def _search(work: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnH
         raise HierarchyInvalid(f"Hierarchy invalid: {exc}.") from exc
 
 
-def _released(frame: pd.DataFrame, data: pd.DataFrame, spec: PolicySpec) -> pd.DataFrame:
-    """Return the policy's columns for the kept rows, in order; generalized text as categoricals."""
-    kept = data.index.to_numpy()
-    columns = {}
-    for name in spec.columns:
-        column = data[name] if name in data.columns else frame[name].iloc[kept]
-        columns[name] = column.astype("category").array if column.dtype == object else column.array
-    return pd.DataFrame(columns)
+def _released_column(frame: pd.DataFrame, data: pd.DataFrame, name: str, rows: np.ndarray,
+                     positions: np.ndarray) -> object:
+    """Return one policy column of the released rows: `data`'s rows `rows`, or (a column the engine did not
+    see) the frame's rows at `positions`; generalized text as a categorical."""
+    column = data[name].iloc[rows] if name in data.columns else frame[name].iloc[positions]
+    return column.astype("category").array if column.dtype == object else column.array
 
 
 @dataclass(frozen=True)
@@ -207,16 +209,40 @@ class _Shuffled:
     kept: np.ndarray
 
     @classmethod
-    def of(cls, frame: pd.DataFrame, data: pd.DataFrame, spec: PolicySpec) -> _Shuffled:
-        kept = data.index.to_numpy()
+    def of(cls, frame: pd.DataFrame, data: pd.DataFrame, spec: PolicySpec, *, consume: bool = False) -> _Shuffled:
+        """Return the policy's columns of the engine's rows `data` (indexed by frame position, in any order)
+        in a secret order drawn over the rows in ledger order (`kept`, ascending). Each column is taken
+        once, in the final order; with `consume` it is then deleted from `data`, so the released rows and
+        the engine's never both sit in memory whole."""
+        index = data.index.to_numpy()
+        by_position = (np.arange(len(index)) if data.index.is_monotonic_increasing
+                       else np.argsort(index, kind="stable"))
+        kept = index[by_position]
         order = secret_order(kept)
-        return cls(released=_released(frame, data, spec).iloc[order].reset_index(drop=True),
-                   individuals=data[INDIVIDUAL].to_numpy()[order], positions=kept[order], kept=kept)
+        rows = by_position[order]
+        del by_position
+        positions = kept[order]
+        individuals = data[INDIVIDUAL].to_numpy()[rows]
+        columns = {}
+        for name in spec.columns:
+            columns[name] = _released_column(frame, data, name, rows, positions)
+            if consume and name in data.columns:
+                del data[name]
+        return cls(released=pd.DataFrame(columns, copy=False), individuals=individuals, positions=positions,
+                   kept=kept)
+
+
+def text_counts(series: pd.Series) -> pd.Series:
+    """Return the rows per distinct text of the column (`str` of each value), in order of first appearance;
+    each distinct value is converted once."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    counts = np.bincount(codes, minlength=len(uniques))
+    return pd.Series(counts, index=pd.Series(uniques).astype(str).to_numpy()).groupby(level=0, sort=False).sum()
 
 
 def anonymize(frame: pd.DataFrame, spec: PolicySpec, on_check: Callable[[int, int], None] | None = None, *,
               dates: DateBounds | None = None, person_levels: dict[str, int] | None = None,
-              due: np.ndarray | None = None) -> Outcome:
+              due: np.ndarray | None = None, consume: bool = False) -> Outcome:
     """Anonymize the extracted frame under the policy, by its recoding (full-domain Flash or local Mondrian).
 
     `on_check(nodes_checked, lattice_size)` is called after every transformation Flash checks.
@@ -225,11 +251,15 @@ def anonymize(frame: pd.DataFrame, spec: PolicySpec, on_check: Callable[[int, in
     recoding; None: this is the version's first release, choose them); the outcome's `levels`
     holds the levels used. `due` marks the rows that cannot be held back any longer (local
     recoding: the others, in cells of fewer than k customers tonight, may wait; None: every row).
+    `consume` (local recoding): the caller has no further use for the frame's columns, so the columns the
+    engine's table was copied from are deleted from the frame before Mondrian runs (its rows stay: the
+    frame keeps its length); ten million rows' columns then never sit beside the engine's table.
     """
     hierarchies = _hierarchies(frame, spec)
     if spec.is_local:
         return _anonymize_locally(frame, spec, hierarchies, dates, person_levels,
-                                  np.ones(len(frame), dtype=bool) if due is None else np.asarray(due, dtype=bool))
+                                  np.ones(len(frame), dtype=bool) if due is None else np.asarray(due, dtype=bool),
+                                  consume)
     work = frame.copy(deep=False)
     for column, built in hierarchies.items():
         work[column] = built.leaves
@@ -239,7 +269,7 @@ def anonymize(frame: pd.DataFrame, spec: PolicySpec, on_check: Callable[[int, in
     rows = _Shuffled.of(frame, result.data, spec)
     return Outcome(
         released=rows.released, individuals=rows.individuals, positions=rows.positions, kept=rows.kept,
-        leaves={column: built.leaves for column, built in hierarchies.items()},
+        leaf_counts={column: text_counts(built.leaves) for column, built in hierarchies.items()},
         checksums={column: built.checksum for column, built in hierarchies.items()},
         hierarchies={column: built.hierarchy for column, built in hierarchies.items()},
         levels={column: int(level) for column, level in result.levels.items()},
@@ -645,26 +675,32 @@ def _owned_table(work: pd.DataFrame, owners: _Owners, source: _Source) -> tuple[
     return source.table(work, rows), owners.of_row[rows]
 
 
-def _recode_table(table: pd.DataFrame, owner: np.ndarray, persons: list[dict[str, str]], spec: PolicySpec,
+def _recode_table(tables: list[pd.DataFrame], owner: np.ndarray, persons: list[dict[str, str]], spec: PolicySpec,
                   described: dict[str, LocalQI], increment: bool) -> _Recoded:
-    """Recode the table's rows by Mondrian with `owner` as the groups; give each row its group's person labels."""
+    """Recode the table's rows by Mondrian with `owner` as the groups; give each row its group's person labels.
+
+    The table comes in a one-item list and is taken out of it as it goes to the engine, so nothing else
+    holds it: it is freed as soon as the engine returns, before the person labels are added."""
+    index, columns = tables[0].index, list(tables[0].columns)
     if not persons:
-        return _Recoded(data=pd.DataFrame(columns=list(table.columns)), class_ids=np.zeros(0, dtype=np.int64),
-                        coverage={})
+        tables.clear()
+        return _Recoded(data=pd.DataFrame(columns=columns), class_ids=np.zeros(0, dtype=np.int64), coverage={})
     if described:
         try:
-            result = engine.mondrian(table, described, spec.k, INDIVIDUAL,
+            result = engine.mondrian(tables.pop(), described, spec.k, INDIVIDUAL,
                                      weights=measure_weights(spec, described, increment), groups=owner)
         except ValueError as exc:
             raise HierarchyInvalid(f"Hierarchy invalid for local recoding: {exc}.") from exc
         data, class_ids, coverage = result.data, result.class_ids, result.coverage
+        del result
     else:
-        data, class_ids, coverage = table.copy(), owner.copy(), {}
-    released_owner = (owner if data.index.equals(table.index)
-                      else pd.Series(owner, index=table.index).loc[data.index].to_numpy())
+        data, class_ids, coverage = tables.pop().copy(), owner.copy(), {}
+    released_owner = (owner if data.index.equals(index)
+                      else pd.Series(owner, index=index).loc[data.index].to_numpy())
     for name in persons[0]:
         codes, labels = pd.factorize(np.array([person[name] for person in persons], dtype=object))
-        data[name] = pd.Categorical.from_codes(codes[released_owner], categories=labels)
+        small = codes.astype(np.int32 if len(labels) > np.iinfo(np.int16).max else np.int16)  # not int64 a row
+        data[name] = pd.Categorical.from_codes(small[released_owner], categories=labels)
     return _Recoded(data=data, class_ids=class_ids, coverage=coverage)
 
 
@@ -677,8 +713,18 @@ def _owners_by_cell(work: pd.DataFrame, cells: pd.DataFrame, k: int, due: np.nda
     return _Owners.of(groups, len(work))
 
 
+def _let_go(frame: pd.DataFrame, hierarchies: dict[str, ColumnHierarchy], keep: list[str], consume: bool) -> None:
+    """Drop what the search no longer needs once the engine's table is built: every hierarchy's row-aligned
+    leaves (their counts are kept) and, with `consume`, the frame's columns but `keep`."""
+    for name, built in hierarchies.items():
+        hierarchies[name] = replace(built, leaves=built.leaves.iloc[:0])
+    if consume:
+        frame.drop(columns=[name for name in frame.columns if name not in keep], inplace=True)
+
+
 def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[str, ColumnHierarchy],
-                       dates: DateBounds | None, person_levels: dict[str, int] | None, due: np.ndarray) -> Outcome:
+                       dates: DateBounds | None, person_levels: dict[str, int] | None, due: np.ndarray,
+                       consume: bool = False) -> Outcome:
     """Release the frame by the fixed-person-levels rule (module docstring); rows not released count as suppressed."""
     started = time.perf_counter()
     person = person_columns(spec.source, (qi.column for qi in spec.class_hierarchies))
@@ -705,35 +751,44 @@ def _anonymize_locally(frame: pd.DataFrame, spec: PolicySpec, hierarchies: dict[
     owners = _owners_by_cell(work, person_cells(hierarchies, levels, inside), spec.k, due[inside], climb)
     table, owner = _owned_table(work, owners, source)
     persons = owners.person
-    del work, owners, source, inside
-    recoded = _recode_table(table, owner, persons, spec, described, increment=person_levels is not None)
-    del table, owner
+    del work, owners, source, inside, climb
+    leaf_counts = {column: text_counts(built.leaves) for column, built in hierarchies.items()}
+    # the released columns the recoded rows will not hold are read from the frame (person columns too when
+    # no group releases tonight)
+    _let_go(frame, hierarchies, [name for name in spec.columns
+                                 if name not in described and (name not in person or not persons)], consume)
+    tables = [table]
+    del table  # the engine's table is held by `tables` alone (_recode_table)
+    recoded = _recode_table(tables, owner, persons, spec, described, increment=person_levels is not None)
+    del owner
     seconds = time.perf_counter() - started
-    rows = _Shuffled.of(frame, recoded.data.sort_index(), spec)
-    individuals = recoded.data[INDIVIDUAL].to_numpy()
+    risk = local_risk(recoded.class_ids, recoded.data[INDIVIDUAL].to_numpy())
+    stats = label_statistics(recoded, spec, hierarchies)
+    released = len(recoded.data)
+    rows = _Shuffled.of(frame, recoded.data, spec, consume=True)  # the recoded rows' columns go as they are taken
+    del recoded
     return Outcome(
         released=rows.released, individuals=rows.individuals, positions=rows.positions, kept=rows.kept,
-        leaves={column: built.leaves for column, built in hierarchies.items()},
+        leaf_counts=leaf_counts,
         checksums={column: built.checksum for column, built in hierarchies.items()},
         hierarchies={column: built.hierarchy for column, built in hierarchies.items()},
         levels=levels, heights={}, information_loss=None, rows_in=len(frame),
-        suppressed=len(frame) - len(recoded.data), risk=local_risk(recoded.class_ids, individuals),
-        nodes_checked=0, search_seconds=round(seconds, 3), engine_version=engine_version(), recoding=LOCAL,
-        label_stats=label_statistics(recoded, spec, hierarchies))
+        suppressed=len(frame) - released, risk=risk, nodes_checked=0, search_seconds=round(seconds, 3),
+        engine_version=engine_version(), recoding=LOCAL, label_stats=stats)
 
 
 def local_risk(class_ids: np.ndarray, individuals: np.ndarray) -> dict[str, float | str]:
-    """Return the prosecutor risk over customers: 1 / customers in a class, each customer's highest."""
+    """Return the prosecutor risk over customers: 1 / customers in a class, each customer's highest
+    (over the distinct (class, customer) pairs, `class_customer_pairs`)."""
     if not len(class_ids):
         return {"basis": "individuals", "highest": 0.0, "average": 0.0}
-    classes, class_codes = np.unique(class_ids, return_inverse=True)
-    people, person_codes = np.unique(individuals, return_inverse=True)
-    pairs = np.unique(class_codes.reshape(-1).astype(np.int64) * len(people) + person_codes.reshape(-1))
-    pair_class, pair_person = pairs // len(people), pairs % len(people)
-    sizes = np.bincount(pair_class, minlength=len(classes))[pair_class]
-    per_customer = np.zeros(len(people))
+    pair_class, pair_person, classes, people = class_customer_pairs(class_ids, individuals)
+    sizes = np.bincount(pair_class, minlength=classes)[pair_class]
+    per_customer = np.zeros(people)
     np.maximum.at(per_customer, pair_person, 1.0 / sizes)
-    return {"basis": "individuals", "highest": float(per_customer.max()), "average": float(per_customer.mean())}
+    present = np.bincount(pair_person, minlength=people) > 0
+    return {"basis": "individuals", "highest": float(per_customer.max()),
+            "average": float(per_customer[present].mean())}
 
 
 def _extent(coverage: Coverage) -> float:

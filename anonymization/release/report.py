@@ -19,6 +19,7 @@ from ..policy.catalog import catalog_for
 from ..policy.hierarchies import level_names
 from ..policy.spec import PolicySpec
 from . import charts
+from .anonymize import text_counts
 from .write import FILENAMES, Written
 
 TOP_VALUES = 12
@@ -51,14 +52,6 @@ def class_statistics(class_customers: np.ndarray, k: int, verified: dict, height
     }
 
 
-def _text_counts(series: pd.Series) -> pd.Series:
-    """Return the rows per distinct text of the column (`str` of each value), in order of first appearance;
-    each distinct value is converted once."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=False)
-    counts = np.bincount(codes, minlength=len(uniques))
-    return pd.Series(counts, index=pd.Series(uniques).astype(str).to_numpy()).groupby(level=0, sort=False).sum()
-
-
 def _shares(counts: pd.Series) -> list[list[Any]]:
     top = (counts / counts.sum()).sort_values(ascending=False).head(TOP_VALUES) if len(counts) else counts
     return [[str(label), round(float(share), 6)] for label, share in top.items()]
@@ -73,8 +66,9 @@ def distributions(outcome: Any, spec: PolicySpec) -> dict[str, dict[str, Any]]:
     """
     result = {}
     for column in spec.columns:
-        before = _text_counts(outcome.leaves.get(column, outcome.released[column]))
-        after = _text_counts(outcome.released[column])
+        before = outcome.leaf_counts.get(column)
+        before = text_counts(outcome.released[column]) if before is None else before
+        after = text_counts(outcome.released[column])
         result[column] = {"before": _shares(before), "after": _shares(after),
                           "before_values": len(before), "after_values": len(after)}
     return result

@@ -46,7 +46,7 @@ from .extract import Extraction, extract
 from .holdback import Holdback, cannot_wait, held_entries, hold_back, max_hold_days, record_held
 from .increments import check_still_next
 from .publish import publish_files, record_published
-from .utility import release_utility
+from .utility import RawRows, release_utility
 from .verify import Verified, verify_written
 
 Progress = Callable[[int, str], None]
@@ -192,17 +192,21 @@ def run_stages(*, release_id: int, token: str, progress: Progress | None = None)
     extraction = _extract(run, spec, held)
     run.step(25, "anonymizing")
     dates = date_bounds(release)
+    # what the utility figures and the verifier need of the extracted rows is taken now: the search may
+    # then let the frame's columns go (`consume`), which at ten million rows weigh hundreds of MiB
+    raw = RawRows.of(extraction.frame, spec)
+    overall = _overall_sensitive(extraction, spec)
     outcome = anonymize(extraction.frame, spec, on_check=run.searching, dates=dates,
-                        person_levels=_person_levels(release, spec), due=_due(extraction, release.as_of))
+                        person_levels=_person_levels(release, spec), due=_due(extraction, release.as_of),
+                        consume=True)
     holdback = _hold_back(run, extraction, outcome, held)
     if not len(outcome.released) and holdback.held:
         raise ReleaseUnsatisfiable(
             f"Nothing to publish as of {release.as_of:%Y-%m-%d}: all {len(holdback.held):,} new entries wait until "
             f"their cells hold enough customers (at most {max_hold_days()} days); the next release takes them in.")
     run.step(55, "measuring utility")
-    utility = release_utility(raw=extraction.frame, outcome=outcome, spec=spec, dates=dates)
-    overall = _overall_sensitive(extraction, spec)
-    del extraction  # the extracted rows are not needed any more: ten million of them weigh hundreds of MiB
+    utility = release_utility(raw=raw, outcome=outcome, spec=spec, dates=dates)
+    del extraction, raw  # the extracted rows are not needed any more: ten million of them weigh hundreds of MiB
     run.step(60, "writing")
     temp = write.temp_folder(folder, token)
     data_files = write.write_data(outcome.released, temp)

@@ -20,7 +20,7 @@ has one value in every row, is a warning in the report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,11 +50,39 @@ class Workload:
     measure_domain: NumericDomain | None
 
 
-def workload_for(spec: PolicySpec, outcome: Outcome, raw: pd.DataFrame, dates: DateBounds | None) -> Workload:
-    """Return the workload's columns for the policy's released columns, built from the catalog."""
+@dataclass(frozen=True)
+class RawRows:
+    """What the figures need of the raw rows the release read, taken before the search so the run can let
+    the rest of them go: their number, the positions the workload runs on (`_sample`) with those rows'
+    released columns (and the measure), and the whole column of each released column without a hierarchy
+    (whose workload domain is its raw values)."""
+
+    rows: int
+    chosen: np.ndarray
+    sample: pd.DataFrame
+    unhierarchized: dict[str, pd.Series] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, raw: pd.DataFrame, spec: PolicySpec) -> RawRows:
+        """Return the rows' figures' part of the extracted frame `raw` under the policy."""
+        chosen = _sample(len(raw))
+        names = list(dict.fromkeys([*spec.columns, *([MEASURE] if MEASURE in raw.columns else [])]))
+        with_hierarchy = {qi.column for qi in spec.class_hierarchies}
+        return cls(rows=len(raw), chosen=chosen, sample=raw.iloc[chosen][names].reset_index(drop=True),
+                   unhierarchized={name: raw[name] for name in spec.columns if name not in with_hierarchy})
+
+    def column(self, name: str) -> pd.Series:
+        """Return a released column's raw values: the whole column without a hierarchy, else the sample's."""
+        return self.unhierarchized.get(name, self.sample[name])
+
+
+def workload_for(spec: PolicySpec, outcome: Outcome, raw: RawRows, dates: DateBounds | None) -> Workload:
+    """Return the workload's columns for the policy's released columns, built from the catalog (a column
+    with a hierarchy takes its domain from it, one without from its raw values)."""
     catalog = catalog_for(spec.source)
     span = (dates.first, dates.last) if dates is not None else None
-    roles = {name: column_role(catalog[name], outcome.hierarchies.get(name), raw[name], span) for name in spec.columns}
+    roles = {name: column_role(catalog[name], outcome.hierarchies.get(name), raw.column(name), span)
+             for name in spec.columns}
     columns = {name: role for name, role in roles.items() if role is not None}
     measure = MEASURE if isinstance(columns.get(MEASURE), RangeColumn) else None
     domain = columns[MEASURE].domain if measure else None
@@ -68,16 +96,15 @@ def _sample(rows: int) -> np.ndarray:
     return np.sort(np.random.default_rng(SAMPLE_SEED).choice(rows, size=SAMPLE_ROWS, replace=False))
 
 
-def workload_figures(raw: pd.DataFrame, outcome: Outcome, workload: Workload) -> dict[str, Any]:
+def workload_figures(raw: RawRows, outcome: Outcome, workload: Workload) -> dict[str, Any]:
     """Return the workload's mean and median error on the raw rows read (or why it could not be drawn)."""
-    chosen = _sample(len(raw))
     names = [*workload.columns, *([workload.measure] if workload.measure and workload.measure not in
                                   workload.columns else [])]
-    sample = raw.iloc[chosen][names].reset_index(drop=True)
-    released = outcome.released[np.isin(outcome.positions, chosen)].reset_index(drop=True)
+    sample = raw.sample[names]
+    released = outcome.released[np.isin(outcome.positions, raw.chosen)].reset_index(drop=True)
     described = {"queries": QUERIES, "seed": SEED, "min_rows": MIN_ROWS, "aggregates": (
         ["COUNT", f"SUM({workload.measure})"] if workload.measure else ["COUNT"]),
-        "raw_rows": int(len(sample)), "sampled": bool(len(chosen) < len(raw))}
+        "raw_rows": int(len(sample)), "sampled": bool(len(raw.chosen) < raw.rows)}
     try:
         queries = workload_generate(sample, workload.columns, n_queries=QUERIES, seed=SEED, min_rows=MIN_ROWS,
                                     measure=workload.measure, measure_domain=workload.measure_domain)
@@ -106,9 +133,12 @@ def warnings_for(survival: dict[str, dict[str, Any]]) -> list[str]:
     return warnings
 
 
-def release_utility(*, raw: pd.DataFrame, outcome: Outcome, spec: PolicySpec,
+def release_utility(*, raw: pd.DataFrame | RawRows, outcome: Outcome, spec: PolicySpec,
                     dates: DateBounds | None) -> dict[str, Any]:
-    """Return the release's utility figures: workload error, column survival and warnings (JSON-ready)."""
+    """Return the release's utility figures: workload error, column survival and warnings (JSON-ready).
+    `raw` is the extracted frame or what the figures need of it (`RawRows.of`, taken before the search)."""
+    if isinstance(raw, pd.DataFrame):
+        raw = RawRows.of(raw, spec)
     workload = workload_for(spec, outcome, raw, dates)
     survival = survival_figures(outcome, workload)
     return {"workload": workload_figures(raw, outcome, workload), "survival": survival,

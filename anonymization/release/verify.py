@@ -52,6 +52,7 @@ ORDER_MIN_ROWS = 100
 ORDER_BOUND = 0.1
 MAX_LEDGER_NEIGHBOURS = 8
 CHAINED = ("balance_after", "amount")
+RANK_SLICE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -123,18 +124,48 @@ def check_formulas(data: pd.DataFrame) -> None:
             raise _fail(f"column {str(name)!r} has a cell a spreadsheet would run as a formula.")
 
 
+def _ranks(positions: np.ndarray) -> np.ndarray:
+    """Return each position's rank (0, 1, ...; equal positions in file order, as a stable sort ranks them).
+    Distinct non-negative integer positions (ledger positions) are ranked by counting through a presence
+    mask, in int32: no sort and no int64 array of the file's length."""
+    values = np.asarray(positions)
+    n = len(values)
+    if np.issubdtype(values.dtype, np.integer) and n < np.iinfo(np.int32).max and values.min() >= 0 \
+            and values.max() < 4 * n + 1024:
+        present = np.zeros(int(values.max()) + 1, dtype=bool)
+        present[values] = True
+        if int(np.count_nonzero(present)) == n:
+            below = np.cumsum(present, dtype=np.int32)
+            below -= 1
+            return below[values]
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[np.argsort(values, kind="stable")] = np.arange(n)
+    return ranks
+
+
 def rank_correlation(positions: np.ndarray) -> float:
-    """Return Spearman's rank correlation between file positions (0, 1, ...) and ledger positions."""
-    if len(positions) < 2:
+    """Return Spearman's rank correlation between file positions (0, 1, ...) and ledger positions: the
+    Pearson correlation of the file positions and the ledger ranks (both 0..n-1, so both have mean
+    (n - 1) / 2 and the same spread), summed in slices of RANK_SLICE rows."""
+    n = len(positions)
+    if n < 2:
         return 0.0
-    ranks = np.empty(len(positions), dtype=float)
-    ranks[np.argsort(positions, kind="stable")] = np.arange(len(positions))
-    return float(np.corrcoef(np.arange(len(positions), dtype=float), ranks)[0, 1])
+    ranks = _ranks(positions)
+    middle = (n - 1) / 2
+    spread = float(n) * (float(n) * float(n) - 1) / 12  # sum of (i - middle)^2 over 0..n-1
+    products = 0.0
+    for start in range(0, n, RANK_SLICE):
+        file_side = np.arange(start, min(start + RANK_SLICE, n), dtype=np.float64) - middle
+        products += float(np.dot(file_side, ranks[start:start + RANK_SLICE] - middle))
+    return products / spread
 
 
 def ledger_neighbours(positions: np.ndarray) -> int:
     """Return how many rows are directly followed in the file by the next ledger entry."""
-    return int((np.diff(np.asarray(positions, dtype=np.int64)) == 1).sum())
+    values = np.asarray(positions)
+    if not np.issubdtype(values.dtype, np.signedinteger):
+        values = values.astype(np.int64)
+    return int(np.count_nonzero(np.diff(values) == 1))
 
 
 def order_problem(positions: np.ndarray) -> str | None:
@@ -385,15 +416,39 @@ def verify(*, data: pd.DataFrame, individuals: np.ndarray, positions: np.ndarray
     return Verified(figures=figures, class_customers=customers)
 
 
+def dense_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Return a code 0.. per row for its value and the number of codes: non-negative integers that are
+    nearly dense (class numbers, customer codes) are their own codes; other values are factorized in ascending
+    order (codes keep the values' order either way)."""
+    values = np.asarray(values)
+    if np.issubdtype(values.dtype, np.integer) and values.min() >= 0 and values.max() < 4 * len(values) + 1024:
+        return values, int(values.max()) + 1
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes, len(uniques)
+
+
+def class_customer_pairs(classes: np.ndarray, individuals: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Return the distinct (class, customer) pairs of the rows as two code arrays (ascending by class, then
+    customer) and how many class and customer codes there are (`dense_codes`). The pairs are one int64
+    number per row sorted in place: one array of the file's length, not np.unique's sorted copies and
+    inverses."""
+    class_codes, class_space = dense_codes(classes)
+    person_codes, people = dense_codes(individuals)
+    pairs = class_codes.astype(np.int64)
+    pairs *= people
+    pairs += person_codes
+    pairs.sort()
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+    return pairs // people, pairs % people, class_space, people
+
+
 def customers_per_class(classes: np.ndarray, individuals: np.ndarray) -> np.ndarray:
     """Return the number of distinct customers in each equivalence class (classes in ascending order)."""
     if not len(classes):
         return np.zeros(0, dtype=np.int64)
-    distinct_classes, class_codes = np.unique(np.asarray(classes), return_inverse=True)
-    distinct_people, person_codes = np.unique(np.asarray(individuals), return_inverse=True)
-    people = len(distinct_people)
-    pairs = np.unique(class_codes.reshape(-1).astype(np.int64) * people + person_codes.reshape(-1))
-    return np.bincount(pairs // people, minlength=len(distinct_classes))
+    pair_class, _, class_space, _ = class_customer_pairs(classes, individuals)
+    per_class = np.bincount(pair_class, minlength=class_space)
+    return per_class[per_class > 0]
 
 
 def _text_codes(column: pd.Series, neutralize: bool = False) -> tuple[np.ndarray, pd.Index]:

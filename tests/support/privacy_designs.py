@@ -149,7 +149,8 @@ class WrittenRows:
 
     Inside `watching()` the run's hold-back step is wrapped: it receives the anonymization outcome
     (customer codes and extraction positions of the rows to be written, in file order) and the
-    extraction (entry ids and raw values); the copy stays in memory until `take()`.
+    extraction (entry ids and raw values); the copy stays in memory until `take()`. The run's search is
+    wrapped too, to keep the extracted frame whole (`consume=False`) until then.
     """
 
     def __init__(self, columns: Sequence[str]) -> None:
@@ -170,11 +171,17 @@ class WrittenRows:
             self._last = Truth(ids, raw_values(extraction.frame, positions, self.columns))
             return original(*args, **kwargs)
 
-        run._hold_back = verify
+        searching = run.anonymize
+
+        def keeping(*args: Any, **kwargs: Any) -> Any:
+            # the copy reads the raw values after the search: the run's search may not let the frame go
+            return searching(*args, **{**kwargs, "consume": False})
+
+        run._hold_back, run.anonymize = verify, keeping
         try:
             yield self
         finally:
-            run._hold_back = original
+            run._hold_back, run.anonymize = original, searching
 
     def take(self) -> Truth:
         """Return the truth of the last written file and forget it."""

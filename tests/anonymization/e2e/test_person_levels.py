@@ -39,7 +39,8 @@ def nights(monkeypatch) -> dict[datetime.date, tuple[pd.DataFrame, PolicySpec, d
     found: dict[datetime.date, tuple[pd.DataFrame, PolicySpec, dict | None, Outcome]] = {}
     original = run.anonymize
 
-    def spy(frame, spec, on_check=None, *, dates=None, person_levels=None, due=None):
+    def spy(frame, spec, on_check=None, *, dates=None, person_levels=None, due=None, consume=False):
+        # the frame is kept whole (not consumed by the search) so the tests can read its columns afterwards
         outcome = original(frame, spec, on_check, dates=dates, person_levels=person_levels, due=due)
         as_of = dates.last
         found[as_of] = (frame, spec, person_levels, outcome)

@@ -102,6 +102,23 @@ def test_it_recodes_locally_with_k_customers_in_every_class_and_labels_that_cove
     assert outcome.label_stats["age"]["unit"] == "years" and outcome.label_stats["amount"]["unit"] == "EUR"
 
 
+def _by_ledger_position(outcome) -> pd.DataFrame:
+    """Return the released rows as text with their customer, in ledger order (the file order is secret)."""
+    rows = outcome.released.astype(str).assign(customer=outcome.individuals, position=outcome.positions)
+    return rows.sort_values("position").reset_index(drop=True)
+
+
+def test_a_search_that_consumes_the_frame_releases_the_same_rows_and_leaves_the_frame_its_length():
+    kept, consumed = _ledger(), _ledger()
+    expected = anonymize(kept, _local_spec(), dates=DATES, person_levels={"age": 2, "gender": 0})
+    outcome = anonymize(consumed, _local_spec(), dates=DATES, person_levels={"age": 2, "gender": 0}, consume=True)
+    pd.testing.assert_frame_equal(_by_ledger_position(outcome), _by_ledger_position(expected))
+    assert (outcome.risk, outcome.label_stats, outcome.suppressed) == (
+        expected.risk, expected.label_stats, expected.suppressed)
+    assert len(consumed) == len(kept) and list(kept.columns) == list(_ledger().columns)
+    assert list(consumed.columns) == []  # every column went once the engine's table was built
+
+
 def test_it_cuts_numbers_on_the_hierarchy_bin_inside_the_catalog_scale():
     outcome = anonymize(_ledger(), _local_spec(), dates=DATES)
     ladder = set(round_ladder(-5_000, 5_000, 10))  # public round bounds (multiples of the bin)

@@ -491,7 +491,7 @@ def _cell_keys(cells: pd.DataFrame) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Group:
-    """Rows released together under one set of person labels (a cell, or `*` for the pool)."""
+    """Rows released together under one set of person labels (a cell, or a coarser step of its chain)."""
 
     rows: np.ndarray  # positions in the work frame
     person: dict[str, str]
@@ -572,12 +572,12 @@ def _climb_step(released: list[_Group], rest: np.ndarray, labels_of: Callable[[n
     return released, rest
 
 
-def _top_up(pool: np.ndarray, waiting: np.ndarray, customers: np.ndarray, k: int) -> np.ndarray:
-    """Return the pool's rows (sorted), with the rows of waiting customers added, in row order, while
-    the pool holds rows of fewer than k customers; a pool with no row stays empty (nothing is due)."""
-    taken = set(np.unique(customers[pool]).tolist())
-    if not len(pool) or len(taken) >= k:
-        return np.sort(pool)
+def _top_up(due_rows: np.ndarray, waiting: np.ndarray, customers: np.ndarray, k: int) -> np.ndarray:
+    """Return a climbing group's rows (sorted): its due rows, with the rows of waiting customers added, in row
+    order, while they hold rows of fewer than k customers; no due row gives no row (nothing is due)."""
+    taken = set(np.unique(customers[due_rows]).tolist())
+    if not len(due_rows) or len(taken) >= k:
+        return np.sort(due_rows)
     added = []
     for code in pd.unique(customers[np.sort(waiting)]):
         if len(taken) >= k:
@@ -585,7 +585,7 @@ def _top_up(pool: np.ndarray, waiting: np.ndarray, customers: np.ndarray, k: int
         if code not in taken:
             taken.add(code)
             added.append(code)
-    return np.sort(np.concatenate([pool, waiting[np.isin(customers[waiting], added)]]))
+    return np.sort(np.concatenate([due_rows, waiting[np.isin(customers[waiting], added)]]))
 
 
 def _spare(group: _Group, customers: np.ndarray, k: int, taken: set, wanted: int) -> list:
@@ -597,30 +597,31 @@ def _spare(group: _Group, customers: np.ndarray, k: int, taken: set, wanted: int
     return [code for _, code in order[:max(0, min(surplus, wanted))]]
 
 
-def _lend(large: list[_Group], pool: _Group, customers: np.ndarray, k: int) -> tuple[list[_Group], _Group]:
-    """Top a climbing group (`pool`) of fewer than k customers up to k with whole customers of the groups
-    under the same labels (`large`) that hold more than k.
+def _lend(lenders: list[_Group], climbing: _Group, customers: np.ndarray, k: int) -> tuple[list[_Group], _Group]:
+    """Top the climbing group of fewer than k customers up to k with whole customers of the groups
+    under the same labels (`lenders`) that hold more than k.
 
     A lent customer's rows of that group are released tonight under the climbing group's labels, which
     are coarser and hold theirs (the rule allows it); every lender keeps at least k customers. Groups with
     the most customers lend first, each its customers with the fewest rows. When they cannot lend
     enough, nothing is lent.
     """
-    taken = set(np.unique(customers[pool.rows]).tolist())
-    if not len(pool.rows) or len(taken) >= k:
-        return large, pool
+    taken = set(np.unique(customers[climbing.rows]).tolist())
+    if not len(climbing.rows) or len(taken) >= k:
+        return lenders, climbing
     lent: dict[int, list] = {}
-    for index in sorted(range(len(large)), key=lambda i: -len(np.unique(customers[large[i].rows]))):
+    for index in sorted(range(len(lenders)), key=lambda i: -len(np.unique(customers[lenders[i].rows]))):
         if len(taken) >= k:
             break
-        lent[index] = _spare(large[index], customers, k, taken, k - len(taken))
+        lent[index] = _spare(lenders[index], customers, k, taken, k - len(taken))
         taken.update(lent[index])
     if len(taken) < k:
-        return large, pool
-    moved = [np.isin(customers[group.rows], lent.get(i, [])) for i, group in enumerate(large)]
-    kept = [_Group(rows=group.rows[~out], person=group.person) for group, out in zip(large, moved, strict=True)]
-    rows = np.sort(np.concatenate([pool.rows, *(group.rows[out] for group, out in zip(large, moved, strict=True))]))
-    return kept, _Group(rows=rows, person=pool.person)
+        return lenders, climbing
+    moved = [np.isin(customers[group.rows], lent.get(i, [])) for i, group in enumerate(lenders)]
+    kept = [_Group(rows=group.rows[~out], person=group.person) for group, out in zip(lenders, moved, strict=True)]
+    rows = np.sort(np.concatenate([climbing.rows,
+                                   *(group.rows[out] for group, out in zip(lenders, moved, strict=True))]))
+    return kept, _Group(rows=rows, person=climbing.person)
 
 
 @dataclass(frozen=True)
